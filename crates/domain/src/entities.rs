@@ -1,0 +1,184 @@
+//! The entities as the wire shows them (`../shared/design/api.md`, "Entities").
+//! Instants are UTC (`DateTime<Utc>`, RFC 3339 on the wire).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::{KeyStatus, Role};
+
+/// Declares a wire enum whose variants are its snake_case names, with `as_str`/`parse`
+/// for storing it as text.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Type)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum! {
+    KeyType {
+        PhysicalKey = "physical_key",
+        Fob = "fob",
+        Card = "card",
+        Remote = "remote",
+        MasterKey = "master_key",
+        Other = "other",
+    }
+}
+
+text_enum! {
+    #[derive(Default)]
+    SecurityLevel {
+        #[default]
+        Standard = "standard",
+        Restricted = "restricted",
+        High = "high",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// A disabled user cannot sign in; their sessions were ended when disabled.
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A site or building whose keys and codes are registered together.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Development {
+    pub id: String,
+    pub name: String,
+    /// Prefix of suggested key refs (`OP` → `OP-001`).
+    pub key_prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A key, fob, card or remote in the register.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Key {
+    pub id: String,
+    pub development_id: String,
+    /// Unique in the organisation, e.g. `OP-001`.
+    pub key_ref: String,
+    pub key_type: KeyType,
+    pub label: String,
+    pub status: KeyStatus,
+    pub notes: Option<String>,
+    /// Who holds the key (or last held it, until it is back in stock).
+    pub issued_to: Option<String>,
+    pub issued_to_phone: Option<String>,
+    pub issued_at: Option<DateTime<Utc>>,
+    /// Display name of the user who issued it.
+    pub issued_by: Option<String>,
+    pub purpose: Option<String>,
+    pub expected_return_at: Option<DateTime<Utc>>,
+    /// Issued and past `expectedReturnAt`.
+    pub overdue: bool,
+    pub security_level: SecurityLevel,
+    pub brand: Option<String>,
+    pub key_number: Option<String>,
+    pub quantity: i32,
+    pub access_restrictions: Option<String>,
+    pub emergency_contact: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_status_change_at: Option<DateTime<Utc>>,
+    pub last_status_change_by: Option<String>,
+    /// Increases with every change; pass it back as `expectedVersion` to detect conflicts.
+    pub version: i32,
+}
+
+/// One entry of a key's history: its creation and every status change.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyMovement {
+    pub at: DateTime<Utc>,
+    /// `created`, `issued`, `returned`, `returned_to_stock`, `marked_lost`, …
+    pub action: String,
+    pub actor_name: String,
+    pub issued_to: Option<String>,
+    pub purpose: Option<String>,
+    pub expected_return_at: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+}
+
+/// One field of an entity changed by an audited action. Values are shown as text;
+/// secrets only ever as `***`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldChange {
+    pub field: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<String>,
+    pub actor_name: String,
+    /// `<entityType>.<verb>`, e.g. `key.issued`, `development.created`.
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub summary: String,
+    pub changes: Vec<FieldChange>,
+}
+
+impl FieldChange {
+    pub fn new(field: &str, from: Option<impl ToString>, to: Option<impl ToString>) -> Self {
+        FieldChange {
+            field: field.to_owned(),
+            from: from.map(|v| v.to_string()),
+            to: to.map(|v| v.to_string()),
+        }
+    }
+}
+
+/// The changes between two values of one field, if they differ.
+pub fn diff<T: PartialEq + std::fmt::Display>(
+    changes: &mut Vec<FieldChange>,
+    field: &str,
+    from: &Option<T>,
+    to: &Option<T>,
+) {
+    if from != to {
+        changes.push(FieldChange::new(field, from.as_ref(), to.as_ref()));
+    }
+}

@@ -1,0 +1,19 @@
+//! keyward's domain: the entities as the wire shows them, their enums, and the rules that
+//! govern them (status transitions, key refs and prefixes, validation, roles).
+//!
+//! Architecture invariant: no I/O, no async runtime, no diesel, no jsonrpsee. Everything
+//! here is a pure function of its arguments, so it is unit-tested in place.
+
+pub mod entities;
+pub mod error;
+pub mod key_ref;
+pub mod page;
+pub mod role;
+pub mod status;
+pub mod validate;
+
+pub use entities::*;
+pub use error::{Error, Result};
+pub use page::{Page, PageRequest};
+pub use role::{Actor, Capability, Role};
+pub use status::{KeyStatus, Transition};
