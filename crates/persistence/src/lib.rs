@@ -1,1 +1,17 @@
-//! placeholder
+//! keyward's storage: one diesel code path over PostgreSQL and SQLite.
+//!
+//! Architecture invariants: every query of tenant data filters on `org_id`; every
+//! mutation writes its audit event in the same transaction ([`Db::write`]); a status
+//! change is one conditional UPDATE. Where the SQL must differ between the databases,
+//! the difference lives here, behind one function.
+
+pub mod connection;
+mod error;
+mod pool;
+pub mod repo;
+mod schema;
+mod time;
+
+pub use connection::DatabaseUrl;
+pub use error::{StoreError, StoreResult};
+pub use pool::Db;

@@ -1,0 +1,138 @@
+//! Developments: the sites whose keys and codes are registered together.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use keyward_domain::{Actor, Development, Error, FieldChange, entities::diff};
+
+use super::audit::{self, NewEvent};
+use crate::connection::AnyConnection;
+use crate::error::StoreResult;
+use crate::schema::{developments, keys};
+use crate::time;
+
+#[derive(Insertable, Queryable, Clone)]
+#[diesel(table_name = developments)]
+struct DevelopmentRow {
+    id: String,
+    org_id: String,
+    name: String,
+    key_prefix: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl From<DevelopmentRow> for Development {
+    fn from(row: DevelopmentRow) -> Self {
+        Development {
+            id: row.id,
+            name: row.name,
+            key_prefix: row.key_prefix,
+            created_at: time::from_db(row.created_at),
+            updated_at: time::from_db(row.updated_at),
+        }
+    }
+}
+
+fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<DevelopmentRow> {
+    Ok(developments::table.filter(developments::org_id.eq(org_id)).filter(developments::id.eq(id)).first(conn)?)
+}
+
+pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Development> {
+    find(conn, org_id, id).map(Into::into)
+}
+
+/// The organisation's developments, ordered by name.
+pub fn list(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<Development>> {
+    let rows: Vec<DevelopmentRow> = developments::table
+        .filter(developments::org_id.eq(org_id))
+        .order((developments::name, developments::id))
+        .load(conn)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// `name` and `key_prefix` arrive validated.
+pub fn create(conn: &mut AnyConnection, actor: &Actor, name: String, key_prefix: String) -> StoreResult<Development> {
+    let now = time::now();
+    let row = DevelopmentRow { id: time::new_id(), org_id: actor.org_id.clone(), name, key_prefix, created_at: now, updated_at: now };
+    diesel::insert_into(developments::table).values(&row).execute(conn)?;
+    audit::record(
+        conn,
+        actor,
+        NewEvent {
+            action: "development.created",
+            entity_type: "development",
+            entity_id: &row.id,
+            summary: format!("Development {} created", row.name),
+            changes: vec![
+                FieldChange::new("name", None::<&str>, Some(&row.name)),
+                FieldChange::new("keyPrefix", None::<&str>, Some(&row.key_prefix)),
+            ],
+        },
+    )?;
+    Ok(row.into())
+}
+
+pub fn update(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: &str,
+    name: Option<String>,
+    key_prefix: Option<String>,
+) -> StoreResult<Development> {
+    let old = find(conn, &actor.org_id, id)?;
+    let mut new = old.clone();
+    new.name = name.unwrap_or(new.name);
+    new.key_prefix = key_prefix.unwrap_or(new.key_prefix);
+    let mut changes = Vec::new();
+    diff(&mut changes, "name", &Some(&old.name), &Some(&new.name));
+    diff(&mut changes, "keyPrefix", &Some(&old.key_prefix), &Some(&new.key_prefix));
+    if changes.is_empty() {
+        return Ok(old.into());
+    }
+    new.updated_at = time::now();
+    diesel::update(developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)))
+        .set((
+            developments::name.eq(&new.name),
+            developments::key_prefix.eq(&new.key_prefix),
+            developments::updated_at.eq(new.updated_at),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        actor,
+        NewEvent {
+            action: "development.updated",
+            entity_type: "development",
+            entity_id: id,
+            summary: format!("Development {} updated", new.name),
+            changes,
+        },
+    )?;
+    Ok(new.into())
+}
+
+/// Deletes an empty development; one that still has keys is DEVELOPMENT_NOT_EMPTY.
+pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
+    let row = find(conn, &actor.org_id, id)?;
+    let has_keys: bool = diesel::select(diesel::dsl::exists(
+        keys::table.filter(keys::org_id.eq(&actor.org_id)).filter(keys::development_id.eq(id)),
+    ))
+    .get_result(conn)?;
+    if has_keys {
+        return Err(Error::DevelopmentNotEmpty.into());
+    }
+    diesel::delete(developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        actor,
+        NewEvent {
+            action: "development.deleted",
+            entity_type: "development",
+            entity_id: id,
+            summary: format!("Development {} deleted", row.name),
+            changes: vec![FieldChange::new("name", Some(&row.name), None::<&str>)],
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Repository functions: each takes `&mut AnyConnection`, is synchronous, and is called
+//! through [`crate::Db::run`] or [`crate::Db::write`]. Tenant data is always filtered on
+//! the actor's `org_id`.
+
+pub mod audit;
+pub mod developments;
+pub mod keys;
+pub mod users;
+
+/// Escapes `%`, `_` and `\` so that a search is a literal substring (used with
+/// `ESCAPE '\'`; SQLite has no default escape character).
+pub(crate) fn like_contains(search: &str) -> String {
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A count from the database as a wire integer (counts on the wire fit in 32 bits).
+pub(crate) fn count_i32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_are_literal_and_lower_case() {
+        assert_eq!(super::like_contains("Smi"), "%smi%");
+        assert_eq!(super::like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}

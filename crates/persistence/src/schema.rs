@@ -1,0 +1,121 @@
+//! The one diesel schema shared by PostgreSQL and SQLite (`migrations/{postgres,sqlite}`
+//! create the same tables). Ids are UUIDv7 text, instants are UTC `Timestamp`s: the types
+//! both backends support through `MultiBackend`.
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        org_id -> Text,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        org_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    developments (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        key_prefix -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    keys (id) {
+        id -> Text,
+        org_id -> Text,
+        development_id -> Text,
+        key_ref -> Text,
+        ref_prefix -> Nullable<Text>,
+        ref_number -> Nullable<BigInt>,
+        key_type -> Text,
+        label -> Text,
+        status -> Text,
+        notes -> Nullable<Text>,
+        issued_to -> Nullable<Text>,
+        issued_to_phone -> Nullable<Text>,
+        issued_at -> Nullable<Timestamp>,
+        issued_by -> Nullable<Text>,
+        purpose -> Nullable<Text>,
+        expected_return_at -> Nullable<Timestamp>,
+        security_level -> Text,
+        brand -> Nullable<Text>,
+        key_number -> Nullable<Text>,
+        quantity -> Integer,
+        access_restrictions -> Nullable<Text>,
+        emergency_contact -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_status_change_at -> Nullable<Timestamp>,
+        last_status_change_by -> Nullable<Text>,
+        version -> Integer,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    key_movements (id) {
+        id -> Text,
+        org_id -> Text,
+        key_id -> Text,
+        at -> Timestamp,
+        action -> Text,
+        actor_name -> Text,
+        issued_to -> Nullable<Text>,
+        purpose -> Nullable<Text>,
+        expected_return_at -> Nullable<Timestamp>,
+        notes -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        org_id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        actor_name -> Text,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        summary -> Text,
+        changes -> Text,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(keys -> developments (development_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    users,
+    sessions,
+    developments,
+    keys,
+    key_movements,
+    audit_events
+);
