@@ -35,11 +35,7 @@ pub fn normalise_key_ref(raw: &str) -> Result<String> {
 pub fn split_numbered(key_ref: &str) -> Option<(&str, i64)> {
     let (prefix, digits) = key_ref.rsplit_once('-')?;
     // Nine digits always fit; longer runs are not part of any numbering we suggest.
-    if prefix.is_empty()
-        || digits.is_empty()
-        || digits.len() > 9
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-    {
+    if prefix.is_empty() || digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     Some((prefix, digits.parse().ok()?))
@@ -53,10 +49,7 @@ pub fn format_key_ref(prefix: &str, number: i64) -> String {
 /// Checks a key prefix: `^[A-Z0-9]{1,8}$` after trimming and upper-casing.
 pub fn normalise_prefix(raw: &str) -> Result<String> {
     let prefix = raw.trim().to_uppercase();
-    if prefix.is_empty()
-        || prefix.len() > PREFIX_MAX
-        || !prefix.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if prefix.is_empty() || prefix.len() > PREFIX_MAX || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(Error::invalid(
             "keyPrefix",
             "must be 1 to 8 letters or digits (A-Z, 0-9)",
@@ -84,11 +77,7 @@ pub fn default_prefix(name: &str) -> String {
         [only] => only.iter().take(2).collect(),
         many => many.iter().take(3).map(|w| w[0]).collect(),
     };
-    if prefix.is_empty() {
-        "K".to_owned()
-    } else {
-        prefix
-    }
+    if prefix.is_empty() { "K".to_owned() } else { prefix }
 }
 
 #[cfg(test)]
@@ -104,16 +93,7 @@ mod tests {
 
     #[test]
     fn bad_key_refs_are_refused_on_the_key_ref_field() {
-        for bad in [
-            "",
-            "   ",
-            "-OP",
-            "OP 1",
-            "OP%1",
-            "ÄB",
-            &"A".repeat(33),
-            "OP\n1",
-        ] {
+        for bad in ["", "   ", "-OP", "OP 1", "OP%1", "ÄB", &"A".repeat(33), "OP\n1"] {
             let err = normalise_key_ref(bad).unwrap_err();
             assert!(
                 matches!(err, Error::InvalidInput { ref field, .. } if field == "keyRef"),

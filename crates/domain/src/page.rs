@@ -60,9 +60,7 @@ mod tests {
         assert!(PageRequest::new(None, Some(0)).is_err());
         assert!(PageRequest::new(None, Some(101)).is_err());
         assert_eq!(
-            PageRequest::new(Some(i32::MAX), Some(100))
-                .unwrap()
-                .offset(),
+            PageRequest::new(Some(i32::MAX), Some(100)).unwrap().offset(),
             (i64::from(i32::MAX) - 1) * 100
         );
     }

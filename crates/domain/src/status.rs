@@ -95,9 +95,7 @@ impl Transition {
         match self {
             Transition::Issue => KeyStatus::Issued,
             Transition::Return => KeyStatus::Returned,
-            Transition::ReturnToStock | Transition::MarkFound | Transition::Reactivate => {
-                KeyStatus::InStock
-            }
+            Transition::ReturnToStock | Transition::MarkFound | Transition::Reactivate => KeyStatus::InStock,
             Transition::MarkLost => KeyStatus::Lost,
             Transition::MarkDamaged => KeyStatus::Damaged,
             Transition::Deactivate => KeyStatus::Deactivated,
@@ -139,17 +137,9 @@ mod tests {
             (Transition::Issue, &[InStock, Returned], Issued),
             (Transition::Return, &[Issued], Returned),
             (Transition::ReturnToStock, &[Returned], InStock),
-            (
-                Transition::MarkLost,
-                &[InStock, Issued, Returned, Damaged],
-                Lost,
-            ),
+            (Transition::MarkLost, &[InStock, Issued, Returned, Damaged], Lost),
             (Transition::MarkFound, &[Lost], InStock),
-            (
-                Transition::MarkDamaged,
-                &[InStock, Issued, Returned, Lost],
-                Damaged,
-            ),
+            (Transition::MarkDamaged, &[InStock, Issued, Returned, Lost], Damaged),
             (
                 Transition::Deactivate,
                 &[InStock, Issued, Returned, Lost, Damaged],

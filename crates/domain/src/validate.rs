@@ -30,12 +30,7 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Opt
     optional(field, value, max, true)
 }
 
-fn optional(
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-    multiline: bool,
-) -> Result<Option<String>> {
+fn optional(field: &str, value: Option<&str>, max: usize, multiline: bool) -> Result<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => check(field, v, max, multiline).map(|()| Some(v.to_owned())),
@@ -45,10 +40,7 @@ fn optional(
 fn check(field: &str, value: &str, max: usize, multiline: bool) -> Result<()> {
     // Count characters only up to the limit: a 1 MB string is refused without a full pass.
     if value.chars().nth(max).is_some() {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(Error::invalid(field, format!("must be at most {max} characters")));
     }
     let allowed_control = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
     if value.chars().any(|c| c.is_control() && !allowed_control(c)) {
@@ -61,11 +53,7 @@ fn check(field: &str, value: &str, max: usize, multiline: bool) -> Result<()> {
 pub fn email(field: &str, value: &str) -> Result<String> {
     let value = required_line(field, value, 254)?.to_lowercase();
     match value.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty() && domain.contains('.') && !domain.contains('@') =>
-        {
-            Ok(value)
-        }
+        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') => Ok(value),
         _ => Err(Error::invalid(field, "must be an email address")),
     }
 }
@@ -94,13 +82,7 @@ mod tests {
     #[test]
     fn lines_are_trimmed_and_bounded() {
         assert_eq!(required_line("label", "  Flat 1 ", 10).unwrap(), "Flat 1");
-        assert_eq!(
-            required_line("label", &"é".repeat(10), 10)
-                .unwrap()
-                .chars()
-                .count(),
-            10
-        );
+        assert_eq!(required_line("label", &"é".repeat(10), 10).unwrap().chars().count(), 10);
         assert!(required_line("label", &"é".repeat(11), 10).is_err());
         assert!(required_line("label", " ", 10).is_err());
         assert_eq!(optional_line("brand", Some("  "), 10).unwrap(), None);
@@ -110,15 +92,10 @@ mod tests {
     #[test]
     fn control_characters_are_refused_except_line_breaks_in_text() {
         let err = required_line("label", "a\u{0}b", 10).unwrap_err();
-        assert_eq!(
-            err,
-            Error::invalid("label", "must not contain control characters")
-        );
+        assert_eq!(err, Error::invalid("label", "must not contain control characters"));
         assert!(required_line("label", "a\nb", 10).is_err());
         assert_eq!(
-            optional_text("notes", Some("a\nb\tc"), 10)
-                .unwrap()
-                .as_deref(),
+            optional_text("notes", Some("a\nb\tc"), 10).unwrap().as_deref(),
             Some("a\nb\tc")
         );
         assert!(optional_text("notes", Some("a\u{7}b"), 10).is_err());
@@ -126,10 +103,7 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_checked() {
-        assert_eq!(
-            email("email", " Ann@Example.COM ").unwrap(),
-            "ann@example.com"
-        );
+        assert_eq!(email("email", " Ann@Example.COM ").unwrap(), "ann@example.com");
         for bad in ["ann", "@example.com", "ann@example", "a@b@c.d"] {
             assert!(email("email", bad).is_err(), "{bad}");
         }

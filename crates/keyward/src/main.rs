@@ -1,1 +1,117 @@
-fn main() {}
+//! The `keyward` binary: `serve`, `migrate`, `bootstrap`. Configuration and wiring only;
+//! everything else lives in the library crates.
+
+mod cli;
+mod telemetry;
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use keyward_domain::{Role, validate};
+use keyward_persistence::repo::users::{self, NewUser};
+use keyward_persistence::{DatabaseUrl, Db};
+use keyward_rpc::{App, security, server};
+
+use cli::{Cli, Command, DatabaseArgs};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            connect_and_migrate(&db).await?;
+            Ok(())
+        }
+        Command::Bootstrap(args) => bootstrap(args).await,
+    }
+}
+
+async fn connect_and_migrate(args: &DatabaseArgs) -> anyhow::Result<Db> {
+    let url: DatabaseUrl = args.database_url.parse().map_err(anyhow::Error::msg)?;
+    let db = Db::connect(&url, args.db_pool_size)
+        .await
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("cannot open the database {}", url.redacted()))?;
+    let applied = db.migrate().await.context("cannot migrate the database")?;
+    tracing::info!(database = %url.redacted(), migrations_applied = applied.len(), "database ready");
+    Ok(db)
+}
+
+async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
+    let db = connect_and_migrate(&args.db).await?;
+    let app = App {
+        db: db.clone(),
+        token_ttl: Duration::from_secs(args.token_ttl_minutes * 60),
+    };
+    let (handle, addr) = server::start(app, args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(%addr, "serving JSON-RPC on http://{addr}/ (WebSocket on the same port)");
+    // A plain line on stdout, for scripts and tests that start keyward on port 0.
+    println!("keyward listening on http://{addr}");
+
+    let purge = tokio::spawn(purge_expired_sessions(db));
+    wait_for_shutdown_signal().await?;
+    tracing::info!("shutting down: finishing calls in flight");
+    purge.abort();
+    // Stop accepting; calls in flight finish. jsonrpsee has no drain limit of its own.
+    let _ = handle.stop();
+    if tokio::time::timeout(Duration::from_secs(25), handle.stopped())
+        .await
+        .is_err()
+    {
+        tracing::warn!("calls still running after 25 s; exiting anyway");
+    }
+    Ok(())
+}
+
+async fn wait_for_shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        result = tokio::signal::ctrl_c() => result?,
+    }
+    Ok(())
+}
+
+/// Expired sessions are refused anyway; removing them hourly keeps the table small.
+async fn purge_expired_sessions(db: Db) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match db.run(users::purge_expired_sessions).await {
+            Ok(n) => tracing::debug!(removed = n, "expired sessions purged"),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+        }
+    }
+}
+
+async fn bootstrap(args: cli::BootstrapArgs) -> anyhow::Result<()> {
+    let org_name = validate::required_line("org", &args.org, validate::SHORT_TEXT_MAX)?;
+    let email = validate::email("email", &args.email)?;
+    let name = validate::required_line("name", &args.name, validate::SHORT_TEXT_MAX)?;
+    let password = match std::env::var("KEYWARD_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let first = rpassword::prompt_password("Password for the owner: ").context("cannot read a password")?;
+            if rpassword::prompt_password("Again: ")? != first {
+                bail!("the passwords differ");
+            }
+            first
+        }
+    };
+    let password_hash = security::hash_password(validate::password("password", &password)?).await?;
+    let db = connect_and_migrate(&args.db).await?;
+    let owner = NewUser {
+        email,
+        name,
+        role: Role::Owner,
+        password_hash,
+    };
+    let (org, _) = db.write(move |c| users::bootstrap(c, &org_name, owner)).await?;
+    println!("{}", org.id);
+    Ok(())
+}

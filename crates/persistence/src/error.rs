@@ -39,7 +39,9 @@ fn from_diesel(e: DieselError) -> Error {
         DieselError::NotFound => Error::NotFound,
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Error::Unavailable,
         // SQLite reports a lock it waited for in vain as an unknown error.
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message().contains("database is locked") => {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+            if info.message().contains("database is locked") =>
+        {
             Error::Unavailable
         }
         DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Error::Unavailable,
@@ -51,5 +53,8 @@ fn from_diesel(e: DieselError) -> Error {
 /// kind; only PostgreSQL names the constraint, so callers decide what it means from the
 /// table they wrote (each of our tables has at most one unique constraint besides its key).
 pub fn is_unique_violation(e: &StoreError) -> bool {
-    matches!(e, StoreError::Db(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))
+    matches!(
+        e,
+        StoreError::Db(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+    )
 }

@@ -36,7 +36,11 @@ impl managed::Manager for Manager {
             })
             .await
             .map_err(|e| RecycleError::message(e.to_string()))?;
-        if broken { Err(RecycleError::message("broken transaction")) } else { Ok(()) }
+        if broken {
+            Err(RecycleError::message("broken transaction"))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -62,7 +66,10 @@ impl Db {
             managed::PoolError::Backend(e) => e.to_string(),
             other => other.to_string(),
         })?);
-        Ok(Db { pool, is_postgres: url.is_postgres() })
+        Ok(Db {
+            pool,
+            is_postgres: url.is_postgres(),
+        })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -71,8 +78,11 @@ impl Db {
 
     /// Applies pending migrations; returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<String>, Error> {
-        self.run(|c| c.run_migrations().map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}")))))
-            .await
+        self.run(|c| {
+            c.run_migrations()
+                .map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))
+        })
+        .await
     }
 
     /// Runs `f` on a pooled connection (reads, or single statements).

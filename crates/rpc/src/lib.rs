@@ -1,1 +1,30 @@
-//! placeholder
+//! keyward's JSON-RPC surface.
+//!
+//! - [`procedures`] holds THE list of procedures: each declared once (name, input,
+//!   output, required capability, handler). The server registers from it; the bindings
+//!   generator walks it.
+//! - [`procedure`] is the machinery every call goes through: authenticate, authorise,
+//!   parse params by name, run, map the error.
+//! - [`server`] is the jsonrpsee server: HTTP + WebSocket, limits, request ids,
+//!   per-call spans, `GET /health`.
+//!
+//! Architecture invariant: this is the only crate that knows JSON-RPC; error codes and
+//! `data.kind` are decided in [`error`] and nowhere else.
+
+pub mod error;
+mod params;
+pub mod procedure;
+pub mod procedures;
+pub mod security;
+pub mod server;
+
+use std::time::Duration;
+
+use keyward_persistence::Db;
+
+/// What every procedure can reach.
+pub struct App {
+    pub db: Db,
+    /// How long a session token lives after login.
+    pub token_ttl: Duration,
+}

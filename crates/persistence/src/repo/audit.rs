@@ -85,7 +85,12 @@ fn filtered<'a>(org_id: &'a str, f: &'a AuditFilter) -> audit_events::BoxedQuery
 }
 
 /// Newest first.
-pub fn list(conn: &mut AnyConnection, org_id: &str, f: &AuditFilter, page: PageRequest) -> StoreResult<Page<AuditEvent>> {
+pub fn list(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    f: &AuditFilter,
+    page: PageRequest,
+) -> StoreResult<Page<AuditEvent>> {
     let total: i64 = filtered(org_id, f).count().get_result(conn)?;
     let rows: Vec<EventRow> = filtered(org_id, f)
         .order((audit_events::at.desc(), audit_events::id.desc()))

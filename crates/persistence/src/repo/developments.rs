@@ -34,7 +34,10 @@ impl From<DevelopmentRow> for Development {
 }
 
 fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<DevelopmentRow> {
-    Ok(developments::table.filter(developments::org_id.eq(org_id)).filter(developments::id.eq(id)).first(conn)?)
+    Ok(developments::table
+        .filter(developments::org_id.eq(org_id))
+        .filter(developments::id.eq(id))
+        .first(conn)?)
 }
 
 pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Development> {
@@ -53,7 +56,14 @@ pub fn list(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<Developme
 /// `name` and `key_prefix` arrive validated.
 pub fn create(conn: &mut AnyConnection, actor: &Actor, name: String, key_prefix: String) -> StoreResult<Development> {
     let now = time::now();
-    let row = DevelopmentRow { id: time::new_id(), org_id: actor.org_id.clone(), name, key_prefix, created_at: now, updated_at: now };
+    let row = DevelopmentRow {
+        id: time::new_id(),
+        org_id: actor.org_id.clone(),
+        name,
+        key_prefix,
+        created_at: now,
+        updated_at: now,
+    };
     diesel::insert_into(developments::table).values(&row).execute(conn)?;
     audit::record(
         conn,
@@ -85,18 +95,27 @@ pub fn update(
     new.key_prefix = key_prefix.unwrap_or(new.key_prefix);
     let mut changes = Vec::new();
     diff(&mut changes, "name", &Some(&old.name), &Some(&new.name));
-    diff(&mut changes, "keyPrefix", &Some(&old.key_prefix), &Some(&new.key_prefix));
+    diff(
+        &mut changes,
+        "keyPrefix",
+        &Some(&old.key_prefix),
+        &Some(&new.key_prefix),
+    );
     if changes.is_empty() {
         return Ok(old.into());
     }
     new.updated_at = time::now();
-    diesel::update(developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)))
-        .set((
-            developments::name.eq(&new.name),
-            developments::key_prefix.eq(&new.key_prefix),
-            developments::updated_at.eq(new.updated_at),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        developments::table
+            .filter(developments::org_id.eq(&actor.org_id))
+            .filter(developments::id.eq(id)),
+    )
+    .set((
+        developments::name.eq(&new.name),
+        developments::key_prefix.eq(&new.key_prefix),
+        developments::updated_at.eq(new.updated_at),
+    ))
+    .execute(conn)?;
     audit::record(
         conn,
         actor,
@@ -115,14 +134,20 @@ pub fn update(
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
     let row = find(conn, &actor.org_id, id)?;
     let has_keys: bool = diesel::select(diesel::dsl::exists(
-        keys::table.filter(keys::org_id.eq(&actor.org_id)).filter(keys::development_id.eq(id)),
+        keys::table
+            .filter(keys::org_id.eq(&actor.org_id))
+            .filter(keys::development_id.eq(id)),
     ))
     .get_result(conn)?;
     if has_keys {
         return Err(Error::DevelopmentNotEmpty.into());
     }
-    diesel::delete(developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)))
-        .execute(conn)?;
+    diesel::delete(
+        developments::table
+            .filter(developments::org_id.eq(&actor.org_id))
+            .filter(developments::id.eq(id)),
+    )
+    .execute(conn)?;
     audit::record(
         conn,
         actor,

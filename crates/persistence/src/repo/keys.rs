@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use keyward_domain::key_ref::{format_key_ref, split_numbered};
 use keyward_domain::{
-    Actor, Error, FieldChange, Key, KeyMovement, KeyStatus, Page, PageRequest, Transition, entities::diff,
+    Actor, Error, FieldChange, Key, KeyMovement, KeyStatus, Page, PageRequest, Transition,
+    entities::diff,
     entities::{KeyType, SecurityLevel},
 };
 
@@ -74,7 +75,8 @@ impl KeyRow {
 
     fn into_key(self, now: NaiveDateTime) -> StoreResult<Key> {
         let status = self.status()?;
-        let parse_err = |what: &str, v: &str| StoreError::from(Error::Internal(format!("unknown {what} {v:?} in the database")));
+        let parse_err =
+            |what: &str, v: &str| StoreError::from(Error::Internal(format!("unknown {what} {v:?} in the database")));
         Ok(Key {
             overdue: status == KeyStatus::Issued && self.expected_return_at.is_some_and(|at| at < now),
             key_type: KeyType::parse(&self.key_type).ok_or_else(|| parse_err("key type", &self.key_type))?,
@@ -107,7 +109,10 @@ impl KeyRow {
 }
 
 fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<KeyRow> {
-    Ok(keys::table.filter(keys::org_id.eq(org_id)).filter(keys::id.eq(id)).first(conn)?)
+    Ok(keys::table
+        .filter(keys::org_id.eq(org_id))
+        .filter(keys::id.eq(id))
+        .first(conn)?)
 }
 
 pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Key> {
@@ -143,7 +148,11 @@ fn filtered<'a>(org_id: &'a str, f: &'a KeyFilter, now: NaiveDateTime) -> keys::
     }
     let issued = KeyStatus::Issued.as_str();
     match f.overdue {
-        Some(true) => q = q.filter(keys::status.eq(issued)).filter(keys::expected_return_at.lt(now)),
+        Some(true) => {
+            q = q
+                .filter(keys::status.eq(issued))
+                .filter(keys::expected_return_at.lt(now))
+        }
         Some(false) => {
             q = q.filter(
                 keys::status
@@ -244,7 +253,9 @@ pub fn suggest_ref(conn: &mut AnyConnection, org_id: &str, development_id: &str)
 /// the no-op UPDATE takes the organisation row's lock; on SQLite the write transaction
 /// already holds the database's write lock.
 fn lock_key_refs(conn: &mut AnyConnection, org_id: &str) -> StoreResult<()> {
-    diesel::update(organisations::table.find(org_id)).set(organisations::name.eq(organisations::name)).execute(conn)?;
+    diesel::update(organisations::table.find(org_id))
+        .set(organisations::name.eq(organisations::name))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -310,7 +321,10 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewKey) -> StoreResu
     };
     row.set_key_ref(key_ref);
     row.refresh_search_text();
-    diesel::insert_into(keys::table).values(&row).execute(conn).map_err(|e| key_ref_taken(e.into(), &row.key_ref))?;
+    diesel::insert_into(keys::table)
+        .values(&row)
+        .execute(conn)
+        .map_err(|e| key_ref_taken(e.into(), &row.key_ref))?;
     record_movement(conn, actor, &row, "created", None)?;
     audit::record(
         conn,
@@ -332,7 +346,11 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewKey) -> StoreResu
 }
 
 fn key_ref_taken(e: StoreError, key_ref: &str) -> StoreError {
-    if is_unique_violation(&e) { Error::KeyRefTaken(key_ref.to_owned()).into() } else { e }
+    if is_unique_violation(&e) {
+        Error::KeyRefTaken(key_ref.to_owned()).into()
+    } else {
+        e
+    }
 }
 
 /// Changes to a key's fields; `None` leaves a field as it is. For the optional texts,
@@ -398,19 +416,45 @@ pub fn update(
         new.emergency_contact = p.emergency_contact.unwrap_or(new.emergency_contact);
 
         let mut changes = Vec::new();
-        diff(&mut changes, "developmentId", &Some(&old.development_id), &Some(&new.development_id));
+        diff(
+            &mut changes,
+            "developmentId",
+            &Some(&old.development_id),
+            &Some(&new.development_id),
+        );
         diff(&mut changes, "keyRef", &Some(&old.key_ref), &Some(&new.key_ref));
         diff(&mut changes, "keyType", &Some(&old.key_type), &Some(&new.key_type));
         diff(&mut changes, "label", &Some(&old.label), &Some(&new.label));
         diff(&mut changes, "notes", &old.notes, &new.notes);
-        diff(&mut changes, "securityLevel", &Some(&old.security_level), &Some(&new.security_level));
+        diff(
+            &mut changes,
+            "securityLevel",
+            &Some(&old.security_level),
+            &Some(&new.security_level),
+        );
         diff(&mut changes, "brand", &old.brand, &new.brand);
         diff(&mut changes, "keyNumber", &old.key_number, &new.key_number);
         diff(&mut changes, "quantity", &Some(old.quantity), &Some(new.quantity));
-        diff(&mut changes, "accessRestrictions", &old.access_restrictions, &new.access_restrictions);
-        diff(&mut changes, "emergencyContact", &old.emergency_contact, &new.emergency_contact);
+        diff(
+            &mut changes,
+            "accessRestrictions",
+            &old.access_restrictions,
+            &new.access_restrictions,
+        );
+        diff(
+            &mut changes,
+            "emergencyContact",
+            &old.emergency_contact,
+            &new.emergency_contact,
+        );
         let summary = format!("Key {} updated", new.key_ref);
-        Ok(Planned { new, changes, action: "updated", summary, movement: None })
+        Ok(Planned {
+            new,
+            changes,
+            action: "updated",
+            summary,
+            movement: None,
+        })
     })
 }
 
@@ -460,15 +504,33 @@ pub fn transition(
         }
         let mut changes = vec![FieldChange::new("status", Some(&old.status), Some(&new.status))];
         diff(&mut changes, "issuedTo", &old.issued_to, &new.issued_to);
-        diff(&mut changes, "issuedToPhone", &old.issued_to_phone, &new.issued_to_phone);
+        diff(
+            &mut changes,
+            "issuedToPhone",
+            &old.issued_to_phone,
+            &new.issued_to_phone,
+        );
         diff(&mut changes, "purpose", &old.purpose, &new.purpose);
-        let at = |v: &Option<NaiveDateTime>| v.map(|t| time::from_db(t).to_rfc3339());
-        diff(&mut changes, "expectedReturnAt", &at(&old.expected_return_at), &at(&new.expected_return_at));
+        let at = |v: &Option<NaiveDateTime>| {
+            v.map(|t| time::from_db(t).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        };
+        diff(
+            &mut changes,
+            "expectedReturnAt",
+            &at(&old.expected_return_at),
+            &at(&new.expected_return_at),
+        );
         let summary = match (&new.issued_to, transition) {
             (Some(to), Transition::Issue) => format!("Key {} issued to {to}", new.key_ref),
             _ => format!("Key {} {}", new.key_ref, transition.action().replace('_', " ")),
         };
-        Ok(Planned { new, changes, action: transition.action(), summary, movement: Some(details.notes.clone()) })
+        Ok(Planned {
+            new,
+            changes,
+            action: transition.action(),
+            summary,
+            movement: Some(details.notes.clone()),
+        })
     })
 }
 
@@ -496,7 +558,13 @@ fn with_retries(
 ) -> StoreResult<Key> {
     for _ in 0..MAX_ATTEMPTS {
         let old = find(conn, &actor.org_id, id)?;
-        let Planned { mut new, changes, action, summary, movement } = plan(&old)?;
+        let Planned {
+            mut new,
+            changes,
+            action,
+            summary,
+            movement,
+        } = plan(&old)?;
         if changes.is_empty() {
             return old.into_key(time::now());
         }
@@ -505,7 +573,10 @@ fn with_retries(
         new.updated_at = now;
         new.refresh_search_text();
         let written: Option<KeyRow> = diesel::update(
-            keys::table.filter(keys::org_id.eq(&actor.org_id)).filter(keys::id.eq(id)).filter(keys::version.eq(old.version)),
+            keys::table
+                .filter(keys::org_id.eq(&actor.org_id))
+                .filter(keys::id.eq(id))
+                .filter(keys::version.eq(old.version)),
         )
         .set(&new)
         .returning(keys::all_columns)
@@ -519,7 +590,13 @@ fn with_retries(
         audit::record(
             conn,
             actor,
-            NewEvent { action: &format!("key.{action}"), entity_type: "key", entity_id: id, summary, changes },
+            NewEvent {
+                action: &format!("key.{action}"),
+                entity_type: "key",
+                entity_id: id,
+                summary,
+                changes,
+            },
         )?;
         return written.into_key(now);
     }
@@ -573,7 +650,10 @@ pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<
             return Err(Error::InvalidTransition { current }.into());
         }
         let deleted = diesel::delete(
-            keys::table.filter(keys::org_id.eq(&actor.org_id)).filter(keys::id.eq(id)).filter(keys::version.eq(old.version)),
+            keys::table
+                .filter(keys::org_id.eq(&actor.org_id))
+                .filter(keys::id.eq(id))
+                .filter(keys::version.eq(old.version)),
         )
         .execute(conn)?;
         if deleted == 0 {

@@ -1,0 +1,69 @@
+//! Command-line flags; each also reads a `KEYWARD_*` environment variable.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about = "The key and access-code register, over JSON-RPC")]
+pub struct Cli {
+    /// `text` for people, `json` for log collectors.
+    #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve JSON-RPC over HTTP and WebSocket.
+    Serve(ServeArgs),
+    /// Apply pending migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Create an organisation and its owner; prints the organisation id. The password
+    /// comes from KEYWARD_PASSWORD or is asked for on the terminal.
+    Bootstrap(BootstrapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (relative or absolute) or `postgres://…`.
+    #[arg(long, env = "KEYWARD_DATABASE_URL", default_value = "sqlite://keyward.db")]
+    pub database_url: String,
+    /// Connections in the pool.
+    #[arg(long, env = "KEYWARD_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// How long a login lasts.
+    #[arg(long, env = "KEYWARD_TOKEN_TTL_MINUTES", default_value_t = 720)]
+    pub token_ttl_minutes: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// The organisation's name.
+    #[arg(long)]
+    pub org: String,
+    /// The owner's email (their login).
+    #[arg(long)]
+    pub email: String,
+    /// The owner's display name.
+    #[arg(long)]
+    pub name: String,
+}

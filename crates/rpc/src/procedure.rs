@@ -1,0 +1,149 @@
+//! What a procedure is, and the path every call takes: authenticate → authorise → parse
+//! params by name → run → map the error.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::{Extensions, RpcModule};
+use keyward_domain::{Actor, Capability, Error};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use specta::Type;
+
+use crate::security::hash_token;
+use crate::{App, error, params};
+
+/// Who may call a procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (only `auth.login`).
+    Public,
+    /// A signed-in user whose role has this capability.
+    Signed(Capability),
+}
+
+/// One procedure of the contract. Declared once; listed in [`crate::procedures::visit`].
+pub trait Procedure: Send + Sync + 'static {
+    const NAME: &'static str;
+    const ACCESS: Access;
+    type Input: DeserializeOwned + Type + Send + 'static;
+    type Output: Serialize + Clone + Type + Send + 'static;
+
+    fn call(call: Call<'_>, input: Self::Input) -> impl Future<Output = Result<Self::Output, Error>> + Send;
+}
+
+/// Walks the procedure list (server registration, bindings, tests).
+pub trait ProcedureVisitor {
+    fn visit<P: Procedure>(&mut self);
+}
+
+/// The bearer token of the HTTP request (or WebSocket upgrade) that carried a call.
+#[derive(Debug, Clone)]
+pub struct BearerToken(pub String);
+
+/// A call in progress: the app and, for signed procedures, the caller.
+pub struct Call<'a> {
+    pub app: &'a App,
+    actor: Option<Actor>,
+    token_hash: Option<String>,
+}
+
+impl Call<'_> {
+    /// The signed-in caller. Always there for [`Access::Signed`] procedures.
+    pub fn actor(&self) -> Result<&Actor, Error> {
+        self.actor.as_ref().ok_or(Error::Unauthenticated)
+    }
+
+    /// The hash of the caller's session token (for logout).
+    pub fn token_hash(&self) -> Result<&str, Error> {
+        self.token_hash.as_deref().ok_or(Error::Unauthenticated)
+    }
+}
+
+/// Registers every procedure of the list on a jsonrpsee module.
+pub fn module(app: Arc<App>) -> RpcModule<App> {
+    struct Register(RpcModule<App>);
+    impl ProcedureVisitor for Register {
+        fn visit<P: Procedure>(&mut self) {
+            self.0
+                .register_async_method(P::NAME, |params, app, extensions| async move {
+                    dispatch::<P>(params, app, extensions).await
+                })
+                .unwrap_or_else(|e| panic!("procedure {} is listed twice: {e}", P::NAME));
+        }
+    }
+    let mut register = Register(RpcModule::from_arc(app));
+    crate::procedures::visit(&mut register);
+    register.0
+}
+
+async fn dispatch<P: Procedure>(
+    params: Params<'static>,
+    app: Arc<App>,
+    extensions: Extensions,
+) -> Result<P::Output, ErrorObjectOwned> {
+    let result = async {
+        let token_hash = extensions.get::<BearerToken>().map(|t| hash_token(&t.0));
+        let actor = match P::ACCESS {
+            Access::Public => None,
+            Access::Signed(capability) => {
+                let actor = authenticate(&app, token_hash.clone()).await?;
+                tracing::Span::current().record("org", actor.org_id.as_str());
+                actor.require(capability)?;
+                Some(actor)
+            }
+        };
+        let input: P::Input = params::parse(&params)?;
+        P::call(
+            Call {
+                app: &app,
+                actor,
+                token_hash,
+            },
+            input,
+        )
+        .await
+    }
+    .await;
+    result.map_err(|e| {
+        if let Error::Internal(detail) = &e {
+            tracing::error!(procedure = P::NAME, %detail, "internal error");
+        }
+        error::to_rpc(&e)
+    })
+}
+
+async fn authenticate(app: &App, token_hash: Option<String>) -> Result<Actor, Error> {
+    let token_hash = token_hash.ok_or(Error::Unauthenticated)?;
+    app.db
+        .run(move |c| keyward_persistence::repo::users::actor_for_token(c, &token_hash))
+        .await?
+        .ok_or(Error::Unauthenticated)
+}
+
+/// The names of every listed procedure, in list order.
+pub fn names() -> Vec<&'static str> {
+    struct Names(Vec<&'static str>);
+    impl ProcedureVisitor for Names {
+        fn visit<P: Procedure>(&mut self) {
+            self.0.push(P::NAME);
+        }
+    }
+    let mut names = Names(Vec::new());
+    crate::procedures::visit(&mut names);
+    names.0
+}
+
+/// Every procedure name with the access it requires (for tests of the role table).
+pub fn access_table() -> Vec<(&'static str, Access)> {
+    struct Table(Vec<(&'static str, Access)>);
+    impl ProcedureVisitor for Table {
+        fn visit<P: Procedure>(&mut self) {
+            self.0.push((P::NAME, P::ACCESS));
+        }
+    }
+    let mut table = Table(Vec::new());
+    crate::procedures::visit(&mut table);
+    table.0
+}

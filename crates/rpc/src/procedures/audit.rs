@@ -1,0 +1,61 @@
+//! `audit.list`: who changed what, and when.
+
+use chrono::{DateTime, Utc};
+use keyward_domain::{AuditEvent, Capability, Error, Page, PageRequest};
+use keyward_persistence::repo::audit::{self, AuditFilter};
+use serde::Deserialize;
+use specta::Type;
+
+use crate::procedure::{Access, Call, Procedure};
+
+#[derive(Debug, Default, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListAuditInput {
+    /// `key`, `development`, `user`, `organisation`.
+    #[serde(default)]
+    pub entity_type: Option<String>,
+    #[serde(default)]
+    pub entity_id: Option<String>,
+    #[serde(default)]
+    pub actor_id: Option<String>,
+    /// e.g. `key.issued`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Events at or after this instant.
+    #[serde(default)]
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this instant.
+    #[serde(default)]
+    pub to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub page: Option<i32>,
+    #[serde(default)]
+    pub limit: Option<i32>,
+}
+
+pub struct List;
+impl Procedure for List {
+    const NAME: &'static str = "audit.list";
+    const ACCESS: Access = Access::Signed(Capability::ReadAudit);
+    type Input = ListAuditInput;
+    type Output = Page<AuditEvent>;
+
+    async fn call(call: Call<'_>, input: ListAuditInput) -> Result<Page<AuditEvent>, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        let page = PageRequest::new(input.page, input.limit)?;
+        if let (Some(from), Some(to)) = (input.from, input.to)
+            && from > to
+        {
+            return Err(Error::invalid("to", "must not be before `from`"));
+        }
+        let filter = AuditFilter {
+            entity_type: input.entity_type,
+            entity_id: input.entity_id,
+            actor_id: input.actor_id,
+            action: input.action,
+            from: input.from,
+            to: input.to,
+        };
+        call.app.db.run(move |c| audit::list(c, &org_id, &filter, page)).await
+    }
+}

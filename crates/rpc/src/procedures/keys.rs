@@ -1,0 +1,382 @@
+//! `keys.*` of the key register: listing, refs, edits and the status transitions.
+
+use chrono::{DateTime, Utc};
+use keyward_domain::entities::{KeyType, SecurityLevel};
+use keyward_domain::key_ref::normalise_key_ref;
+use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
+use keyward_domain::{Capability, Error, Key, KeyMovement, KeyStatus, Page, PageRequest, Transition};
+use keyward_persistence::repo::keys::{self, KeyFields, KeyFilter, KeyPatch, NewKey, TransitionDetails};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use super::{Empty, IdInput, Items};
+use crate::procedure::{Access, Call, Procedure};
+
+const PHONE_MAX: usize = 40;
+const CODE_MAX: usize = 100;
+
+#[derive(Debug, Default, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListKeysInput {
+    /// Case-insensitive substring of keyRef, label or issuedTo (`%` and `_` are literal).
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub development_id: Option<String>,
+    #[serde(default)]
+    pub status: Option<KeyStatus>,
+    #[serde(default)]
+    pub key_type: Option<KeyType>,
+    #[serde(default)]
+    pub security_level: Option<SecurityLevel>,
+    /// `true`: only issued keys past their expected return; `false`: only the others.
+    #[serde(default)]
+    pub overdue: Option<bool>,
+    /// 1 or more; default 1.
+    #[serde(default)]
+    pub page: Option<i32>,
+    /// 1 to 100; default 50.
+    #[serde(default)]
+    pub limit: Option<i32>,
+}
+
+pub struct ListKeys;
+impl Procedure for ListKeys {
+    const NAME: &'static str = "keys.listKeys";
+    const ACCESS: Access = Access::Signed(Capability::Read);
+    type Input = ListKeysInput;
+    type Output = Page<Key>;
+
+    async fn call(call: Call<'_>, input: ListKeysInput) -> Result<Page<Key>, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        let page = PageRequest::new(input.page, input.limit)?;
+        let filter = KeyFilter {
+            search: validate::optional_line("search", input.search.as_deref(), SHORT_TEXT_MAX)?,
+            development_id: input.development_id,
+            status: input.status,
+            key_type: input.key_type,
+            security_level: input.security_level,
+            overdue: input.overdue,
+        };
+        call.app.db.run(move |c| keys::list(c, &org_id, &filter, page)).await
+    }
+}
+
+pub struct GetKey;
+impl Procedure for GetKey {
+    const NAME: &'static str = "keys.getKey";
+    const ACCESS: Access = Access::Signed(Capability::Read);
+    type Input = IdInput;
+    type Output = Key;
+
+    async fn call(call: Call<'_>, input: IdInput) -> Result<Key, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        call.app.db.run(move |c| keys::get(c, &org_id, &input.id)).await
+    }
+}
+
+pub struct KeyHistory;
+impl Procedure for KeyHistory {
+    const NAME: &'static str = "keys.keyHistory";
+    const ACCESS: Access = Access::Signed(Capability::Read);
+    type Input = IdInput;
+    type Output = Items<KeyMovement>;
+
+    async fn call(call: Call<'_>, input: IdInput) -> Result<Items<KeyMovement>, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        let items = call.app.db.run(move |c| keys::history(c, &org_id, &input.id)).await?;
+        Ok(Items { items })
+    }
+}
+
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SuggestKeyRefInput {
+    pub development_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRefSuggestion {
+    /// `PREFIX-NNN`, the lowest number not yet used with the development's prefix.
+    pub key_ref: String,
+}
+
+pub struct SuggestKeyRef;
+impl Procedure for SuggestKeyRef {
+    const NAME: &'static str = "keys.suggestKeyRef";
+    const ACCESS: Access = Access::Signed(Capability::Read);
+    type Input = SuggestKeyRefInput;
+    type Output = KeyRefSuggestion;
+
+    async fn call(call: Call<'_>, input: SuggestKeyRefInput) -> Result<KeyRefSuggestion, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        let key_ref = call
+            .app
+            .db
+            .run(move |c| keys::suggest_ref(c, &org_id, &input.development_id))
+            .await?;
+        Ok(KeyRefSuggestion { key_ref })
+    }
+}
+
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateKeyInput {
+    pub development_id: String,
+    pub key_type: KeyType,
+    pub label: String,
+    /// Omit to be given the development's next free ref, atomically.
+    #[serde(default)]
+    pub key_ref: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Default `standard`.
+    #[serde(default)]
+    pub security_level: Option<SecurityLevel>,
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub key_number: Option<String>,
+    /// 1 to 10000; default 1.
+    #[serde(default)]
+    pub quantity: Option<i32>,
+    #[serde(default)]
+    pub access_restrictions: Option<String>,
+    #[serde(default)]
+    pub emergency_contact: Option<String>,
+}
+
+pub struct CreateKey;
+impl Procedure for CreateKey {
+    const NAME: &'static str = "keys.createKey";
+    const ACCESS: Access = Access::Signed(Capability::Edit);
+    type Input = CreateKeyInput;
+    type Output = Key;
+
+    async fn call(call: Call<'_>, input: CreateKeyInput) -> Result<Key, Error> {
+        let actor = call.actor()?.clone();
+        let new = NewKey {
+            development_id: input.development_id,
+            key_ref: input.key_ref.as_deref().map(normalise_key_ref).transpose()?,
+            fields: KeyFields {
+                key_type: input.key_type,
+                label: validate::required_line("label", &input.label, SHORT_TEXT_MAX)?,
+                notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
+                security_level: input.security_level.unwrap_or_default(),
+                brand: validate::optional_line("brand", input.brand.as_deref(), CODE_MAX)?,
+                key_number: validate::optional_line("keyNumber", input.key_number.as_deref(), CODE_MAX)?,
+                quantity: validate::quantity("quantity", input.quantity.unwrap_or(1))?,
+                access_restrictions: validate::optional_text(
+                    "accessRestrictions",
+                    input.access_restrictions.as_deref(),
+                    LONG_TEXT_MAX,
+                )?,
+                emergency_contact: validate::optional_line(
+                    "emergencyContact",
+                    input.emergency_contact.as_deref(),
+                    SHORT_TEXT_MAX,
+                )?,
+            },
+        };
+        call.app.db.write(move |c| keys::create(c, &actor, new)).await
+    }
+}
+
+/// Every field is optional: omitted (or null) leaves it as it is; for the optional text
+/// fields an empty string clears it.
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateKeyInput {
+    pub id: String,
+    /// The `version` you read; if the key changed since, VERSION_CONFLICT and nothing changes.
+    #[serde(default)]
+    pub expected_version: Option<i32>,
+    #[serde(default)]
+    pub development_id: Option<String>,
+    #[serde(default)]
+    pub key_type: Option<KeyType>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub key_ref: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub security_level: Option<SecurityLevel>,
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub key_number: Option<String>,
+    #[serde(default)]
+    pub quantity: Option<i32>,
+    #[serde(default)]
+    pub access_restrictions: Option<String>,
+    #[serde(default)]
+    pub emergency_contact: Option<String>,
+}
+
+/// An optional text field of an update: absent → unchanged, empty → cleared.
+fn patch_line(field: &str, value: Option<String>, max: usize) -> Result<Option<Option<String>>, Error> {
+    value.map(|v| validate::optional_line(field, Some(&v), max)).transpose()
+}
+
+fn patch_text(field: &str, value: Option<String>, max: usize) -> Result<Option<Option<String>>, Error> {
+    value.map(|v| validate::optional_text(field, Some(&v), max)).transpose()
+}
+
+pub struct UpdateKey;
+impl Procedure for UpdateKey {
+    const NAME: &'static str = "keys.updateKey";
+    const ACCESS: Access = Access::Signed(Capability::Edit);
+    type Input = UpdateKeyInput;
+    type Output = Key;
+
+    async fn call(call: Call<'_>, input: UpdateKeyInput) -> Result<Key, Error> {
+        let actor = call.actor()?.clone();
+        let patch = KeyPatch {
+            development_id: input.development_id,
+            key_ref: input.key_ref.as_deref().map(normalise_key_ref).transpose()?,
+            key_type: input.key_type,
+            label: input
+                .label
+                .map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX))
+                .transpose()?,
+            notes: patch_text("notes", input.notes, LONG_TEXT_MAX)?,
+            security_level: input.security_level,
+            brand: patch_line("brand", input.brand, CODE_MAX)?,
+            key_number: patch_line("keyNumber", input.key_number, CODE_MAX)?,
+            quantity: input.quantity.map(|q| validate::quantity("quantity", q)).transpose()?,
+            access_restrictions: patch_text("accessRestrictions", input.access_restrictions, LONG_TEXT_MAX)?,
+            emergency_contact: patch_line("emergencyContact", input.emergency_contact, SHORT_TEXT_MAX)?,
+        };
+        let (id, expected) = (input.id, input.expected_version);
+        call.app
+            .db
+            .write(move |c| keys::update(c, &actor, &id, expected, patch))
+            .await
+    }
+}
+
+pub struct DeleteKey;
+impl Procedure for DeleteKey {
+    const NAME: &'static str = "keys.deleteKey";
+    const ACCESS: Access = Access::Signed(Capability::Administer);
+    type Input = IdInput;
+    type Output = Empty;
+
+    async fn call(call: Call<'_>, input: IdInput) -> Result<Empty, Error> {
+        let actor = call.actor()?.clone();
+        call.app.db.write(move |c| keys::delete(c, &actor, &input.id)).await?;
+        Ok(Empty {})
+    }
+}
+
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IssueKeyInput {
+    pub id: String,
+    /// Who receives the key.
+    pub issued_to: String,
+    #[serde(default)]
+    pub issued_to_phone: Option<String>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub expected_return_at: Option<DateTime<Utc>>,
+    /// Recorded in the key's history.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+pub struct IssueKey;
+impl Procedure for IssueKey {
+    const NAME: &'static str = "keys.issueKey";
+    const ACCESS: Access = Access::Signed(Capability::Edit);
+    type Input = IssueKeyInput;
+    type Output = Key;
+
+    async fn call(call: Call<'_>, input: IssueKeyInput) -> Result<Key, Error> {
+        let actor = call.actor()?.clone();
+        let details = TransitionDetails {
+            issued_to: Some(validate::required_line("issuedTo", &input.issued_to, SHORT_TEXT_MAX)?),
+            issued_to_phone: validate::optional_line("issuedToPhone", input.issued_to_phone.as_deref(), PHONE_MAX)?,
+            purpose: validate::optional_line("purpose", input.purpose.as_deref(), SHORT_TEXT_MAX)?,
+            expected_return_at: input.expected_return_at,
+            notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
+        };
+        let id = input.id;
+        call.app
+            .db
+            .write(move |c| keys::transition(c, &actor, &id, Transition::Issue, details))
+            .await
+    }
+}
+
+/// Params of the status changes other than issuing.
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyTransitionInput {
+    pub id: String,
+    /// Recorded in the key's history.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+async fn change_status(call: Call<'_>, input: KeyTransitionInput, transition: Transition) -> Result<Key, Error> {
+    let actor = call.actor()?.clone();
+    let details = TransitionDetails {
+        notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
+        ..TransitionDetails::default()
+    };
+    let id = input.id;
+    call.app
+        .db
+        .write(move |c| keys::transition(c, &actor, &id, transition, details))
+        .await
+}
+
+/// Declares a status-change procedure that takes `{id, notes?}`.
+macro_rules! status_change {
+    ($name:ident, $method:literal, $transition:expr, $capability:expr) => {
+        pub struct $name;
+        impl Procedure for $name {
+            const NAME: &'static str = $method;
+            const ACCESS: Access = Access::Signed($capability);
+            type Input = KeyTransitionInput;
+            type Output = Key;
+
+            async fn call(call: Call<'_>, input: KeyTransitionInput) -> Result<Key, Error> {
+                change_status(call, input, $transition).await
+            }
+        }
+    };
+}
+
+status_change!(ReturnKey, "keys.returnKey", Transition::Return, Capability::Edit);
+status_change!(
+    ReturnToStock,
+    "keys.returnToStock",
+    Transition::ReturnToStock,
+    Capability::Edit
+);
+status_change!(MarkLost, "keys.markLost", Transition::MarkLost, Capability::Edit);
+status_change!(MarkFound, "keys.markFound", Transition::MarkFound, Capability::Edit);
+status_change!(
+    MarkDamaged,
+    "keys.markDamaged",
+    Transition::MarkDamaged,
+    Capability::Edit
+);
+status_change!(
+    DeactivateKey,
+    "keys.deactivateKey",
+    Transition::Deactivate,
+    Capability::Administer
+);
+status_change!(
+    ReactivateKey,
+    "keys.reactivateKey",
+    Transition::Reactivate,
+    Capability::Administer
+);

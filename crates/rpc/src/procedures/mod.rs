@@ -1,0 +1,69 @@
+//! THE list of procedures. Adding one: declare it in the module of its area (name,
+//! input, output, access, handler) and add one line to [`visit`]; `cargo xtask bindings`
+//! picks it up from here.
+
+mod audit;
+mod auth;
+mod developments;
+mod keys;
+mod users;
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::procedure::ProcedureVisitor;
+
+pub fn visit(v: &mut impl ProcedureVisitor) {
+    v.visit::<auth::Login>();
+    v.visit::<auth::Logout>();
+    v.visit::<auth::Me>();
+
+    v.visit::<users::List>();
+    v.visit::<users::Create>();
+    v.visit::<users::Update>();
+
+    v.visit::<developments::List>();
+    v.visit::<developments::Create>();
+    v.visit::<developments::Update>();
+    v.visit::<developments::Delete>();
+
+    v.visit::<keys::ListKeys>();
+    v.visit::<keys::GetKey>();
+    v.visit::<keys::KeyHistory>();
+    v.visit::<keys::SuggestKeyRef>();
+    v.visit::<keys::CreateKey>();
+    v.visit::<keys::UpdateKey>();
+    v.visit::<keys::DeleteKey>();
+    v.visit::<keys::IssueKey>();
+    v.visit::<keys::ReturnKey>();
+    v.visit::<keys::ReturnToStock>();
+    v.visit::<keys::MarkLost>();
+    v.visit::<keys::MarkFound>();
+    v.visit::<keys::MarkDamaged>();
+    v.visit::<keys::DeactivateKey>();
+    v.visit::<keys::ReactivateKey>();
+
+    v.visit::<audit::List>();
+}
+
+/// Params of procedures that take none (`{}` or nothing).
+#[derive(Debug, Deserialize, Type)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// Params of procedures that take only an id.
+#[derive(Debug, Deserialize, Type)]
+#[serde(deny_unknown_fields)]
+pub struct IdInput {
+    pub id: String,
+}
+
+/// The result of procedures that answer nothing but success: `{}`.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct Empty {}
+
+/// `{items: T[]}`, for the lists that are short enough to come whole.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}

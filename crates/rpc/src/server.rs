@@ -1,0 +1,228 @@
+//! The jsonrpsee server: JSON-RPC over HTTP `POST /` and WebSocket on one port,
+//! request ids, bearer tokens, `GET /health`, body and batch limits, a span per call.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_util::future::{Either, join_all};
+use http::{Method, StatusCode, header};
+use jsonrpsee::server::middleware::rpc::{Batch, BatchEntry, Notification, Request, RpcServiceBuilder, RpcServiceT};
+use jsonrpsee::server::{
+    BatchRequestConfig, BatchResponseBuilder, HttpBody, HttpRequest, HttpResponse, MethodResponse, Server,
+    ServerConfig, ServerHandle,
+};
+use keyward_persistence::Db;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tracing::Instrument;
+
+use crate::App;
+use crate::procedure::{self, BearerToken};
+
+/// Bodies up to 2 MiB: large enough that an oversized text field is refused as
+/// INVALID_INPUT on its field, small enough to bound memory. Larger bodies get HTTP 413.
+pub const MAX_BODY_BYTES: u32 = 2 * 1024 * 1024;
+pub const MAX_RESPONSE_BYTES: u32 = 16 * 1024 * 1024;
+/// The most calls in one batch (-32010 BATCH_TOO_LARGE above it).
+pub const MAX_BATCH: u32 = 50;
+
+/// Starts serving on `listen` (port 0 picks a free port); returns the handle and the
+/// address bound.
+pub async fn start(app: App, listen: SocketAddr) -> std::io::Result<(ServerHandle, SocketAddr)> {
+    let db = app.db.clone();
+    let config = ServerConfig::builder()
+        .max_request_body_size(MAX_BODY_BYTES)
+        .max_response_body_size(MAX_RESPONSE_BYTES)
+        .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH))
+        .max_connections(10_000)
+        .build();
+    let http = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(HealthLayer { db })
+        .map_request(extract_bearer_token);
+    let rpc = RpcServiceBuilder::new().layer_fn(|inner| CallLog { inner });
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(http)
+        .set_rpc_middleware(rpc)
+        .build(listen)
+        .await?;
+    let addr = server.local_addr()?;
+    Ok((server.start(procedure::module(Arc::new(app))), addr))
+}
+
+/// Puts the bearer token, if any, into the request's extensions, where every call of the
+/// request (or of the WebSocket connection) finds it. Checking it is the procedure's job:
+/// only it knows whether it needs one, and its error is a JSON-RPC error per call.
+fn extract_bearer_token(mut req: HttpRequest<HttpBody>) -> HttpRequest<HttpBody> {
+    let from_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    // A browser cannot set headers on a WebSocket: accept ?access_token= on the upgrade.
+    let from_query = || {
+        (req.method() == Method::GET)
+            .then(|| req.uri().query())
+            .flatten()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")))
+            .map(str::to_owned)
+    };
+    if let Some(token) = from_header.or_else(from_query) {
+        req.extensions_mut().insert(BearerToken(token));
+    }
+    req
+}
+
+/// Answers `GET /health` with `200 {"status":"ok"}` when the database answers, and 503
+/// otherwise; passes everything else on.
+#[derive(Clone)]
+struct HealthLayer {
+    db: Db,
+}
+
+impl<S> tower::Layer<S> for HealthLayer {
+    type Service = Health<S>;
+
+    fn layer(&self, inner: S) -> Health<S> {
+        Health {
+            inner,
+            db: self.db.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Health<S> {
+    inner: S,
+    db: Db,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> tower::Service<HttpRequest<HttpBody>> for Health<S>
+where
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse<HttpBody>> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse<HttpBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: HttpRequest<HttpBody>) -> Self::Future {
+        if req.method() != Method::GET || req.uri().path() != "/health" {
+            return Box::pin(self.inner.call(req));
+        }
+        let db = self.db.clone();
+        Box::pin(async move {
+            let (status, body) = if db.ping().await {
+                (StatusCode::OK, r#"{"status":"ok"}"#)
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"unavailable"}"#)
+            };
+            let mut response = HttpResponse::new(HttpBody::from(body));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        })
+    }
+}
+
+/// A span per call (request id, procedure, organisation) and one log line with the
+/// outcome and duration. Also runs the calls of a batch concurrently: jsonrpsee's own
+/// batch handling would run them one after another and skip this middleware.
+#[derive(Clone)]
+struct CallLog<S> {
+    inner: S,
+}
+
+impl<S> RpcServiceT for CallLog<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+
+    fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .and_then(|id| id.header_value().to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        let span = tracing::info_span!(
+            "rpc",
+            procedure = %req.method_name(),
+            %request_id,
+            org = tracing::field::Empty,
+        );
+        let inner = self.inner.clone();
+        async move {
+            let started = Instant::now();
+            let response = inner.call(req).await;
+            let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            match response.as_error_code() {
+                None => tracing::info!(duration_ms, "ok"),
+                Some(code) => tracing::info!(duration_ms, code, "error"),
+            }
+            response
+        }
+        .instrument(span)
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let this = self.clone();
+        async move {
+            let mut calls = Vec::with_capacity(batch.len());
+            let mut got_notification = false;
+            for entry in batch {
+                match entry {
+                    Ok(BatchEntry::Call(req)) => calls.push(Either::Left(this.call(req))),
+                    Ok(BatchEntry::Notification(n)) => {
+                        got_notification = true;
+                        this.notification(n).await;
+                    }
+                    Err(err) => {
+                        let (err, id) = err.into_parts();
+                        calls.push(Either::Right(std::future::ready(MethodResponse::error(id, err))));
+                    }
+                }
+            }
+            let mut responses = BatchResponseBuilder::new_with_limit(MAX_RESPONSE_BYTES as usize);
+            for response in join_all(calls).await {
+                if let Err(too_large) = responses.append(response) {
+                    return too_large;
+                }
+            }
+            if responses.is_empty() && got_notification {
+                MethodResponse::notification()
+            } else {
+                MethodResponse::from_batch(responses.finish())
+            }
+        }
+    }
+
+    fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        self.inner.notification(n)
+    }
+}
