@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `keyward` binary over real HTTP, each test on its own
+//! fresh database, every test on SQLite and on PostgreSQL (`NAME::sqlite`,
+//! `NAME::postgres`).
+
+mod support;
+
+mod smoke;

@@ -1,0 +1,41 @@
+//! The harness: a fresh database per test (a SQLite file, or a PostgreSQL database that
+//! is dropped afterwards), the real `keyward` binary serving it on a free port, and a
+//! small JSON-RPC client.
+
+pub mod client;
+pub mod database;
+pub mod server;
+
+pub use client::{Client, RpcError};
+pub use database::Backend;
+pub use server::TestApp;
+
+/// Declares a test body once and runs it on both databases, as `NAME::sqlite` and
+/// `NAME::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)+) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($app: $crate::support::TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::support::TestApp::start($crate::support::Backend::Sqlite).await {
+                        run(app).await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::support::TestApp::start($crate::support::Backend::Postgres).await {
+                        run(app).await;
+                    }
+                }
+            }
+        )+
+    };
+}

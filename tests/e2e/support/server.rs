@@ -1,0 +1,152 @@
+//! The real `keyward` binary, bootstrapped and serving one test's database.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::client::Client;
+use super::database::{Backend, TestDatabase, postgres_skipped};
+
+pub const PASSWORD: &str = "correct-horse-battery";
+const BINARY: &str = env!("CARGO_BIN_EXE_keyward");
+
+pub struct TestApp {
+    // Field order is drop order: stop the server before dropping its database.
+    _server: Child,
+    pub db: TestDatabase,
+    pub backend: Backend,
+    pub url: String,
+    /// Signed in as the owner of the first organisation.
+    pub owner: Client,
+    pub org_id: String,
+    users_created: AtomicUsize,
+}
+
+fn keyward() -> Command {
+    let mut cmd = Command::new(BINARY);
+    let level = if std::env::var_os("KEYWARD_TEST_LOG").is_some() {
+        "info"
+    } else {
+        "warn"
+    };
+    cmd.env("RUST_LOG", level).kill_on_drop(true);
+    cmd
+}
+
+/// Runs `keyward bootstrap` against a database; returns the new organisation's id.
+pub async fn bootstrap(database_url: &str, org: &str, email: &str) -> String {
+    let out = keyward()
+        .args([
+            "bootstrap",
+            "--org",
+            org,
+            "--email",
+            email,
+            "--name",
+            &format!("{org} Owner"),
+        ])
+        .env("KEYWARD_DATABASE_URL", database_url)
+        .env("KEYWARD_PASSWORD", PASSWORD)
+        .output()
+        .await
+        .expect("run keyward bootstrap");
+    assert!(
+        out.status.success(),
+        "bootstrap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
+impl TestApp {
+    /// A bootstrapped organisation on a fresh database and a server for it; `None` when
+    /// the PostgreSQL half is switched off (`cargo xtask test` says so loudly).
+    pub async fn start(backend: Backend) -> Option<TestApp> {
+        if backend == Backend::Postgres && postgres_skipped() {
+            eprintln!("PostgreSQL half skipped (KEYWARD_TEST_POSTGRES=skip)");
+            return None;
+        }
+        let db = TestDatabase::create(backend);
+        let org_id = bootstrap(&db.url, "Acme Estates", "owner@acme.test").await;
+        let mut server = keyward()
+            .args(["serve", "--listen", "127.0.0.1:0", "--db-pool-size", "8"])
+            .env("KEYWARD_DATABASE_URL", &db.url)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start keyward serve");
+        // The server prints its address once it is listening: wait for that line.
+        let stdout = server.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
+            .await
+            .expect("keyward serve did not start within 30 s")
+            .expect("read keyward's stdout");
+        let url = line
+            .trim()
+            .strip_prefix("keyward listening on ")
+            .expect("the listening line")
+            .to_owned()
+            + "/";
+        let owner = login(&url, "owner@acme.test").await;
+        Some(TestApp {
+            _server: server,
+            db,
+            backend,
+            url,
+            owner,
+            org_id,
+            users_created: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.url, None)
+    }
+
+    pub async fn login(&self, email: &str) -> Client {
+        login(&self.url, email).await
+    }
+
+    /// A second organisation with its own owner, signed in.
+    pub async fn other_organisation(&self) -> Client {
+        bootstrap(&self.db.url, "Other Lettings", "owner@other.test").await;
+        self.login("owner@other.test").await
+    }
+
+    /// A new user of the first organisation with `role`, signed in.
+    pub async fn user(&self, role: &str) -> Client {
+        let n = self.users_created.fetch_add(1, Ordering::Relaxed);
+        let email = format!("{role}{n}@acme.test");
+        self.owner
+            .ok(
+                "users.create",
+                json!({"email": email, "name": format!("{role} {n}"), "role": role, "password": PASSWORD}),
+            )
+            .await;
+        self.login(&email).await
+    }
+
+    pub async fn development(&self, name: &str) -> Value {
+        self.owner.ok("developments.create", json!({"name": name})).await
+    }
+
+    pub async fn key(&self, development_id: &Value, label: &str) -> Value {
+        self.owner
+            .ok(
+                "keys.createKey",
+                json!({"developmentId": development_id, "keyType": "physical_key", "label": label}),
+            )
+            .await
+    }
+}
+
+async fn login(url: &str, email: &str) -> Client {
+    let result = Client::new(url, None)
+        .ok("auth.login", json!({"email": email, "password": PASSWORD}))
+        .await;
+    Client::new(url, Some(result["token"].as_str().expect("a token").to_owned()))
+}
