@@ -4,4 +4,6 @@
 
 mod support;
 
+mod races;
 mod smoke;
+mod transitions;
