@@ -4,6 +4,8 @@
 
 mod support;
 
+mod developments;
+mod keys;
 mod races;
 mod smoke;
 mod transitions;
