@@ -4,8 +4,10 @@
 
 mod support;
 
+mod auth;
 mod developments;
 mod keys;
 mod races;
+mod roles;
 mod smoke;
 mod transitions;

@@ -66,6 +66,11 @@ impl TestApp {
     /// A bootstrapped organisation on a fresh database and a server for it; `None` when
     /// the PostgreSQL half is switched off (`cargo xtask test` says so loudly).
     pub async fn start(backend: Backend) -> Option<TestApp> {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Like [`TestApp::start`], with extra `KEYWARD_*` settings for `keyward serve`.
+    pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
         if backend == Backend::Postgres && postgres_skipped() {
             eprintln!("PostgreSQL half skipped (KEYWARD_TEST_POSTGRES=skip)");
             return None;
@@ -75,6 +80,7 @@ impl TestApp {
         let mut server = keyward()
             .args(["serve", "--listen", "127.0.0.1:0", "--db-pool-size", "8"])
             .env("KEYWARD_DATABASE_URL", &db.url)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .expect("start keyward serve");
