@@ -6,7 +6,7 @@ pub mod client;
 pub mod database;
 pub mod server;
 
-pub use client::{Client, RpcError};
+pub use client::Client;
 pub use database::Backend;
 pub use server::TestApp;
 
@@ -20,7 +20,7 @@ macro_rules! on_both_databases {
                 #[allow(unused_imports)]
                 use super::*;
 
-                async fn run($app: $crate::support::TestApp) $body
+                async fn run($app: TestApp) $body
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {

@@ -18,7 +18,6 @@ pub struct TestApp {
     // Field order is drop order: stop the server before dropping its database.
     _server: Child,
     pub db: TestDatabase,
-    pub backend: Backend,
     pub url: String,
     /// Signed in as the owner of the first organisation.
     pub owner: Client,
@@ -101,7 +100,6 @@ impl TestApp {
         Some(TestApp {
             _server: server,
             db,
-            backend,
             url,
             owner,
             org_id,
