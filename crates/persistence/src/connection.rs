@@ -52,9 +52,8 @@ impl DatabaseUrl {
         match self {
             DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
             DatabaseUrl::Postgres(url) => match (url.find("://"), url.rfind('@')) {
-                (Some(scheme_end), Some(at)) if at > scheme_end => {
-                    let credentials = &url[scheme_end + 3..at];
-                    let user = credentials.split(':').next().unwrap_or("");
+                (Some(scheme_end), Some(at)) if at > scheme_end && url[scheme_end + 3..at].contains(':') => {
+                    let user = url[scheme_end + 3..at].split(':').next().unwrap_or("");
                     format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
                 }
                 _ => url.clone(),
@@ -159,5 +158,7 @@ mod tests {
     fn passwords_are_redacted() {
         let url: DatabaseUrl = "postgres://app:s3cret@db:5432/keyward".parse().unwrap();
         assert_eq!(url.redacted(), "postgres://app:***@db:5432/keyward");
+        let url: DatabaseUrl = "postgres://root@127.0.0.1/test".parse().unwrap();
+        assert_eq!(url.redacted(), "postgres://root@127.0.0.1/test");
     }
 }

@@ -107,6 +107,11 @@ impl TestApp {
         })
     }
 
+    /// Sends SIGTERM and waits for the server to exit (bounded); returns its exit status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        terminate(&mut self._server).await
+    }
+
     pub fn anonymous(&self) -> Client {
         Client::new(&self.url, None)
     }
@@ -153,4 +158,24 @@ async fn login(url: &str, email: &str) -> Client {
         .ok("auth.login", json!({"email": email, "password": PASSWORD}))
         .await;
     Client::new(url, Some(result["token"].as_str().expect("a token").to_owned()))
+}
+
+/// Sends SIGTERM to a child process and waits (at most 30 s) for it to exit.
+pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().expect("the server is running").to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("run kill");
+    assert!(sent.success());
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the server stops within 30 s of SIGTERM")
+        .expect("wait for the server")
+}
+
+/// `keyward` with arguments, for tests of the command line itself.
+pub fn command() -> Command {
+    keyward()
 }
