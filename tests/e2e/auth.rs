@@ -101,15 +101,9 @@ mod expired_tokens {
         let Some(app) = TestApp::start_with(backend, &[("KEYWARD_TOKEN_TTL_MINUTES", "0")]).await else {
             return;
         };
-        let login = app
-            .anonymous()
-            .ok("auth.login", json!({"email": "owner@acme.test", "password": PASSWORD}))
-            .await;
+        let login = app.anonymous().ok("auth.login", json!({"email": "owner@acme.test", "password": PASSWORD})).await;
         let client = app.anonymous().with_token(login["token"].as_str().map(str::to_owned));
-        client
-            .err("auth.me", json!({}))
-            .await
-            .assert_kind(-32001, "UNAUTHENTICATED");
+        client.err("auth.me", json!({})).await.assert_kind(-32001, "UNAUTHENTICATED");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

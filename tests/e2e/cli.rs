@@ -22,32 +22,20 @@ on_both_databases! {
 #[tokio::test]
 async fn an_unreachable_database_is_a_clear_startup_error() {
     let out = command()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            "postgres://root@127.0.0.1:1/nothing",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", "postgres://root@127.0.0.1:1/nothing"])
+        .env("KEYWARD_SECRET_KEY", server::SECRET_KEY)
         .output()
         .await
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("cannot open the database postgres://root@127.0.0.1:1/nothing"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot open the database postgres://root@127.0.0.1:1/nothing"), "{stderr}");
     assert!(
         stderr.contains("Connection refused") || stderr.contains("connection"),
         "the database's own words: {stderr}"
     );
 
-    let out = command()
-        .args(["migrate", "--database-url", "mysql://x"])
-        .output()
-        .await
-        .unwrap();
+    let out = command().args(["migrate", "--database-url", "mysql://x"]).output().await.unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
 }
@@ -56,11 +44,7 @@ async fn an_unreachable_database_is_a_clear_startup_error() {
 async fn migrate_is_idempotent() {
     let db = TestDatabase::create(Backend::Sqlite);
     for _ in 0..2 {
-        let out = command()
-            .args(["migrate", "--database-url", &db.url])
-            .output()
-            .await
-            .unwrap();
+        let out = command().args(["migrate", "--database-url", &db.url]).output().await.unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }
@@ -72,33 +56,17 @@ async fn json_logs_carry_a_span_per_call() {
     let db = TestDatabase::create(Backend::Sqlite);
     let org_id = server::bootstrap(&db.url, "Acme Estates", "owner@acme.test").await;
     let mut child = command()
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &db.url,
-        ])
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .await
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).await.unwrap();
     let url = line.trim().strip_prefix("keyward listening on ").unwrap().to_owned() + "/";
     let client = crate::support::Client::new(&url, None);
-    let login = client
-        .ok(
-            "auth.login",
-            json!({"email": "owner@acme.test", "password": server::PASSWORD}),
-        )
-        .await;
+    let login = client.ok("auth.login", json!({"email": "owner@acme.test", "password": server::PASSWORD})).await;
     let client = client.with_token(login["token"].as_str().map(str::to_owned));
     client.ok("keys.listKeys", json!({})).await;
     client.err("keys.listKeys", json!({"limit": 0})).await;
@@ -106,14 +74,9 @@ async fn json_logs_carry_a_span_per_call() {
 
     let mut logs = String::new();
     child.stderr.take().unwrap().read_to_string(&mut logs).await.unwrap();
-    let lines: Vec<Value> = logs
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let calls: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["span"]["procedure"] == "keys.listKeys")
-        .collect();
+    let lines: Vec<Value> =
+        logs.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let calls: Vec<&Value> = lines.iter().filter(|l| l["span"]["procedure"] == "keys.listKeys").collect();
     assert_eq!(calls.len(), 2, "{logs}");
     for call in &calls {
         assert_eq!(call["span"]["org"], org_id.as_str());
@@ -123,9 +86,6 @@ async fn json_logs_carry_a_span_per_call() {
     assert_eq!(calls[0]["fields"]["message"], "ok");
     assert_eq!(calls[1]["fields"]["message"], "error");
     assert_eq!(calls[1]["fields"]["code"], -32602);
-    assert!(
-        !logs.contains(login["token"].as_str().unwrap()),
-        "the token is never logged"
-    );
+    assert!(!logs.contains(login["token"].as_str().unwrap()), "the token is never logged");
     assert!(!logs.contains(server::PASSWORD), "the password is never logged");
 }

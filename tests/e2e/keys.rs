@@ -6,12 +6,7 @@ use crate::on_both_databases;
 use crate::support::TestApp;
 
 fn refs(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["keyRef"].as_str().unwrap().to_owned())
-        .collect()
+    page["items"].as_array().unwrap().iter().map(|k| k["keyRef"].as_str().unwrap().to_owned()).collect()
 }
 
 on_both_databases! {

@@ -12,28 +12,12 @@ const TABLE: [(&str, &[&str], Option<&str>); 9] = [
     ("keys.issueKey", &["in_stock", "returned"], Some("issued")),
     ("keys.returnKey", &["issued"], Some("returned")),
     ("keys.returnToStock", &["returned"], Some("in_stock")),
-    (
-        "keys.markLost",
-        &["in_stock", "issued", "returned", "damaged"],
-        Some("lost"),
-    ),
+    ("keys.markLost", &["in_stock", "issued", "returned", "damaged"], Some("lost")),
     ("keys.markFound", &["lost"], Some("in_stock")),
-    (
-        "keys.markDamaged",
-        &["in_stock", "issued", "returned", "lost"],
-        Some("damaged"),
-    ),
-    (
-        "keys.deactivateKey",
-        &["in_stock", "issued", "returned", "lost", "damaged"],
-        Some("deactivated"),
-    ),
+    ("keys.markDamaged", &["in_stock", "issued", "returned", "lost"], Some("damaged")),
+    ("keys.deactivateKey", &["in_stock", "issued", "returned", "lost", "damaged"], Some("deactivated")),
     ("keys.reactivateKey", &["deactivated"], Some("in_stock")),
-    (
-        "keys.deleteKey",
-        &["in_stock", "returned", "lost", "damaged", "deactivated"],
-        None,
-    ),
+    ("keys.deleteKey", &["in_stock", "returned", "lost", "damaged", "deactivated"], None),
 ];
 
 fn params(procedure: &str, id: &Value) -> Value {
@@ -67,9 +51,7 @@ async fn key_in(app: &TestApp, development_id: &Value, status: &str) -> Value {
 }
 
 async fn audit_total(client: &Client) -> i64 {
-    client.ok("audit.list", json!({"limit": 1})).await["total"]
-        .as_i64()
-        .unwrap()
+    client.ok("audit.list", json!({"limit": 1})).await["total"].as_i64().unwrap()
 }
 
 on_both_databases! {

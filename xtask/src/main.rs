@@ -1,1 +1,62 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
+//!
+//! Standard library only, so that it builds in a second.
+
+mod postgres;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+Usage: cargo xtask <command> [args...]
+
+Commands:
+  test [ARGS...]   Run the whole test suite (cargo-nextest when installed, else cargo test),
+                   on SQLite and on PostgreSQL. ARGS are passed to the test runner.
+                   PostgreSQL: KEYWARD_TEST_POSTGRES_URL, default postgres://root@127.0.0.1:5432/test.
+                   When it is unreachable the PostgreSQL half is skipped with a banner,
+                   or, with CI=true, the run fails.
+  help             Print this message.
+";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    match command.as_deref() {
+        Some("test") => test::run(&rest),
+        Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        // Later: `bindings`, `bindings --check`, `seed`, `bench`.
+        Some(other) => {
+            eprintln!("xtask: unknown command `{other}`\n");
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+        None => {
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").to_path_buf()
+}
+
+/// `cargo`, as the one that ran us (`$CARGO`) when there is one, run from the workspace root.
+pub fn cargo() -> Command {
+    let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(program);
+    command.current_dir(workspace_root());
+    command
+}
+
+/// Whether we run under CI (`CI=true` or `CI=1`).
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}

@@ -1,7 +1,7 @@
 //! The entities as the wire shows them (`../shared/design/api.md`, "Entities").
 //! Instants are UTC (`DateTime<Utc>`, RFC 3339 on the wire).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -163,11 +163,7 @@ pub struct AuditEvent {
 
 impl FieldChange {
     pub fn new(field: &str, from: Option<impl ToString>, to: Option<impl ToString>) -> Self {
-        FieldChange {
-            field: field.to_owned(),
-            from: from.map(|v| v.to_string()),
-            to: to.map(|v| v.to_string()),
-        }
+        FieldChange { field: field.to_owned(), from: from.map(|v| v.to_string()), to: to.map(|v| v.to_string()) }
     }
 }
 
@@ -181,4 +177,77 @@ pub fn diff<T: PartialEq + std::fmt::Display>(
     if from != to {
         changes.push(FieldChange::new(field, from.as_ref(), to.as_ref()));
     }
+}
+
+text_enum! {
+    CodeType {
+        Gate = "gate",
+        Door = "door",
+        Intercom = "intercom",
+        Alarm = "alarm",
+        Lift = "lift",
+        Parking = "parking",
+        BinStore = "bin_store",
+        PlantRoom = "plant_room",
+        MeterRoom = "meter_room",
+        Other = "other",
+    }
+}
+
+text_enum! {
+    #[derive(Default)]
+    CodeStatus {
+        #[default]
+        Active = "active",
+        Inactive = "inactive",
+    }
+}
+
+/// A gate, door, intercom, alarm… code. The value is sealed at rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessCode {
+    pub id: String,
+    pub development_id: String,
+    pub code_type: CodeType,
+    pub label: String,
+    /// The code itself; `null` for roles that may not see code values.
+    pub code: Option<String>,
+    pub status: CodeStatus,
+    /// Last day the code is valid (inclusive).
+    pub expires_on: Option<NaiveDate>,
+    /// `expiresOn` is in the past.
+    pub expired: bool,
+    pub notes: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// One change to an access code, for its history. Never shows a code value.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessCodeChange {
+    pub at: DateTime<Utc>,
+    pub actor_name: String,
+    /// What changed, in words, e.g. "Code changed; label changed from Gate to Main gate".
+    pub change: String,
+}
+
+/// The numbers behind the dashboard's summary cards.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub total_keys: i32,
+    pub in_stock: i32,
+    pub issued: i32,
+    pub returned: i32,
+    pub lost: i32,
+    pub damaged: i32,
+    pub deactivated: i32,
+    /// Issued and past their expected return.
+    pub overdue: i32,
+    pub access_codes: i32,
+    /// The organisation can send SMS (its Twilio settings are configured).
+    pub sms_ready: bool,
 }

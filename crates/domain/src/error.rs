@@ -35,9 +35,6 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidInput {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Error::InvalidInput { field: field.into(), reason: reason.into() }
     }
 }

@@ -13,10 +13,7 @@ pub fn normalise_key_ref(raw: &str) -> Result<String> {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if key_ref.chars().count() > KEY_REF_MAX {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {KEY_REF_MAX} characters"),
-        ));
+        return Err(Error::invalid(field, format!("must be at most {KEY_REF_MAX} characters")));
     }
     let mut chars = key_ref.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
@@ -50,10 +47,7 @@ pub fn format_key_ref(prefix: &str, number: i64) -> String {
 pub fn normalise_prefix(raw: &str) -> Result<String> {
     let prefix = raw.trim().to_uppercase();
     if prefix.is_empty() || prefix.len() > PREFIX_MAX || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(Error::invalid(
-            "keyPrefix",
-            "must be 1 to 8 letters or digits (A-Z, 0-9)",
-        ));
+        return Err(Error::invalid("keyPrefix", "must be 1 to 8 letters or digits (A-Z, 0-9)"));
     }
     Ok(prefix)
 }
@@ -64,12 +58,7 @@ pub fn normalise_prefix(raw: &str) -> Result<String> {
 pub fn default_prefix(name: &str) -> String {
     let words: Vec<Vec<char>> = name
         .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .map(|c| c.to_ascii_uppercase())
-                .collect()
-        })
+        .map(|w| w.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect())
         .filter(|w: &Vec<char>| !w.is_empty())
         .collect();
     let prefix: String = match words.as_slice() {
@@ -95,10 +84,7 @@ mod tests {
     fn bad_key_refs_are_refused_on_the_key_ref_field() {
         for bad in ["", "   ", "-OP", "OP 1", "OP%1", "ÄB", &"A".repeat(33), "OP\n1"] {
             let err = normalise_key_ref(bad).unwrap_err();
-            assert!(
-                matches!(err, Error::InvalidInput { ref field, .. } if field == "keyRef"),
-                "{bad:?}"
-            );
+            assert!(matches!(err, Error::InvalidInput { ref field, .. } if field == "keyRef"), "{bad:?}");
         }
     }
 

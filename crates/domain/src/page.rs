@@ -48,20 +48,11 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        assert_eq!(
-            PageRequest::new(None, None).unwrap(),
-            PageRequest { page: 1, limit: 50 }
-        );
+        assert_eq!(PageRequest::new(None, None).unwrap(), PageRequest { page: 1, limit: 50 });
         assert_eq!(PageRequest::new(Some(3), Some(100)).unwrap().offset(), 200);
-        assert_eq!(
-            PageRequest::new(Some(0), None).unwrap_err(),
-            Error::invalid("page", "must be 1 or more")
-        );
+        assert_eq!(PageRequest::new(Some(0), None).unwrap_err(), Error::invalid("page", "must be 1 or more"));
         assert!(PageRequest::new(None, Some(0)).is_err());
         assert!(PageRequest::new(None, Some(101)).is_err());
-        assert_eq!(
-            PageRequest::new(Some(i32::MAX), Some(100)).unwrap().offset(),
-            (i64::from(i32::MAX) - 1) * 100
-        );
+        assert_eq!(PageRequest::new(Some(i32::MAX), Some(100)).unwrap().offset(), (i64::from(i32::MAX) - 1) * 100);
     }
 }

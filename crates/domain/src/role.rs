@@ -33,13 +33,7 @@ pub enum Capability {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Owner,
-        Role::Manager,
-        Role::Team,
-        Role::Installer,
-        Role::Housekeeping,
-    ];
+    pub const ALL: [Role; 5] = [Role::Owner, Role::Manager, Role::Team, Role::Installer, Role::Housekeeping];
 
     pub fn can(self, capability: Capability) -> bool {
         use Capability::*;
@@ -79,11 +73,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn require(&self, capability: Capability) -> crate::Result<()> {
-        if self.role.can(capability) {
-            Ok(())
-        } else {
-            Err(crate::Error::Forbidden)
-        }
+        if self.role.can(capability) { Ok(()) } else { Err(crate::Error::Forbidden) }
     }
 }
 

@@ -140,21 +140,13 @@ mod tests {
             (Transition::MarkLost, &[InStock, Issued, Returned, Damaged], Lost),
             (Transition::MarkFound, &[Lost], InStock),
             (Transition::MarkDamaged, &[InStock, Issued, Returned, Lost], Damaged),
-            (
-                Transition::Deactivate,
-                &[InStock, Issued, Returned, Lost, Damaged],
-                Deactivated,
-            ),
+            (Transition::Deactivate, &[InStock, Issued, Returned, Lost, Damaged], Deactivated),
             (Transition::Reactivate, &[Deactivated], InStock),
         ];
         for (transition, from, to) in table {
             assert_eq!(transition.to(), to);
             for status in KeyStatus::ALL {
-                assert_eq!(
-                    transition.allows(status),
-                    from.contains(&status),
-                    "{transition:?} from {status}"
-                );
+                assert_eq!(transition.allows(status), from.contains(&status), "{transition:?} from {status}");
             }
         }
     }

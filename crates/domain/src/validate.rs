@@ -49,6 +49,19 @@ fn check(field: &str, value: &str, max: usize, multiline: bool) -> Result<()> {
     Ok(())
 }
 
+/// An access code: 1–32 printable characters (spaces inside allowed), trimmed.
+pub fn code(field: &str, value: &str) -> Result<String> {
+    let value = value.trim();
+    let n = value.chars().count();
+    if n == 0 || n > 32 {
+        return Err(Error::invalid(field, "must be 1 to 32 characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "must contain only printable characters"));
+    }
+    Ok(value.to_owned())
+}
+
 /// An email address: trimmed, lower-cased, one `@` with something either side.
 pub fn email(field: &str, value: &str) -> Result<String> {
     let value = required_line(field, value, 254)?.to_lowercase();
@@ -60,11 +73,7 @@ pub fn email(field: &str, value: &str) -> Result<String> {
 
 /// A quantity of identical keys or fobs under one ref.
 pub fn quantity(field: &str, value: i32) -> Result<i32> {
-    if (1..=10_000).contains(&value) {
-        Ok(value)
-    } else {
-        Err(Error::invalid(field, "must be between 1 and 10000"))
-    }
+    if (1..=10_000).contains(&value) { Ok(value) } else { Err(Error::invalid(field, "must be between 1 and 10000")) }
 }
 
 pub fn password(field: &str, value: &str) -> Result<String> {
@@ -94,11 +103,18 @@ mod tests {
         let err = required_line("label", "a\u{0}b", 10).unwrap_err();
         assert_eq!(err, Error::invalid("label", "must not contain control characters"));
         assert!(required_line("label", "a\nb", 10).is_err());
-        assert_eq!(
-            optional_text("notes", Some("a\nb\tc"), 10).unwrap().as_deref(),
-            Some("a\nb\tc")
-        );
+        assert_eq!(optional_text("notes", Some("a\nb\tc"), 10).unwrap().as_deref(), Some("a\nb\tc"));
         assert!(optional_text("notes", Some("a\u{7}b"), 10).is_err());
+    }
+
+    #[test]
+    fn codes_are_one_to_thirty_two_printable_characters() {
+        assert_eq!(code("code", " 1234# ").unwrap(), "1234#");
+        assert_eq!(code("code", &"9".repeat(32)).unwrap().len(), 32);
+        assert_eq!(code("code", "12 34").unwrap(), "12 34");
+        for bad in ["", "  ", &"9".repeat(33), "12\u{0}3", "12\n3", "\u{7f}"] {
+            assert!(code("code", bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

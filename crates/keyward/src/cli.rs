@@ -29,6 +29,28 @@ pub enum Command {
     /// Create an organisation and its owner; prints the organisation id. The password
     /// comes from KEYWARD_PASSWORD or is asked for on the terminal.
     Bootstrap(BootstrapArgs),
+    /// Re-seal every secret under a new secret key, in one transaction.
+    RotateSecret(RotateSecretArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// 32 random bytes, standard base64 (`openssl rand -base64 32`). Without it, on
+    /// SQLite, a key file beside the database is used (created on first start).
+    #[arg(long, env = "KEYWARD_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateSecretArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    /// The new key. Without it, when the current key comes from a key file, a new key
+    /// is generated and written to that file.
+    #[arg(long, env = "KEYWARD_NEW_SECRET_KEY", hide_env_values = true)]
+    pub new_secret_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -45,11 +67,14 @@ pub struct DatabaseArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// How long a login lasts.
-    #[arg(long, env = "KEYWARD_TOKEN_TTL_MINUTES", default_value_t = 720)]
+    /// How long a login lasts (at most a year).
+    #[arg(long, env = "KEYWARD_TOKEN_TTL_MINUTES", default_value_t = 720,
+          value_parser = clap::value_parser!(u64).range(0..=527_040))]
     pub token_ttl_minutes: u64,
 }
 

@@ -2,6 +2,7 @@
 //! everything else lives in the library crates.
 
 mod cli;
+mod secret_key;
 mod telemetry;
 
 use std::time::Duration;
@@ -10,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use keyward_domain::{Role, validate};
 use keyward_persistence::repo::users::{self, NewUser};
-use keyward_persistence::{DatabaseUrl, Db};
+use keyward_persistence::{DatabaseUrl, Db, Sealer, SecretKey, secrets};
 use keyward_rpc::{App, security, server};
 
 use cli::{Cli, Command, DatabaseArgs};
@@ -26,11 +27,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bootstrap(args) => bootstrap(args).await,
+        Command::RotateSecret(args) => rotate_secret(args).await,
     }
 }
 
+fn database_url(args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
+    args.database_url.parse().map_err(anyhow::Error::msg)
+}
+
 async fn connect_and_migrate(args: &DatabaseArgs) -> anyhow::Result<Db> {
-    let url: DatabaseUrl = args.database_url.parse().map_err(anyhow::Error::msg)?;
+    let url = database_url(args)?;
     let db = Db::connect(&url, args.db_pool_size)
         .await
         .map_err(anyhow::Error::msg)
@@ -40,15 +46,28 @@ async fn connect_and_migrate(args: &DatabaseArgs) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// Refuses a key that is not the one the database's secrets are sealed with: better no
+/// start than errors on every code read later.
+async fn check_secret_key(db: &Db, sealer: &Sealer) -> anyhow::Result<()> {
+    let sealer = sealer.clone();
+    if !db.run(move |c| secrets::key_matches(c, &sealer)).await? {
+        bail!(
+            "the secret key does not match the key this database's secrets are sealed with; \
+             refusing to start. Configure the right KEYWARD_SECRET_KEY (or key file), or use \
+             `keyward rotate-secret` with the old key to move to a new one"
+        );
+    }
+    Ok(())
+}
+
 async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
+    let secret = secret_key::resolve(args.secret.secret_key.as_deref(), &database_url(&args.db)?)?;
     let db = connect_and_migrate(&args.db).await?;
-    let app = App {
-        db: db.clone(),
-        token_ttl: Duration::from_secs(args.token_ttl_minutes * 60),
-    };
-    let (handle, addr) = server::start(app, args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let sealer = Sealer::new(&secret.key);
+    check_secret_key(&db, &sealer).await?;
+    let app = App { db: db.clone(), sealer, token_ttl: Duration::from_secs(args.token_ttl_minutes * 60) };
+    let (handle, addr) =
+        server::start(app, args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(%addr, "serving JSON-RPC on http://{addr}/ (WebSocket on the same port)");
     // A plain line on stdout, for scripts and tests that start keyward on port 0.
     println!("keyward listening on http://{addr}");
@@ -59,10 +78,7 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     purge.abort();
     // Stop accepting; calls in flight finish. jsonrpsee has no drain limit of its own.
     let _ = handle.stop();
-    if tokio::time::timeout(Duration::from_secs(25), handle.stopped())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(Duration::from_secs(25), handle.stopped()).await.is_err() {
         tracing::warn!("calls still running after 25 s; exiting anyway");
     }
     Ok(())
@@ -105,13 +121,38 @@ async fn bootstrap(args: cli::BootstrapArgs) -> anyhow::Result<()> {
     };
     let password_hash = security::hash_password(validate::password("password", &password)?).await?;
     let db = connect_and_migrate(&args.db).await?;
-    let owner = NewUser {
-        email,
-        name,
-        role: Role::Owner,
-        password_hash,
-    };
+    let owner = NewUser { email, name, role: Role::Owner, password_hash };
     let (org, _) = db.write(move |c| users::bootstrap(c, &org_name, owner)).await?;
     println!("{}", org.id);
+    Ok(())
+}
+
+async fn rotate_secret(args: cli::RotateSecretArgs) -> anyhow::Result<()> {
+    let current = secret_key::resolve(args.secret.secret_key.as_deref(), &database_url(&args.db)?)?;
+    let db = connect_and_migrate(&args.db).await?;
+    let old = Sealer::new(&current.key);
+    check_secret_key(&db, &old).await?;
+    let (new_key, pending_file) = match (&args.new_secret_key, &current.file) {
+        (Some(text), _) => {
+            (SecretKey::from_base64(text).map_err(anyhow::Error::msg).context("KEYWARD_NEW_SECRET_KEY")?, None)
+        }
+        (None, Some(file)) => {
+            // Written beside the old file first; swapped in only once the database committed.
+            let key = SecretKey::generate();
+            let pending = file.with_extension("key.new");
+            let _ = std::fs::remove_file(&pending);
+            secret_key::write_key_file(&pending, &key)?;
+            (key, Some((pending, file.clone())))
+        }
+        (None, None) => bail!("set KEYWARD_NEW_SECRET_KEY (or --new-secret-key) to the new key"),
+    };
+    let new = Sealer::new(&new_key);
+    let resealed = db.write(move |c| secrets::rotate(c, &old, &new)).await?;
+    if let Some((pending, file)) = pending_file {
+        std::fs::rename(&pending, &file).with_context(|| format!("cannot replace the key file {}", file.display()))?;
+        println!("re-sealed {resealed} secrets; the new key is in {}", file.display());
+    } else {
+        println!("re-sealed {resealed} secrets; configure the new KEYWARD_SECRET_KEY before the next start");
+    }
     Ok(())
 }

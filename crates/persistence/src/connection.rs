@@ -35,9 +35,7 @@ impl std::str::FromStr for DatabaseUrl {
             }
             Ok(DatabaseUrl::Sqlite(path.into()))
         } else {
-            Err(format!(
-                "unsupported database URL {url:?}: use postgres://… or sqlite://PATH"
-            ))
+            Err(format!("unsupported database URL {url:?}: use postgres://… or sqlite://PATH"))
         }
     }
 }
@@ -129,26 +127,10 @@ mod tests {
 
     #[test]
     fn urls_select_the_backend() {
-        assert_eq!(
-            "sqlite://keyward.db".parse(),
-            Ok(DatabaseUrl::Sqlite("keyward.db".into()))
-        );
-        assert_eq!(
-            "sqlite:///var/lib/k.db".parse(),
-            Ok(DatabaseUrl::Sqlite("/var/lib/k.db".into()))
-        );
-        assert!(
-            "postgres://root@localhost/test"
-                .parse::<DatabaseUrl>()
-                .unwrap()
-                .is_postgres()
-        );
-        assert!(
-            "postgresql://root@localhost/test"
-                .parse::<DatabaseUrl>()
-                .unwrap()
-                .is_postgres()
-        );
+        assert_eq!("sqlite://keyward.db".parse(), Ok(DatabaseUrl::Sqlite("keyward.db".into())));
+        assert_eq!("sqlite:///var/lib/k.db".parse(), Ok(DatabaseUrl::Sqlite("/var/lib/k.db".into())));
+        assert!("postgres://root@localhost/test".parse::<DatabaseUrl>().unwrap().is_postgres());
+        assert!("postgresql://root@localhost/test".parse::<DatabaseUrl>().unwrap().is_postgres());
         assert!("mysql://x".parse::<DatabaseUrl>().is_err());
         assert!("sqlite://".parse::<DatabaseUrl>().is_err());
         assert!("keyward.db".parse::<DatabaseUrl>().is_err());

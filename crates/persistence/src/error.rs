@@ -53,8 +53,11 @@ fn from_diesel(e: DieselError) -> Error {
 /// kind; only PostgreSQL names the constraint, so callers decide what it means from the
 /// table they wrote (each of our tables has at most one unique constraint besides its key).
 pub fn is_unique_violation(e: &StoreError) -> bool {
-    matches!(
-        e,
-        StoreError::Db(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
-    )
+    matches!(e, StoreError::Db(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))
+}
+
+/// Whether a database error is a foreign-key violation: on PostgreSQL, a key or code
+/// created in a development that a concurrent call just deleted (or the reverse).
+pub fn is_foreign_key_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)))
 }

@@ -10,8 +10,10 @@ mod error;
 mod pool;
 pub mod repo;
 mod schema;
+pub mod secrets;
 mod time;
 
 pub use connection::DatabaseUrl;
 pub use error::{StoreError, StoreResult};
 pub use pool::Db;
+pub use secrets::{Sealer, SecretKey};

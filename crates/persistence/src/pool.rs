@@ -36,11 +36,7 @@ impl managed::Manager for Manager {
             })
             .await
             .map_err(|e| RecycleError::message(e.to_string()))?;
-        if broken {
-            Err(RecycleError::message("broken transaction"))
-        } else {
-            Ok(())
-        }
+        if broken { Err(RecycleError::message("broken transaction")) } else { Ok(()) }
     }
 }
 
@@ -66,10 +62,7 @@ impl Db {
             managed::PoolError::Backend(e) => e.to_string(),
             other => other.to_string(),
         })?);
-        Ok(Db {
-            pool,
-            is_postgres: url.is_postgres(),
-        })
+        Ok(Db { pool, is_postgres: url.is_postgres() })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -78,11 +71,7 @@ impl Db {
 
     /// Applies pending migrations; returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<String>, Error> {
-        self.run(|c| {
-            c.run_migrations()
-                .map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))
-        })
-        .await
+        self.run(|c| c.run_migrations().map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))).await
     }
 
     /// Runs `f` on a pooled connection (reads, or single statements).
@@ -113,8 +102,6 @@ impl Db {
     /// Whether the database answers (for `GET /health`).
     pub async fn ping(&self) -> bool {
         use diesel::RunQueryDsl;
-        self.run(|c| Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1")).execute(c)?))
-            .await
-            .is_ok()
+        self.run(|c| Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1")).execute(c)?)).await.is_ok()
     }
 }

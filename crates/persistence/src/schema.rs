@@ -108,6 +108,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    access_codes (id) {
+        id -> Text,
+        org_id -> Text,
+        development_id -> Text,
+        code_type -> Text,
+        label -> Text,
+        code_sealed -> Text,
+        code_lookup -> Text,
+        status -> Text,
+        expires_on -> Nullable<Date>,
+        notes -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    secret_check (id) {
+        id -> Integer,
+        sealed -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -117,5 +143,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     developments,
     keys,
     key_movements,
-    audit_events
+    audit_events,
+    access_codes,
+    secret_check
 );

@@ -47,13 +47,7 @@ pub struct ErrorData {
 
 impl ErrorData {
     fn kind(kind: ErrorKind) -> Self {
-        ErrorData {
-            kind,
-            field: None,
-            reason: None,
-            current_status: None,
-            current_version: None,
-        }
+        ErrorData { kind, field: None, reason: None, current_status: None, current_version: None }
     }
 }
 
@@ -80,27 +74,15 @@ pub fn to_rpc(error: &Error) -> ErrorObjectOwned {
         Error::Unauthenticated => (UNAUTHENTICATED, ErrorData::kind(ErrorKind::Unauthenticated)),
         Error::Forbidden => (FORBIDDEN, ErrorData::kind(ErrorKind::Forbidden)),
         Error::NotFound => (NOT_FOUND, ErrorData::kind(ErrorKind::NotFound)),
-        Error::KeyRefTaken(_) => (
-            CONFLICT,
-            ErrorData {
-                field: Some("keyRef".to_owned()),
-                ..ErrorData::kind(ErrorKind::KeyRefTaken)
-            },
-        ),
-        Error::InvalidTransition { current } => (
-            CONFLICT,
-            ErrorData {
-                current_status: Some(*current),
-                ..ErrorData::kind(ErrorKind::InvalidTransition)
-            },
-        ),
-        Error::VersionConflict { current } => (
-            CONFLICT,
-            ErrorData {
-                current_version: Some(*current),
-                ..ErrorData::kind(ErrorKind::VersionConflict)
-            },
-        ),
+        Error::KeyRefTaken(_) => {
+            (CONFLICT, ErrorData { field: Some("keyRef".to_owned()), ..ErrorData::kind(ErrorKind::KeyRefTaken) })
+        }
+        Error::InvalidTransition { current } => {
+            (CONFLICT, ErrorData { current_status: Some(*current), ..ErrorData::kind(ErrorKind::InvalidTransition) })
+        }
+        Error::VersionConflict { current } => {
+            (CONFLICT, ErrorData { current_version: Some(*current), ..ErrorData::kind(ErrorKind::VersionConflict) })
+        }
         Error::DevelopmentNotEmpty => (CONFLICT, ErrorData::kind(ErrorKind::DevelopmentNotEmpty)),
         Error::Unavailable => (UNAVAILABLE, ErrorData::kind(ErrorKind::Unavailable)),
         Error::Internal(_) => (INTERNAL, ErrorData::kind(ErrorKind::Internal)),

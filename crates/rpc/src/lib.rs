@@ -13,6 +13,7 @@
 
 pub mod error;
 mod params;
+mod patch;
 pub mod procedure;
 pub mod procedures;
 pub mod security;
@@ -20,11 +21,13 @@ pub mod server;
 
 use std::time::Duration;
 
-use keyward_persistence::Db;
+use keyward_persistence::{Db, Sealer};
 
 /// What every procedure can reach.
 pub struct App {
     pub db: Db,
+    /// Seals and opens secrets (access code values) under the server's secret key.
+    pub sealer: Sealer,
     /// How long a session token lives after login.
     pub token_ttl: Duration,
 }

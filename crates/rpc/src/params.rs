@@ -21,10 +21,7 @@ pub fn parse<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, Error> {
         let message = e.inner().to_string();
         // serde_json appends the position, which means nothing to a caller of by-name params.
         let reason = message.split(" at line ").next().unwrap_or(&message).to_owned();
-        Error::InvalidInput {
-            field: field_of(&path, &reason),
-            reason,
-        }
+        Error::InvalidInput { field: field_of(&path, &reason), reason }
     })
 }
 
@@ -32,9 +29,7 @@ pub fn parse<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, Error> {
 /// enclosing object and names the field only in its message.
 fn field_of(path: &str, reason: &str) -> String {
     let parent = if path == "." { "" } else { path };
-    let missing = reason
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
+    let missing = reason.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
     match (parent, missing) {
         ("", Some(name)) => name.to_owned(),
         (parent, Some(name)) => format!("{parent}.{name}"),
@@ -82,10 +77,7 @@ mod tests {
         assert_eq!(field(Some(r#"{}"#)), "label");
         assert_eq!(field(None), "label");
         assert_eq!(field(Some(r#"{"label": "a", "target": {}}"#)), "target.id");
-        assert_eq!(
-            field(Some(r#"{"label": "a", "target": {"id": "x", "y": 1}}"#)),
-            "target.y"
-        );
+        assert_eq!(field(Some(r#"{"label": "a", "target": {"id": "x", "y": 1}}"#)), "target.y");
         assert_eq!(field(Some(r#"["a"]"#)), "params");
         assert_eq!(field(Some(r#"{"label": "a", "limit": 3000000000}"#)), "limit");
     }

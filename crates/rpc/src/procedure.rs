@@ -95,15 +95,7 @@ async fn dispatch<P: Procedure>(
             }
         };
         let input: P::Input = params::parse(&params)?;
-        P::call(
-            Call {
-                app: &app,
-                actor,
-                token_hash,
-            },
-            input,
-        )
-        .await
+        P::call(Call { app: &app, actor, token_hash }, input).await
     }
     .await;
     result.map_err(|e| {

@@ -45,12 +45,8 @@ pub async fn start(app: App, listen: SocketAddr) -> std::io::Result<(ServerHandl
         .layer(HealthLayer { db })
         .map_request(extract_bearer_token);
     let rpc = RpcServiceBuilder::new().layer_fn(|inner| CallLog { inner });
-    let server = Server::builder()
-        .set_config(config)
-        .set_http_middleware(http)
-        .set_rpc_middleware(rpc)
-        .build(listen)
-        .await?;
+    let server =
+        Server::builder().set_config(config).set_http_middleware(http).set_rpc_middleware(rpc).build(listen).await?;
     let addr = server.local_addr()?;
     Ok((server.start(procedure::module(Arc::new(app))), addr))
 }
@@ -63,8 +59,9 @@ fn extract_bearer_token(mut req: HttpRequest<HttpBody>) -> HttpRequest<HttpBody>
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
     // A browser cannot set headers on a WebSocket: accept ?access_token= on the upgrade.
     let from_query = || {
         (req.method() == Method::GET)
@@ -90,10 +87,7 @@ impl<S> tower::Layer<S> for HealthLayer {
     type Service = Health<S>;
 
     fn layer(&self, inner: S) -> Health<S> {
-        Health {
-            inner,
-            db: self.db.clone(),
-        }
+        Health { inner, db: self.db.clone() }
     }
 }
 
@@ -131,10 +125,7 @@ where
             };
             let mut response = HttpResponse::new(HttpBody::from(body));
             *response.status_mut() = status;
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                header::HeaderValue::from_static("application/json"),
-            );
+            response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
             Ok(response)
         })
     }

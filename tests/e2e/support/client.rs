@@ -21,11 +21,7 @@ pub struct RpcError {
 
 impl Client {
     pub fn new(url: &str, token: Option<String>) -> Client {
-        Client {
-            http: reqwest::Client::new(),
-            url: url.to_owned(),
-            token,
-        }
+        Client { http: reqwest::Client::new(), url: url.to_owned(), token }
     }
 
     pub fn with_token(&self, token: Option<String>) -> Client {
@@ -34,11 +30,7 @@ impl Client {
 
     /// Posts a raw body; returns the HTTP status and the body (JSON if it parses).
     pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .body(body);
+        let mut req = self.http.post(&self.url).header("content-type", "application/json").body(body);
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
@@ -50,9 +42,8 @@ impl Client {
 
     /// Calls a procedure with `params` (any JSON, so that tests can send bad shapes).
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
-        let (_, body) = self
-            .post_raw(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string())
-            .await;
+        let (_, body) =
+            self.post_raw(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string()).await;
         parse_response(&body)
     }
 
@@ -60,11 +51,7 @@ impl Client {
     #[track_caller]
     pub fn ok(&self, method: &'static str, params: Value) -> impl Future<Output = Value> + '_ {
         let caller = std::panic::Location::caller();
-        async move {
-            self.call(method, params)
-                .await
-                .unwrap_or_else(|e| panic!("{method} failed at {caller}: {e:?}"))
-        }
+        async move { self.call(method, params).await.unwrap_or_else(|e| panic!("{method} failed at {caller}: {e:?}")) }
     }
 
     /// Calls and expects an error.
@@ -99,11 +86,7 @@ impl RpcError {
     /// Asserts the contract's code and kind.
     #[track_caller]
     pub fn assert_kind(&self, code: i64, kind: &str) {
-        assert_eq!(
-            (self.code, self.kind.as_deref()),
-            (code, Some(kind)),
-            "unexpected error: {self:?}"
-        );
+        assert_eq!((self.code, self.kind.as_deref()), (code, Some(kind)), "unexpected error: {self:?}");
     }
 
     /// Asserts INVALID_INPUT on `field`.
@@ -111,9 +94,6 @@ impl RpcError {
     pub fn assert_invalid(&self, field: &str) {
         self.assert_kind(-32602, "INVALID_INPUT");
         assert_eq!(self.field.as_deref(), Some(field), "wrong field: {self:?}");
-        assert!(
-            self.data["reason"].as_str().is_some_and(|r| !r.is_empty()),
-            "no reason: {self:?}"
-        );
+        assert!(self.data["reason"].as_str().is_some_and(|r| !r.is_empty()), "no reason: {self:?}");
     }
 }

@@ -32,11 +32,7 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = TempDir::new(&name);
                 let url = format!("sqlite://{}", dir.path.join("keyward.db").display());
-                TestDatabase {
-                    url,
-                    _dir: Some(dir),
-                    postgres: None,
-                }
+                TestDatabase { url, _dir: Some(dir), postgres: None }
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
@@ -47,19 +43,10 @@ impl TestDatabase {
                          which skips the PostgreSQL half (and says so) when none is reachable."
                     )
                 });
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .expect("create test database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(base, _)| base)
-                    .expect("a database URL has a path");
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+                let base = admin.rsplit_once('/').map(|(base, _)| base).expect("a database URL has a path");
                 let url = format!("{base}/{name}");
-                TestDatabase {
-                    url,
-                    _dir: None,
-                    postgres: Some((admin, name)),
-                }
+                TestDatabase { url, _dir: None, postgres: Some((admin, name)) }
             }
         }
     }

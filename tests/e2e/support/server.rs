@@ -12,6 +12,9 @@ use super::client::Client;
 use super::database::{Backend, TestDatabase, postgres_skipped};
 
 pub const PASSWORD: &str = "correct-horse-battery";
+/// PostgreSQL needs a configured secret key; SQLite tests use the key file created
+/// beside the database, as the embedded default does.
+pub const SECRET_KEY: &str = "a2V5d2FyZC10ZXN0LWtleS0wMDAwMDAwMDAwMDAwMDA=";
 const BINARY: &str = env!("CARGO_BIN_EXE_keyward");
 
 pub struct TestApp {
@@ -27,11 +30,7 @@ pub struct TestApp {
 
 fn keyward() -> Command {
     let mut cmd = Command::new(BINARY);
-    let level = if std::env::var_os("KEYWARD_TEST_LOG").is_some() {
-        "info"
-    } else {
-        "warn"
-    };
+    let level = if std::env::var_os("KEYWARD_TEST_LOG").is_some() { "info" } else { "warn" };
     cmd.env("RUST_LOG", level).kill_on_drop(true);
     cmd
 }
@@ -39,25 +38,13 @@ fn keyward() -> Command {
 /// Runs `keyward bootstrap` against a database; returns the new organisation's id.
 pub async fn bootstrap(database_url: &str, org: &str, email: &str) -> String {
     let out = keyward()
-        .args([
-            "bootstrap",
-            "--org",
-            org,
-            "--email",
-            email,
-            "--name",
-            &format!("{org} Owner"),
-        ])
+        .args(["bootstrap", "--org", org, "--email", email, "--name", &format!("{org} Owner")])
         .env("KEYWARD_DATABASE_URL", database_url)
         .env("KEYWARD_PASSWORD", PASSWORD)
         .output()
         .await
         .expect("run keyward bootstrap");
-    assert!(
-        out.status.success(),
-        "bootstrap failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "bootstrap failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
 }
 
@@ -76,7 +63,11 @@ impl TestApp {
         }
         let db = TestDatabase::create(backend);
         let org_id = bootstrap(&db.url, "Acme Estates", "owner@acme.test").await;
-        let mut server = keyward()
+        let mut server = keyward();
+        if backend == Backend::Postgres {
+            server.env("KEYWARD_SECRET_KEY", SECRET_KEY);
+        }
+        let mut server = server
             .args(["serve", "--listen", "127.0.0.1:0", "--db-pool-size", "8"])
             .env("KEYWARD_DATABASE_URL", &db.url)
             .envs(env.iter().copied())
@@ -90,21 +81,9 @@ impl TestApp {
             .await
             .expect("keyward serve did not start within 30 s")
             .expect("read keyward's stdout");
-        let url = line
-            .trim()
-            .strip_prefix("keyward listening on ")
-            .expect("the listening line")
-            .to_owned()
-            + "/";
+        let url = line.trim().strip_prefix("keyward listening on ").expect("the listening line").to_owned() + "/";
         let owner = login(&url, "owner@acme.test").await;
-        Some(TestApp {
-            _server: server,
-            db,
-            url,
-            owner,
-            org_id,
-            users_created: AtomicUsize::new(0),
-        })
+        Some(TestApp { _server: server, db, url, owner, org_id, users_created: AtomicUsize::new(0) })
     }
 
     /// Sends SIGTERM and waits for the server to exit (bounded); returns its exit status.
@@ -145,29 +124,20 @@ impl TestApp {
 
     pub async fn key(&self, development_id: &Value, label: &str) -> Value {
         self.owner
-            .ok(
-                "keys.createKey",
-                json!({"developmentId": development_id, "keyType": "physical_key", "label": label}),
-            )
+            .ok("keys.createKey", json!({"developmentId": development_id, "keyType": "physical_key", "label": label}))
             .await
     }
 }
 
 async fn login(url: &str, email: &str) -> Client {
-    let result = Client::new(url, None)
-        .ok("auth.login", json!({"email": email, "password": PASSWORD}))
-        .await;
+    let result = Client::new(url, None).ok("auth.login", json!({"email": email, "password": PASSWORD})).await;
     Client::new(url, Some(result["token"].as_str().expect("a token").to_owned()))
 }
 
 /// Sends SIGTERM to a child process and waits (at most 30 s) for it to exit.
 pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let pid = child.id().expect("the server is running").to_string();
-    let sent = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("run kill");
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().await.expect("run kill");
     assert!(sent.success());
     tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await

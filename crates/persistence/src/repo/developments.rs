@@ -6,7 +6,7 @@ use keyward_domain::{Actor, Development, Error, FieldChange, entities::diff};
 
 use super::audit::{self, NewEvent};
 use crate::connection::AnyConnection;
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
 use crate::schema::{developments, keys};
 use crate::time;
 
@@ -34,10 +34,7 @@ impl From<DevelopmentRow> for Development {
 }
 
 fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<DevelopmentRow> {
-    Ok(developments::table
-        .filter(developments::org_id.eq(org_id))
-        .filter(developments::id.eq(id))
-        .first(conn)?)
+    Ok(developments::table.filter(developments::org_id.eq(org_id)).filter(developments::id.eq(id)).first(conn)?)
 }
 
 pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Development> {
@@ -95,27 +92,18 @@ pub fn update(
     new.key_prefix = key_prefix.unwrap_or(new.key_prefix);
     let mut changes = Vec::new();
     diff(&mut changes, "name", &Some(&old.name), &Some(&new.name));
-    diff(
-        &mut changes,
-        "keyPrefix",
-        &Some(&old.key_prefix),
-        &Some(&new.key_prefix),
-    );
+    diff(&mut changes, "keyPrefix", &Some(&old.key_prefix), &Some(&new.key_prefix));
     if changes.is_empty() {
         return Ok(old.into());
     }
     new.updated_at = time::now();
-    diesel::update(
-        developments::table
-            .filter(developments::org_id.eq(&actor.org_id))
-            .filter(developments::id.eq(id)),
-    )
-    .set((
-        developments::name.eq(&new.name),
-        developments::key_prefix.eq(&new.key_prefix),
-        developments::updated_at.eq(new.updated_at),
-    ))
-    .execute(conn)?;
+    diesel::update(developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)))
+        .set((
+            developments::name.eq(&new.name),
+            developments::key_prefix.eq(&new.key_prefix),
+            developments::updated_at.eq(new.updated_at),
+        ))
+        .execute(conn)?;
     audit::record(
         conn,
         actor,
@@ -130,24 +118,23 @@ pub fn update(
     Ok(new.into())
 }
 
-/// Deletes an empty development; one that still has keys is DEVELOPMENT_NOT_EMPTY.
+/// Deletes an empty development; one that still has keys or codes is DEVELOPMENT_NOT_EMPTY.
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
     let row = find(conn, &actor.org_id, id)?;
     let has_keys: bool = diesel::select(diesel::dsl::exists(
-        keys::table
-            .filter(keys::org_id.eq(&actor.org_id))
-            .filter(keys::development_id.eq(id)),
+        keys::table.filter(keys::org_id.eq(&actor.org_id)).filter(keys::development_id.eq(id)),
     ))
     .get_result(conn)?;
-    if has_keys {
+    if has_keys || super::access_codes::any_in_development(conn, &actor.org_id, id)? {
         return Err(Error::DevelopmentNotEmpty.into());
     }
-    diesel::delete(
-        developments::table
-            .filter(developments::org_id.eq(&actor.org_id))
-            .filter(developments::id.eq(id)),
-    )
-    .execute(conn)?;
+    diesel::delete(developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)))
+        .execute(conn)
+        .map_err(|e| {
+            let e = StoreError::from(e);
+            // A key or code was added by a concurrent call (PostgreSQL).
+            if is_foreign_key_violation(&e) { Error::DevelopmentNotEmpty.into() } else { e }
+        })?;
     audit::record(
         conn,
         actor,

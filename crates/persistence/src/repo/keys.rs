@@ -12,7 +12,7 @@ use keyward_domain::{
 
 use super::audit::{self, NewEvent};
 use crate::connection::{AnyConnection, MultiBackend};
-use crate::error::{StoreError, StoreResult, is_unique_violation};
+use crate::error::{StoreError, StoreResult, is_foreign_key_violation, is_unique_violation};
 use crate::schema::{developments, key_movements, keys, organisations};
 use crate::time;
 
@@ -108,10 +108,7 @@ impl KeyRow {
 }
 
 fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<KeyRow> {
-    Ok(keys::table
-        .filter(keys::org_id.eq(org_id))
-        .filter(keys::id.eq(id))
-        .first(conn)?)
+    Ok(keys::table.filter(keys::org_id.eq(org_id)).filter(keys::id.eq(id)).first(conn)?)
 }
 
 pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Key> {
@@ -147,11 +144,7 @@ fn filtered<'a>(org_id: &'a str, f: &'a KeyFilter, now: NaiveDateTime) -> keys::
     }
     let issued = KeyStatus::Issued.as_str();
     match f.overdue {
-        Some(true) => {
-            q = q
-                .filter(keys::status.eq(issued))
-                .filter(keys::expected_return_at.lt(now))
-        }
+        Some(true) => q = q.filter(keys::status.eq(issued)).filter(keys::expected_return_at.lt(now)),
         Some(false) => {
             q = q.filter(
                 keys::status
@@ -255,9 +248,7 @@ pub fn suggest_ref(conn: &mut AnyConnection, org_id: &str, development_id: &str)
 /// the no-op UPDATE takes the organisation row's lock; on SQLite the write transaction
 /// already holds the database's write lock.
 fn lock_key_refs(conn: &mut AnyConnection, org_id: &str) -> StoreResult<()> {
-    diesel::update(organisations::table.find(org_id))
-        .set(organisations::name.eq(organisations::name))
-        .execute(conn)?;
+    diesel::update(organisations::table.find(org_id)).set(organisations::name.eq(organisations::name)).execute(conn)?;
     Ok(())
 }
 
@@ -323,10 +314,7 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewKey) -> StoreResu
     };
     row.set_key_ref(key_ref);
     row.refresh_search_text();
-    diesel::insert_into(keys::table)
-        .values(&row)
-        .execute(conn)
-        .map_err(|e| key_ref_taken(e.into(), &row.key_ref))?;
+    diesel::insert_into(keys::table).values(&row).execute(conn).map_err(|e| key_ref_taken(e.into(), &row.key_ref))?;
     record_movement(conn, actor, &row, "created", None)?;
     audit::record(
         conn,
@@ -347,9 +335,13 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewKey) -> StoreResu
     row.into_key(now)
 }
 
+/// The contract's answer to a constraint the database enforced: the ref is taken, or
+/// the development was deleted meanwhile (PostgreSQL).
 fn key_ref_taken(e: StoreError, key_ref: &str) -> StoreError {
     if is_unique_violation(&e) {
         Error::KeyRefTaken(key_ref.to_owned()).into()
+    } else if is_foreign_key_violation(&e) {
+        Error::NotFound.into()
     } else {
         e
     }
@@ -385,7 +377,7 @@ pub fn update(
     if patch.key_ref.is_some() {
         lock_key_refs(conn, &actor.org_id)?;
     }
-    with_retries(conn, actor, id, |old| {
+    with_retries(conn, actor, id, |old, _| {
         if let Some(expected) = expected_version
             && expected != old.version
         {
@@ -418,45 +410,19 @@ pub fn update(
         new.emergency_contact = p.emergency_contact.unwrap_or(new.emergency_contact);
 
         let mut changes = Vec::new();
-        diff(
-            &mut changes,
-            "developmentId",
-            &Some(&old.development_id),
-            &Some(&new.development_id),
-        );
+        diff(&mut changes, "developmentId", &Some(&old.development_id), &Some(&new.development_id));
         diff(&mut changes, "keyRef", &Some(&old.key_ref), &Some(&new.key_ref));
         diff(&mut changes, "keyType", &Some(&old.key_type), &Some(&new.key_type));
         diff(&mut changes, "label", &Some(&old.label), &Some(&new.label));
         diff(&mut changes, "notes", &old.notes, &new.notes);
-        diff(
-            &mut changes,
-            "securityLevel",
-            &Some(&old.security_level),
-            &Some(&new.security_level),
-        );
+        diff(&mut changes, "securityLevel", &Some(&old.security_level), &Some(&new.security_level));
         diff(&mut changes, "brand", &old.brand, &new.brand);
         diff(&mut changes, "keyNumber", &old.key_number, &new.key_number);
         diff(&mut changes, "quantity", &Some(old.quantity), &Some(new.quantity));
-        diff(
-            &mut changes,
-            "accessRestrictions",
-            &old.access_restrictions,
-            &new.access_restrictions,
-        );
-        diff(
-            &mut changes,
-            "emergencyContact",
-            &old.emergency_contact,
-            &new.emergency_contact,
-        );
+        diff(&mut changes, "accessRestrictions", &old.access_restrictions, &new.access_restrictions);
+        diff(&mut changes, "emergencyContact", &old.emergency_contact, &new.emergency_contact);
         let summary = format!("Key {} updated", new.key_ref);
-        Ok(Planned {
-            new,
-            changes,
-            action: "updated",
-            summary,
-            movement: None,
-        })
+        Ok(Planned { new, changes, action: "updated", summary, movement: None })
     })
 }
 
@@ -479,12 +445,11 @@ pub fn transition(
     transition: Transition,
     details: TransitionDetails,
 ) -> StoreResult<Key> {
-    with_retries(conn, actor, id, |old| {
+    with_retries(conn, actor, id, |old, now| {
         let current = old.status()?;
         if !transition.allows(current) {
             return Err(Error::InvalidTransition { current }.into());
         }
-        let now = time::now();
         let mut new = old.clone();
         new.status = transition.to().as_str().to_owned();
         new.last_status_change_at = Some(now);
@@ -506,33 +471,17 @@ pub fn transition(
         }
         let mut changes = vec![FieldChange::new("status", Some(&old.status), Some(&new.status))];
         diff(&mut changes, "issuedTo", &old.issued_to, &new.issued_to);
-        diff(
-            &mut changes,
-            "issuedToPhone",
-            &old.issued_to_phone,
-            &new.issued_to_phone,
-        );
+        diff(&mut changes, "issuedToPhone", &old.issued_to_phone, &new.issued_to_phone);
         diff(&mut changes, "purpose", &old.purpose, &new.purpose);
         let at = |v: &Option<NaiveDateTime>| {
             v.map(|t| time::from_db(t).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         };
-        diff(
-            &mut changes,
-            "expectedReturnAt",
-            &at(&old.expected_return_at),
-            &at(&new.expected_return_at),
-        );
+        diff(&mut changes, "expectedReturnAt", &at(&old.expected_return_at), &at(&new.expected_return_at));
         let summary = match (&new.issued_to, transition) {
             (Some(to), Transition::Issue) => format!("Key {} issued to {to}", new.key_ref),
             _ => format!("Key {} {}", new.key_ref, transition.action().replace('_', " ")),
         };
-        Ok(Planned {
-            new,
-            changes,
-            action: transition.action(),
-            summary,
-            movement: Some(details.notes.clone()),
-        })
+        Ok(Planned { new, changes, action: transition.action(), summary, movement: Some(details.notes.clone()) })
     })
 }
 
@@ -556,21 +505,16 @@ fn with_retries(
     conn: &mut AnyConnection,
     actor: &Actor,
     id: &str,
-    mut plan: impl FnMut(&KeyRow) -> StoreResult<Planned>,
+    mut plan: impl FnMut(&KeyRow, NaiveDateTime) -> StoreResult<Planned>,
 ) -> StoreResult<Key> {
     for _ in 0..MAX_ATTEMPTS {
         let old = find(conn, &actor.org_id, id)?;
-        let Planned {
-            mut new,
-            changes,
-            action,
-            summary,
-            movement,
-        } = plan(&old)?;
-        if changes.is_empty() {
-            return old.into_key(time::now());
-        }
+        // One instant for the whole change: updatedAt, the status change, the history.
         let now = time::now();
+        let Planned { mut new, changes, action, summary, movement } = plan(&old, now)?;
+        if changes.is_empty() {
+            return old.into_key(now);
+        }
         new.version = old.version + 1;
         new.updated_at = now;
         new.refresh_search_text();
@@ -592,13 +536,7 @@ fn with_retries(
         audit::record(
             conn,
             actor,
-            NewEvent {
-                action: &format!("key.{action}"),
-                entity_type: "key",
-                entity_id: id,
-                summary,
-                changes,
-            },
+            NewEvent { action: &format!("key.{action}"), entity_type: "key", entity_id: id, summary, changes },
         )?;
         return written.into_key(now);
     }

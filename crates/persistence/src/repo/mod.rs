@@ -2,9 +2,11 @@
 //! through [`crate::Db::run`] or [`crate::Db::write`]. Tenant data is always filtered on
 //! the actor's `org_id`.
 
+pub mod access_codes;
 pub mod audit;
 pub mod developments;
 pub mod keys;
+pub mod summary;
 pub mod users;
 
 /// Escapes `%`, `_` and `\` so that a search is a literal substring (used with

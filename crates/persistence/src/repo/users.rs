@@ -52,10 +52,7 @@ pub struct NewUser {
 
 /// Creates an organisation and its owner (`keyward bootstrap`).
 pub fn bootstrap(conn: &mut AnyConnection, org_name: &str, owner: NewUser) -> StoreResult<(Organisation, User)> {
-    let org = Organisation {
-        id: time::new_id(),
-        name: org_name.to_owned(),
-    };
+    let org = Organisation { id: time::new_id(), name: org_name.to_owned() };
     diesel::insert_into(organisations::table)
         .values((
             organisations::id.eq(&org.id),
@@ -64,12 +61,8 @@ pub fn bootstrap(conn: &mut AnyConnection, org_name: &str, owner: NewUser) -> St
         ))
         .execute(conn)?;
     let owner_id = time::new_id();
-    let actor = Actor {
-        user_id: owner_id.clone(),
-        org_id: org.id.clone(),
-        name: owner.name.clone(),
-        role: Role::Owner,
-    };
+    let actor =
+        Actor { user_id: owner_id.clone(), org_id: org.id.clone(), name: owner.name.clone(), role: Role::Owner };
     let user = insert_user(conn, &actor, owner_id, owner)?;
     audit::record(
         conn,
@@ -173,16 +166,7 @@ pub fn actor_for_token(conn: &mut AnyConnection, token_hash: &str) -> StoreResul
         .select(users::all_columns)
         .first(conn)
         .optional()?;
-    found
-        .map(|row| {
-            Ok(Actor {
-                role: row.role()?,
-                user_id: row.id,
-                org_id: row.org_id,
-                name: row.name,
-            })
-        })
-        .transpose()
+    found.map(|row| Ok(Actor { role: row.role()?, user_id: row.id, org_id: row.org_id, name: row.name })).transpose()
 }
 
 pub fn end_session(conn: &mut AnyConnection, token_hash: &str) -> StoreResult<()> {
@@ -204,19 +188,14 @@ pub fn organisation(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Organ
 }
 
 pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<User> {
-    let row: UserRow = users::table
-        .filter(users::org_id.eq(org_id))
-        .filter(users::id.eq(id))
-        .first(conn)?;
+    let row: UserRow = users::table.filter(users::org_id.eq(org_id)).filter(users::id.eq(id)).first(conn)?;
     row.into_user()
 }
 
 /// The organisation's users, ordered by name.
 pub fn list(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<User>> {
-    let rows: Vec<UserRow> = users::table
-        .filter(users::org_id.eq(org_id))
-        .order((users::name, users::id))
-        .load(conn)?;
+    let rows: Vec<UserRow> =
+        users::table.filter(users::org_id.eq(org_id)).order((users::name, users::id)).load(conn)?;
     rows.into_iter().map(UserRow::into_user).collect()
 }
 
@@ -231,10 +210,7 @@ pub struct UserUpdate {
 /// Changes a user. A new role, disabling, or a new password ends all of the user's
 /// sessions, so the change takes effect at once.
 pub fn update(conn: &mut AnyConnection, actor: &Actor, id: &str, update: UserUpdate) -> StoreResult<User> {
-    let old: UserRow = users::table
-        .filter(users::org_id.eq(&actor.org_id))
-        .filter(users::id.eq(id))
-        .first(conn)?;
+    let old: UserRow = users::table.filter(users::org_id.eq(&actor.org_id)).filter(users::id.eq(id)).first(conn)?;
     if id == actor.user_id {
         // An owner who demotes or disables themselves could leave nobody able to manage users.
         if update.role.is_some_and(|r| r.as_str() != old.role) {

@@ -45,16 +45,8 @@ impl Procedure for Login {
         let (token, token_hash) = security::new_token();
         // Whole seconds: what the database stores and the client sees are the same instant.
         let expires_at = (Utc::now() + call.app.token_ttl).trunc_subsecs(0);
-        let user = call
-            .app
-            .db
-            .write(move |c| users::start_session(c, &user_id, &token_hash, expires_at))
-            .await?;
-        Ok(LoginOutput {
-            token,
-            expires_at,
-            user,
-        })
+        let user = call.app.db.write(move |c| users::start_session(c, &user_id, &token_hash, expires_at)).await?;
+        Ok(LoginOutput { token, expires_at, user })
     }
 }
 

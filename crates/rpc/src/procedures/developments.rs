@@ -46,10 +46,7 @@ impl Procedure for Create {
             Some(prefix) => normalise_prefix(&prefix)?,
             None => default_prefix(&name),
         };
-        call.app
-            .db
-            .write(move |c| developments::create(c, &actor, name, key_prefix))
-            .await
+        call.app.db.write(move |c| developments::create(c, &actor, name, key_prefix)).await
     }
 }
 
@@ -72,16 +69,10 @@ impl Procedure for Update {
 
     async fn call(call: Call<'_>, input: UpdateDevelopmentInput) -> Result<Development, Error> {
         let actor = call.actor()?.clone();
-        let name = input
-            .name
-            .map(|n| validate::required_line("name", &n, validate::SHORT_TEXT_MAX))
-            .transpose()?;
+        let name = input.name.map(|n| validate::required_line("name", &n, validate::SHORT_TEXT_MAX)).transpose()?;
         let key_prefix = input.key_prefix.map(|p| normalise_prefix(&p)).transpose()?;
         let id = input.id;
-        call.app
-            .db
-            .write(move |c| developments::update(c, &actor, &id, name, key_prefix))
-            .await
+        call.app.db.write(move |c| developments::update(c, &actor, &id, name, key_prefix)).await
     }
 }
 
@@ -94,10 +85,7 @@ impl Procedure for Delete {
 
     async fn call(call: Call<'_>, input: IdInput) -> Result<Empty, Error> {
         let actor = call.actor()?.clone();
-        call.app
-            .db
-            .write(move |c| developments::delete(c, &actor, &input.id))
-            .await?;
+        call.app.db.write(move |c| developments::delete(c, &actor, &input.id)).await?;
         Ok(Empty {})
     }
 }

@@ -111,11 +111,7 @@ impl Procedure for SuggestKeyRef {
 
     async fn call(call: Call<'_>, input: SuggestKeyRefInput) -> Result<KeyRefSuggestion, Error> {
         let org_id = call.actor()?.org_id.clone();
-        let key_ref = call
-            .app
-            .db
-            .run(move |c| keys::suggest_ref(c, &org_id, &input.development_id))
-            .await?;
+        let key_ref = call.app.db.run(move |c| keys::suggest_ref(c, &org_id, &input.development_id)).await?;
         Ok(KeyRefSuggestion { key_ref })
     }
 }
@@ -183,8 +179,8 @@ impl Procedure for CreateKey {
     }
 }
 
-/// Every field is optional: omitted (or null) leaves it as it is; for the optional text
-/// fields an empty string clears it.
+/// Every field but `id` is optional: omitted leaves it as it is; for the optional text
+/// fields `null` (or an empty string) clears it.
 #[derive(Debug, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateKeyInput {
@@ -200,29 +196,38 @@ pub struct UpdateKeyInput {
     pub label: Option<String>,
     #[serde(default)]
     pub key_ref: Option<String>,
-    #[serde(default)]
-    pub notes: Option<String>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[specta(type = Option<String>)]
+    pub notes: Option<Option<String>>,
     #[serde(default)]
     pub security_level: Option<SecurityLevel>,
-    #[serde(default)]
-    pub brand: Option<String>,
-    #[serde(default)]
-    pub key_number: Option<String>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[specta(type = Option<String>)]
+    pub brand: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[specta(type = Option<String>)]
+    pub key_number: Option<Option<String>>,
     #[serde(default)]
     pub quantity: Option<i32>,
-    #[serde(default)]
-    pub access_restrictions: Option<String>,
-    #[serde(default)]
-    pub emergency_contact: Option<String>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[specta(type = Option<String>)]
+    pub access_restrictions: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[specta(type = Option<String>)]
+    pub emergency_contact: Option<Option<String>>,
 }
 
-/// An optional text field of an update: absent → unchanged, empty → cleared.
-fn patch_line(field: &str, value: Option<String>, max: usize) -> Result<Option<Option<String>>, Error> {
-    value.map(|v| validate::optional_line(field, Some(&v), max)).transpose()
+/// An optional text field of an update: absent → unchanged, null or empty → cleared.
+fn patch_line(field: &str, value: Option<Option<String>>, max: usize) -> Result<Option<Option<String>>, Error> {
+    value.map(|v| validate::optional_line(field, v.as_deref(), max)).transpose()
 }
 
-fn patch_text(field: &str, value: Option<String>, max: usize) -> Result<Option<Option<String>>, Error> {
-    value.map(|v| validate::optional_text(field, Some(&v), max)).transpose()
+pub(super) fn patch_text(
+    field: &str,
+    value: Option<Option<String>>,
+    max: usize,
+) -> Result<Option<Option<String>>, Error> {
+    value.map(|v| validate::optional_text(field, v.as_deref(), max)).transpose()
 }
 
 pub struct UpdateKey;
@@ -238,10 +243,7 @@ impl Procedure for UpdateKey {
             development_id: input.development_id,
             key_ref: input.key_ref.as_deref().map(normalise_key_ref).transpose()?,
             key_type: input.key_type,
-            label: input
-                .label
-                .map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX))
-                .transpose()?,
+            label: input.label.map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX)).transpose()?,
             notes: patch_text("notes", input.notes, LONG_TEXT_MAX)?,
             security_level: input.security_level,
             brand: patch_line("brand", input.brand, CODE_MAX)?,
@@ -251,10 +253,7 @@ impl Procedure for UpdateKey {
             emergency_contact: patch_line("emergencyContact", input.emergency_contact, SHORT_TEXT_MAX)?,
         };
         let (id, expected) = (input.id, input.expected_version);
-        call.app
-            .db
-            .write(move |c| keys::update(c, &actor, &id, expected, patch))
-            .await
+        call.app.db.write(move |c| keys::update(c, &actor, &id, expected, patch)).await
     }
 }
 
@@ -306,10 +305,7 @@ impl Procedure for IssueKey {
             notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
         };
         let id = input.id;
-        call.app
-            .db
-            .write(move |c| keys::transition(c, &actor, &id, Transition::Issue, details))
-            .await
+        call.app.db.write(move |c| keys::transition(c, &actor, &id, Transition::Issue, details)).await
     }
 }
 
@@ -330,10 +326,7 @@ async fn change_status(call: Call<'_>, input: KeyTransitionInput, transition: Tr
         ..TransitionDetails::default()
     };
     let id = input.id;
-    call.app
-        .db
-        .write(move |c| keys::transition(c, &actor, &id, transition, details))
-        .await
+    call.app.db.write(move |c| keys::transition(c, &actor, &id, transition, details)).await
 }
 
 /// Declares a status-change procedure that takes `{id, notes?}`.
@@ -354,29 +347,9 @@ macro_rules! status_change {
 }
 
 status_change!(ReturnKey, "keys.returnKey", Transition::Return, Capability::Edit);
-status_change!(
-    ReturnToStock,
-    "keys.returnToStock",
-    Transition::ReturnToStock,
-    Capability::Edit
-);
+status_change!(ReturnToStock, "keys.returnToStock", Transition::ReturnToStock, Capability::Edit);
 status_change!(MarkLost, "keys.markLost", Transition::MarkLost, Capability::Edit);
 status_change!(MarkFound, "keys.markFound", Transition::MarkFound, Capability::Edit);
-status_change!(
-    MarkDamaged,
-    "keys.markDamaged",
-    Transition::MarkDamaged,
-    Capability::Edit
-);
-status_change!(
-    DeactivateKey,
-    "keys.deactivateKey",
-    Transition::Deactivate,
-    Capability::Administer
-);
-status_change!(
-    ReactivateKey,
-    "keys.reactivateKey",
-    Transition::Reactivate,
-    Capability::Administer
-);
+status_change!(MarkDamaged, "keys.markDamaged", Transition::MarkDamaged, Capability::Edit);
+status_change!(DeactivateKey, "keys.deactivateKey", Transition::Deactivate, Capability::Administer);
+status_change!(ReactivateKey, "keys.reactivateKey", Transition::Reactivate, Capability::Administer);

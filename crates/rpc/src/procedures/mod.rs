@@ -2,10 +2,12 @@
 //! input, output, access, handler) and add one line to [`visit`]; `cargo xtask bindings`
 //! picks it up from here.
 
+mod access_codes;
 mod audit;
 mod auth;
 mod developments;
 mod keys;
+mod summary;
 mod users;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,14 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<keys::MarkDamaged>();
     v.visit::<keys::DeactivateKey>();
     v.visit::<keys::ReactivateKey>();
+
+    v.visit::<access_codes::ListAccessCodes>();
+    v.visit::<access_codes::CreateAccessCode>();
+    v.visit::<access_codes::UpdateAccessCode>();
+    v.visit::<access_codes::DeleteAccessCode>();
+    v.visit::<access_codes::AccessCodeHistory>();
+
+    v.visit::<summary::KeysSummary>();
 
     v.visit::<audit::List>();
 }

@@ -46,12 +46,7 @@ impl Procedure for Create {
         let name = validate::required_line("name", &input.name, validate::SHORT_TEXT_MAX)?;
         let password = validate::password("password", &input.password)?;
         let password_hash = security::hash_password(password).await?;
-        let new = NewUser {
-            email,
-            name,
-            role: input.role,
-            password_hash,
-        };
+        let new = NewUser { email, name, role: input.role, password_hash };
         call.app.db.write(move |c| users::create(c, &actor, new)).await
     }
 }
@@ -81,20 +76,12 @@ impl Procedure for Update {
 
     async fn call(call: Call<'_>, input: UpdateUserInput) -> Result<User, Error> {
         let actor = call.actor()?.clone();
-        let name = input
-            .name
-            .map(|n| validate::required_line("name", &n, validate::SHORT_TEXT_MAX))
-            .transpose()?;
+        let name = input.name.map(|n| validate::required_line("name", &n, validate::SHORT_TEXT_MAX)).transpose()?;
         let password_hash = match input.password {
             Some(p) => Some(security::hash_password(validate::password("password", &p)?).await?),
             None => None,
         };
-        let update = UserUpdate {
-            name,
-            role: input.role,
-            disabled: input.disabled,
-            password_hash,
-        };
+        let update = UserUpdate { name, role: input.role, disabled: input.disabled, password_hash };
         let id = input.id;
         call.app.db.write(move |c| users::update(c, &actor, &id, update)).await
     }

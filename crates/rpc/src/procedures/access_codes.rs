@@ -1,0 +1,173 @@
+//! `keys.*AccessCode*`: the access-code register. Values are sealed at rest and shown
+//! only to roles that may see them.
+
+use chrono::NaiveDate;
+use keyward_domain::entities::{CodeStatus, CodeType};
+use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
+use keyward_domain::{AccessCode, AccessCodeChange, Actor, Capability, Error, Page, PageRequest};
+use keyward_persistence::repo::access_codes::{self, CodeFilter, CodePatch, NewCode, Reveal};
+use serde::Deserialize;
+use specta::Type;
+
+use super::{Empty, IdInput, Items};
+use crate::procedure::{Access, Call, Procedure};
+
+fn reveal(actor: &Actor) -> Reveal {
+    if actor.role.can(Capability::SeeCodeValues) { Reveal::Values } else { Reveal::Nothing }
+}
+
+#[derive(Debug, Default, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListAccessCodesInput {
+    /// Case-insensitive substring of the label, or the exact code value.
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub development_id: Option<String>,
+    #[serde(default)]
+    pub code_type: Option<CodeType>,
+    #[serde(default)]
+    pub status: Option<CodeStatus>,
+    #[serde(default)]
+    pub page: Option<i32>,
+    #[serde(default)]
+    pub limit: Option<i32>,
+}
+
+pub struct ListAccessCodes;
+impl Procedure for ListAccessCodes {
+    const NAME: &'static str = "keys.listAccessCodes";
+    const ACCESS: Access = Access::Signed(Capability::Read);
+    type Input = ListAccessCodesInput;
+    type Output = Page<AccessCode>;
+
+    async fn call(call: Call<'_>, input: ListAccessCodesInput) -> Result<Page<AccessCode>, Error> {
+        let actor = call.actor()?;
+        let (org_id, reveal) = (actor.org_id.clone(), reveal(actor));
+        let page = PageRequest::new(input.page, input.limit)?;
+        let filter = CodeFilter {
+            search: validate::optional_line("search", input.search.as_deref(), SHORT_TEXT_MAX)?,
+            development_id: input.development_id,
+            code_type: input.code_type,
+            status: input.status,
+        };
+        let sealer = call.app.sealer.clone();
+        call.app.db.run(move |c| access_codes::list(c, &sealer, reveal, &org_id, &filter, page)).await
+    }
+}
+
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAccessCodeInput {
+    pub development_id: String,
+    pub code_type: CodeType,
+    pub label: String,
+    /// 1 to 32 printable characters.
+    pub code: String,
+    /// Default `active`.
+    #[serde(default)]
+    pub status: Option<CodeStatus>,
+    /// Last day the code is valid, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub expires_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+pub struct CreateAccessCode;
+impl Procedure for CreateAccessCode {
+    const NAME: &'static str = "keys.createAccessCode";
+    const ACCESS: Access = Access::Signed(Capability::Edit);
+    type Input = CreateAccessCodeInput;
+    type Output = AccessCode;
+
+    async fn call(call: Call<'_>, input: CreateAccessCodeInput) -> Result<AccessCode, Error> {
+        let actor = call.actor()?.clone();
+        let new = NewCode {
+            development_id: input.development_id,
+            code_type: input.code_type,
+            label: validate::required_line("label", &input.label, SHORT_TEXT_MAX)?,
+            code: validate::code("code", &input.code)?,
+            status: input.status.unwrap_or_default(),
+            expires_on: input.expires_on,
+            notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
+        };
+        let sealer = call.app.sealer.clone();
+        call.app.db.write(move |c| access_codes::create(c, &sealer, reveal(&actor), &actor, new)).await
+    }
+}
+
+/// Omitted fields stay as they are; `null` clears `expiresOn` and `notes`.
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateAccessCodeInput {
+    pub id: String,
+    /// The `version` you read; if the code changed since, VERSION_CONFLICT.
+    #[serde(default)]
+    pub expected_version: Option<i32>,
+    #[serde(default)]
+    pub code_type: Option<CodeType>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub status: Option<CodeStatus>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[specta(type = Option<NaiveDate>)]
+    pub expires_on: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[specta(type = Option<String>)]
+    pub notes: Option<Option<String>>,
+}
+
+pub struct UpdateAccessCode;
+impl Procedure for UpdateAccessCode {
+    const NAME: &'static str = "keys.updateAccessCode";
+    const ACCESS: Access = Access::Signed(Capability::Edit);
+    type Input = UpdateAccessCodeInput;
+    type Output = AccessCode;
+
+    async fn call(call: Call<'_>, input: UpdateAccessCodeInput) -> Result<AccessCode, Error> {
+        let actor = call.actor()?.clone();
+        let patch = CodePatch {
+            code_type: input.code_type,
+            label: input.label.map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX)).transpose()?,
+            code: input.code.map(|c| validate::code("code", &c)).transpose()?,
+            status: input.status,
+            expires_on: input.expires_on,
+            notes: super::keys::patch_text("notes", input.notes, LONG_TEXT_MAX)?,
+        };
+        let (id, expected) = (input.id, input.expected_version);
+        let sealer = call.app.sealer.clone();
+        call.app.db.write(move |c| access_codes::update(c, &sealer, reveal(&actor), &actor, &id, expected, patch)).await
+    }
+}
+
+pub struct DeleteAccessCode;
+impl Procedure for DeleteAccessCode {
+    const NAME: &'static str = "keys.deleteAccessCode";
+    const ACCESS: Access = Access::Signed(Capability::Administer);
+    type Input = IdInput;
+    type Output = Empty;
+
+    async fn call(call: Call<'_>, input: IdInput) -> Result<Empty, Error> {
+        let actor = call.actor()?.clone();
+        call.app.db.write(move |c| access_codes::delete(c, &actor, &input.id)).await?;
+        Ok(Empty {})
+    }
+}
+
+pub struct AccessCodeHistory;
+impl Procedure for AccessCodeHistory {
+    const NAME: &'static str = "keys.accessCodeHistory";
+    const ACCESS: Access = Access::Signed(Capability::Read);
+    type Input = IdInput;
+    type Output = Items<AccessCodeChange>;
+
+    async fn call(call: Call<'_>, input: IdInput) -> Result<Items<AccessCodeChange>, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        let items = call.app.db.run(move |c| access_codes::history(c, &org_id, &input.id)).await?;
+        Ok(Items { items })
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE secret_check;
+DROP TABLE access_codes;

@@ -1,0 +1,167 @@
+//! `cargo xtask test`: the whole test suite, SQLite and PostgreSQL halves.
+//!
+//! Contract with the tests (tests/e2e/support): `KEYWARD_TEST_POSTGRES_URL` names the
+//! PostgreSQL to use (default below); `KEYWARD_TEST_POSTGRES=skip` makes the PostgreSQL
+//! variants return early. This command sets `skip` only when PostgreSQL is unreachable and
+//! CI is not set, and says so loudly; under CI an unreachable PostgreSQL is a failure.
+
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+
+use crate::postgres::{self, Target};
+use crate::{cargo, is_ci};
+
+const SKIP_VAR: &str = "KEYWARD_TEST_POSTGRES";
+
+/// Whether the PostgreSQL half runs, and if not, why.
+enum Postgres {
+    Runs(String),
+    Skipped(String),
+}
+
+pub fn run(args: &[String]) -> ExitCode {
+    let postgres = match decide_postgres() {
+        Ok(p) => p,
+        Err(message) => {
+            eprintln!("xtask test: ERROR: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Postgres::Skipped(why) = &postgres {
+        banner(why);
+    }
+
+    let nextest = has_nextest();
+    let mut failures = Vec::new();
+    if nextest {
+        // nextest does not run doctests. They go first, so that the last runner summary
+        // printed is nextest's for the whole suite.
+        eprintln!("xtask test: doctests: cargo test --workspace --doc");
+        let mut doc = cargo();
+        doc.args(["test", "--workspace", "--doc"]);
+        let status = run_with_env(doc, &postgres);
+        if !status.success() {
+            failures.push(("doctests", status));
+        }
+    }
+
+    let (name, mut runner) = if nextest {
+        let mut c = cargo();
+        c.args(["nextest", "run"]);
+        ("cargo nextest run", c)
+    } else {
+        eprintln!("xtask test: cargo-nextest not found (`cargo install cargo-nextest --locked`); using cargo test");
+        let mut c = cargo();
+        c.arg("test");
+        ("cargo test", c)
+    };
+    if !selects_packages(args) {
+        runner.arg("--workspace");
+    }
+    runner.arg("--no-fail-fast").args(args);
+    eprintln!("xtask test: {name} {}", shown_args(args));
+    let status = run_with_env(runner, &postgres);
+    if !status.success() {
+        failures.push((name, status));
+    }
+
+    let outcome = if failures.is_empty() {
+        "passed".to_owned()
+    } else {
+        let what: Vec<String> = failures.iter().map(|(n, s)| format!("{n} {s}")).collect();
+        format!("FAILED ({})", what.join(", "))
+    };
+    match &postgres {
+        Postgres::Runs(at) => eprintln!("xtask test: {outcome}; PostgreSQL half RAN against {at}."),
+        Postgres::Skipped(why) => eprintln!("xtask test: {outcome}; PostgreSQL half SKIPPED: {why}."),
+    }
+    match failures.first() {
+        None => ExitCode::SUCCESS,
+        Some((_, status)) => exit_code(*status),
+    }
+}
+
+fn decide_postgres() -> Result<Postgres, String> {
+    let ci = is_ci();
+    let url = postgres::url();
+    if std::env::var(SKIP_VAR).is_ok_and(|v| v == "skip") {
+        let why = format!("{SKIP_VAR}=skip is set");
+        return if ci {
+            Err(format!("{why}, but under CI the PostgreSQL half must run: unset it."))
+        } else {
+            Ok(Postgres::Skipped(why))
+        };
+    }
+    let target = match Target::parse(&url) {
+        Ok(target) => target,
+        Err(e) => {
+            // Not a URL we understand (a key=value string, say): let the tests try it.
+            eprintln!("xtask test: cannot check PostgreSQL before the run ({e}); the tests will use it as it is.");
+            return Ok(Postgres::Runs(url));
+        }
+    };
+    match target.check() {
+        Ok(()) => Ok(Postgres::Runs(target.to_string())),
+        Err(e) if ci => Err(format!(
+            "cannot reach PostgreSQL at {target} ({e}), from {} `{url}`.\n\
+             Under CI (CI=true) the PostgreSQL half must run: start PostgreSQL or point {} at one.",
+            if std::env::var_os(postgres::URL_VAR).is_some() { postgres::URL_VAR } else { "the default" },
+            postgres::URL_VAR,
+        )),
+        Err(e) => Ok(Postgres::Skipped(format!("cannot reach {target} ({e})"))),
+    }
+}
+
+fn banner(why: &str) {
+    let rule = "=".repeat(78);
+    eprintln!(
+        "\n{rule}\n\
+         PostgreSQL half SKIPPED: {why}.\n\
+         Start PostgreSQL or set {} to run it; CI=true makes this a failure.\n\
+         {rule}\n",
+        postgres::URL_VAR
+    );
+}
+
+fn has_nextest() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether the caller chose packages (`-p`/`--package`), so `--workspace` must not be added.
+fn selects_packages(args: &[String]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "-p" || a == "--package" || a.starts_with("--package=") || (a.starts_with("-p") && a.len() > 2))
+}
+
+fn shown_args(args: &[String]) -> String {
+    let mut shown = if selects_packages(args) { String::new() } else { "--workspace ".to_owned() };
+    shown.push_str("--no-fail-fast");
+    for a in args {
+        shown.push(' ');
+        shown.push_str(a);
+    }
+    shown
+}
+
+fn run_with_env(mut command: Command, postgres: &Postgres) -> ExitStatus {
+    if let Postgres::Skipped(_) = postgres {
+        command.env(SKIP_VAR, "skip");
+    }
+    match command.status() {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("xtask test: cannot run {:?}: {e}", command.get_program());
+            std::process::exit(1);
+        }
+    }
+}
+
+fn exit_code(status: ExitStatus) -> ExitCode {
+    status.code().and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).map_or(ExitCode::FAILURE, ExitCode::from)
+}
