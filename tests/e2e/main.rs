@@ -4,6 +4,7 @@
 
 mod support;
 
+mod access_codes;
 mod auth;
 mod cli;
 mod developments;

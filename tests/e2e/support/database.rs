@@ -10,6 +10,7 @@ pub enum Backend {
 
 /// A database that exists for one test.
 pub struct TestDatabase {
+    pub backend: Backend,
     pub url: String,
     _dir: Option<TempDir>,
     postgres: Option<(String, String)>, // (admin url, database name)
@@ -32,7 +33,7 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = TempDir::new(&name);
                 let url = format!("sqlite://{}", dir.path.join("keyward.db").display());
-                TestDatabase { url, _dir: Some(dir), postgres: None }
+                TestDatabase { backend, url, _dir: Some(dir), postgres: None }
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
@@ -46,7 +47,45 @@ impl TestDatabase {
                 diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
                 let base = admin.rsplit_once('/').map(|(base, _)| base).expect("a database URL has a path");
                 let url = format!("{base}/{name}");
-                TestDatabase { url, _dir: None, postgres: Some((admin, name)) }
+                TestDatabase { backend, url, _dir: None, postgres: Some((admin, name)) }
+            }
+        }
+    }
+}
+
+impl TestDatabase {
+    /// Every row of `table` as text (PostgreSQL), or every byte of the database files as
+    /// text (SQLite: the file and its write-ahead log), for checks that something is
+    /// stored nowhere.
+    pub fn raw_contents(&self, tables: &[&str]) -> String {
+        match &self.postgres {
+            None => {
+                let path = self.url.strip_prefix("sqlite://").expect("a sqlite URL");
+                let mut all = Vec::new();
+                for file in [path.to_owned(), format!("{path}-wal")] {
+                    all.extend(std::fs::read(&file).unwrap_or_default());
+                }
+                String::from_utf8_lossy(&all).into_owned()
+            }
+            Some(_) => {
+                #[derive(diesel::QueryableByName)]
+                struct Row {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    row: String,
+                }
+                let mut conn = PgConnection::establish(&self.url).expect("connect to the test database");
+                let mut all = String::new();
+                for table in tables {
+                    let rows: Vec<Row> = diesel::sql_query(format!("SELECT t::text AS row FROM {table} t"))
+                        .load(&mut conn)
+                        .expect("read raw rows");
+                    assert!(!rows.is_empty() || *table == "key_movements", "{table} has rows to check");
+                    for r in rows {
+                        all.push_str(&r.row);
+                        all.push('\n');
+                    }
+                }
+                all
             }
         }
     }

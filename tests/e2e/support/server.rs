@@ -63,25 +63,11 @@ impl TestApp {
         }
         let db = TestDatabase::create(backend);
         let org_id = bootstrap(&db.url, "Acme Estates", "owner@acme.test").await;
-        let mut server = keyward();
+        let mut env: Vec<(&str, &str)> = env.to_vec();
         if backend == Backend::Postgres {
-            server.env("KEYWARD_SECRET_KEY", SECRET_KEY);
+            env.insert(0, ("KEYWARD_SECRET_KEY", SECRET_KEY));
         }
-        let mut server = server
-            .args(["serve", "--listen", "127.0.0.1:0", "--db-pool-size", "8"])
-            .env("KEYWARD_DATABASE_URL", &db.url)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start keyward serve");
-        // The server prints its address once it is listening: wait for that line.
-        let stdout = server.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
-            .await
-            .expect("keyward serve did not start within 30 s")
-            .expect("read keyward's stdout");
-        let url = line.trim().strip_prefix("keyward listening on ").expect("the listening line").to_owned() + "/";
+        let (server, url) = spawn_server(&db.url, &env).await;
         let owner = login(&url, "owner@acme.test").await;
         Some(TestApp { _server: server, db, url, owner, org_id, users_created: AtomicUsize::new(0) })
     }
@@ -132,6 +118,31 @@ impl TestApp {
 async fn login(url: &str, email: &str) -> Client {
     let result = Client::new(url, None).ok("auth.login", json!({"email": email, "password": PASSWORD})).await;
     Client::new(url, Some(result["token"].as_str().expect("a token").to_owned()))
+}
+
+/// Starts `keyward serve` on a free port and waits for its "listening" line; returns the
+/// process and the base URL.
+pub async fn spawn_server(database_url: &str, env: &[(&str, &str)]) -> (Child, String) {
+    let mut server = keyward()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db-pool-size", "8"])
+        .env("KEYWARD_DATABASE_URL", database_url)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start keyward serve");
+    let stdout = server.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
+        .await
+        .expect("keyward serve did not start within 30 s")
+        .expect("read keyward's stdout");
+    let url = line
+        .trim()
+        .strip_prefix("keyward listening on ")
+        .unwrap_or_else(|| panic!("keyward serve did not start: {line:?} (see its log above)"))
+        .to_owned()
+        + "/";
+    (server, url)
 }
 
 /// Sends SIGTERM to a child process and waits (at most 30 s) for it to exit.

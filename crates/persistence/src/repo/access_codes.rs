@@ -99,13 +99,12 @@ fn filtered<'a>(
     lookup: Option<String>,
 ) -> access_codes::BoxedQuery<'a, MultiBackend> {
     let mut q = access_codes::table.filter(access_codes::org_id.eq(org_id)).into_boxed();
-    if let (Some(search), Some(lookup)) = (&f.search, lookup) {
-        q = q.filter(
-            access_codes::search_text
-                .like(super::like_contains(search))
-                .escape('\\')
-                .or(access_codes::code_lookup.eq(lookup)),
-        );
+    if let Some(search) = &f.search {
+        let label_matches = access_codes::search_text.like(super::like_contains(search)).escape('\\');
+        q = match lookup {
+            Some(lookup) => q.filter(label_matches.or(access_codes::code_lookup.eq(lookup))),
+            None => q.filter(label_matches),
+        };
     }
     if let Some(v) = &f.development_id {
         q = q.filter(access_codes::development_id.eq(v));
@@ -128,7 +127,12 @@ pub fn list(
     f: &CodeFilter,
     page: PageRequest,
 ) -> StoreResult<Page<AccessCode>> {
-    let lookup = f.search.as_deref().map(|s| sealer.lookup(s));
+    // Only readers who may see values can search by value: for the others a match would
+    // confirm a guessed code.
+    let lookup = match reveal {
+        Reveal::Values => f.search.as_deref().map(|s| sealer.lookup(s)),
+        Reveal::Nothing => None,
+    };
     let total: i64 = filtered(org_id, f, lookup.clone()).count().get_result(conn)?;
     let rows: Vec<CodeRow> = filtered(org_id, f, lookup)
         .order((access_codes::label, access_codes::id))
