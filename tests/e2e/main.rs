@@ -7,6 +7,7 @@ mod support;
 mod access_codes;
 mod auth;
 mod cli;
+mod cors;
 mod developments;
 mod keys;
 mod races;

@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Origins whose pages may call the API from a browser, comma-separated
+    /// (`https://app.example.com,http://localhost:5173`). None by default.
+    #[arg(long, env = "KEYWARD_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<http::HeaderValue>,
     /// How long a login lasts (at most a year).
     #[arg(long, env = "KEYWARD_TOKEN_TTL_MINUTES", default_value_t = 720,
           value_parser = clap::value_parser!(u64).range(0..=527_040))]
@@ -91,4 +95,15 @@ pub struct BootstrapArgs {
     /// The owner's display name.
     #[arg(long)]
     pub name: String,
+}
+
+/// An origin is a scheme, a host and an optional port: no path, no trailing slash.
+fn parse_origin(text: &str) -> Result<http::HeaderValue, String> {
+    let text = text.trim();
+    let valid = (text.starts_with("http://") || text.starts_with("https://"))
+        && !text.split_once("://").is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/'));
+    if !valid {
+        return Err(format!("{text:?} is not an origin like https://app.example.com"));
+    }
+    http::HeaderValue::from_str(text).map_err(|e| e.to_string())
 }

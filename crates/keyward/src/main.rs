@@ -66,8 +66,9 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     let sealer = Sealer::new(&secret.key);
     check_secret_key(&db, &sealer).await?;
     let app = App { db: db.clone(), sealer, token_ttl: Duration::from_secs(args.token_ttl_minutes * 60) };
-    let (handle, addr) =
-        server::start(app, args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let (handle, addr) = server::start(app, server::Options { listen: args.listen, cors_origins: args.cors_origins })
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(%addr, "serving JSON-RPC on http://{addr}/ (WebSocket on the same port)");
     // A plain line on stdout, for scripts and tests that start keyward on port 0.
     println!("keyward listening on http://{addr}");

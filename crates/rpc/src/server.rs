@@ -6,16 +6,17 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::future::{Either, join_all};
-use http::{Method, StatusCode, header};
+use http::{HeaderName, Method, StatusCode, header};
 use jsonrpsee::server::middleware::rpc::{Batch, BatchEntry, Notification, Request, RpcServiceBuilder, RpcServiceT};
 use jsonrpsee::server::{
     BatchRequestConfig, BatchResponseBuilder, HttpBody, HttpRequest, HttpResponse, MethodResponse, Server,
     ServerConfig, ServerHandle,
 };
 use keyward_persistence::Db;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tracing::Instrument;
 
@@ -29,9 +30,18 @@ pub const MAX_RESPONSE_BYTES: u32 = 16 * 1024 * 1024;
 /// The most calls in one batch (-32010 BATCH_TOO_LARGE above it).
 pub const MAX_BATCH: u32 = 50;
 
-/// Starts serving on `listen` (port 0 picks a free port); returns the handle and the
-/// address bound.
-pub async fn start(app: App, listen: SocketAddr) -> std::io::Result<(ServerHandle, SocketAddr)> {
+/// How the server listens and whom browsers may let call it.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Origins (`https://app.example.com`) whose pages may call the API from a browser.
+    /// Empty: none (the default).
+    pub cors_origins: Vec<http::HeaderValue>,
+}
+
+/// Starts serving; returns the handle and the address bound.
+pub async fn start(app: App, options: Options) -> std::io::Result<(ServerHandle, SocketAddr)> {
     let db = app.db.clone();
     let config = ServerConfig::builder()
         .max_request_body_size(MAX_BODY_BYTES)
@@ -40,15 +50,32 @@ pub async fn start(app: App, listen: SocketAddr) -> std::io::Result<(ServerHandl
         .max_connections(10_000)
         .build();
     let http = tower::ServiceBuilder::new()
+        // Outermost, so that a preflight is answered before anything else looks at it.
+        .layer(cors(options.cors_origins))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(HealthLayer { db })
         .map_request(extract_bearer_token);
     let rpc = RpcServiceBuilder::new().layer_fn(|inner| CallLog { inner });
-    let server =
-        Server::builder().set_config(config).set_http_middleware(http).set_rpc_middleware(rpc).build(listen).await?;
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(http)
+        .set_rpc_middleware(rpc)
+        .build(options.listen)
+        .await?;
     let addr = server.local_addr()?;
     Ok((server.start(procedure::module(Arc::new(app))), addr))
+}
+
+/// Lets the listed origins call from a browser: POST with JSON and a bearer token, the
+/// request id readable. Other origins get no CORS headers, so browsers refuse them.
+fn cors(origins: Vec<http::HeaderValue>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::POST, Method::GET])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("x-request-id")])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600))
 }
 
 /// Puts the bearer token, if any, into the request's extensions, where every call of the
