@@ -4,9 +4,13 @@
 
 mod support;
 
+mod audit;
 mod auth;
+mod bad_input;
 mod developments;
+mod isolation;
 mod keys;
+mod protocol;
 mod races;
 mod roles;
 mod smoke;

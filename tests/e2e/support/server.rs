@@ -18,6 +18,7 @@ pub struct TestApp {
     // Field order is drop order: stop the server before dropping its database.
     _server: Child,
     pub db: TestDatabase,
+    #[allow(dead_code)] // for tests whose expectations differ by backend
     pub backend: Backend,
     pub url: String,
     /// Signed in as the owner of the first organisation.
