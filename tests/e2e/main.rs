@@ -5,11 +5,15 @@
 mod support;
 
 mod access_codes;
+mod audit;
 mod auth;
+mod bad_input;
 mod cli;
 mod cors;
 mod developments;
+mod isolation;
 mod keys;
+mod protocol;
 mod races;
 mod roles;
 mod smoke;

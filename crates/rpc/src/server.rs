@@ -54,7 +54,7 @@ pub async fn start(app: App, options: Options) -> std::io::Result<(ServerHandle,
         .layer(cors(options.cors_origins))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(HealthLayer { db })
+        .layer(FrontDoorLayer { db })
         .map_request(extract_bearer_token);
     let rpc = RpcServiceBuilder::new().layer_fn(|inner| CallLog { inner });
     let server = Server::builder()
@@ -103,32 +103,34 @@ fn extract_bearer_token(mut req: HttpRequest<HttpBody>) -> HttpRequest<HttpBody>
     req
 }
 
-/// Answers `GET /health` with `200 {"status":"ok"}` when the database answers, and 503
-/// otherwise; passes everything else on.
+/// What the server answers before JSON-RPC sees a request: `GET /health`, and bodies
+/// without a length (chunked) that exceed the limit. jsonrpsee checks a declared
+/// `Content-Length` itself, but a streamed body over the limit would reach it as a read
+/// error and be answered 500; here it is buffered up to the limit and refused with 413.
 #[derive(Clone)]
-struct HealthLayer {
+struct FrontDoorLayer {
     db: Db,
 }
 
-impl<S> tower::Layer<S> for HealthLayer {
-    type Service = Health<S>;
+impl<S> tower::Layer<S> for FrontDoorLayer {
+    type Service = FrontDoor<S>;
 
-    fn layer(&self, inner: S) -> Health<S> {
-        Health { inner, db: self.db.clone() }
+    fn layer(&self, inner: S) -> FrontDoor<S> {
+        FrontDoor { inner, db: self.db.clone() }
     }
 }
 
 #[derive(Clone)]
-struct Health<S> {
+struct FrontDoor<S> {
     inner: S,
     db: Db,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl<S> tower::Service<HttpRequest<HttpBody>> for Health<S>
+impl<S> tower::Service<HttpRequest<HttpBody>> for FrontDoor<S>
 where
-    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse<HttpBody>> + Send,
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse<HttpBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = HttpResponse<HttpBody>;
@@ -140,22 +142,47 @@ where
     }
 
     fn call(&mut self, req: HttpRequest<HttpBody>) -> Self::Future {
-        if req.method() != Method::GET || req.uri().path() != "/health" {
-            return Box::pin(self.inner.call(req));
-        }
+        // The clone that was made ready answers this request; `self` keeps a fresh one.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
         let db = self.db.clone();
         Box::pin(async move {
-            let (status, body) = if db.ping().await {
-                (StatusCode::OK, r#"{"status":"ok"}"#)
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"unavailable"}"#)
-            };
-            let mut response = HttpResponse::new(HttpBody::from(body));
-            *response.status_mut() = status;
-            response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
-            Ok(response)
+            match front_door(req, &db).await {
+                Ok(req) => inner.call(req).await,
+                Err(answer) => Ok(answer),
+            }
         })
     }
+}
+
+async fn front_door(req: HttpRequest<HttpBody>, db: &Db) -> Result<HttpRequest<HttpBody>, HttpResponse<HttpBody>> {
+    if req.method() == Method::GET && req.uri().path() == "/health" {
+        return Err(if db.ping().await {
+            json_response(StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
+        } else {
+            json_response(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"unavailable"}"#.to_owned())
+        });
+    }
+    if req.method() != Method::POST || req.headers().contains_key(header::CONTENT_LENGTH) {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_BODY_BYTES as usize)).await {
+        Ok(collected) => Ok(HttpRequest::from_parts(parts, HttpBody::from(collected.to_bytes().to_vec()))),
+        Err(_) => Err(json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":-32007,"message":"Request is too big","data":"Exceeded max limit of {MAX_BODY_BYTES}"}}}}"#
+            ),
+        )),
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> HttpResponse<HttpBody> {
+    let mut response = HttpResponse::new(HttpBody::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    response
 }
 
 /// A span per call (request id, procedure, organisation) and one log line with the

@@ -4,9 +4,10 @@
 
 pub mod client;
 pub mod database;
+pub mod raw_http;
 pub mod server;
 
-pub use client::Client;
+pub use client::{Client, RpcError};
 pub use database::Backend;
 pub use server::TestApp;
 
@@ -14,13 +15,13 @@ pub use server::TestApp;
 /// `NAME::postgres`.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)+) => {
+    ($(async fn $name:ident($app:ident: $app_type:ty) $body:block)+) => {
         $(
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
 
-                async fn run($app: TestApp) $body
+                async fn run($app: $app_type) $body
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
