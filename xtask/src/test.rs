@@ -5,6 +5,7 @@
 //! variants return early. This command sets `skip` only when PostgreSQL is unreachable and
 //! CI is not set, and says so loudly; under CI an unreachable PostgreSQL is a failure.
 
+use std::path::Path;
 use std::process::{Command, ExitCode, ExitStatus, Stdio};
 
 use crate::postgres::{self, Target};
@@ -32,9 +33,13 @@ pub fn run(args: &[String]) -> ExitCode {
 
     let nextest = has_nextest();
     let mut failures = Vec::new();
-    if nextest {
+    if nextest && !has_doctests(&crate::workspace_root()) {
+        eprintln!("xtask test: no doctests in the workspace (no ``` in a doc comment): not running cargo test --doc");
+    } else if nextest {
         // nextest does not run doctests. They go first, so that the last runner summary
-        // printed is nextest's for the whole suite.
+        // printed is nextest's for the whole suite. (A `--doc` build selects only the
+        // libraries, so its features differ and it compiles part of the tree a second time:
+        // that is why it is skipped when there is nothing to run.)
         eprintln!("xtask test: doctests: cargo test --workspace --doc");
         let mut doc = cargo();
         doc.args(["test", "--workspace", "--doc"]);
@@ -122,6 +127,35 @@ fn banner(why: &str) {
     );
 }
 
+/// Whether any Rust source in the workspace may hold a doctest: a doc comment with a code
+/// fence, or documentation pulled in from a file (`#![doc = include_str!(...)]`).
+fn has_doctests(root: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(root) else { return true };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            if name.starts_with('.') || name == "target" || name == "node_modules" {
+                continue;
+            }
+            if has_doctests(&path) {
+                return true;
+            }
+        } else if kind.is_file() && name.ends_with(".rs") {
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            if text.lines().map(str::trim_start).any(|line| {
+                ((line.starts_with("///") || line.starts_with("//!")) && line.contains("```"))
+                    || (line.starts_with("#") && line.contains("doc") && line.contains("include_str!"))
+            }) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 fn has_nextest() -> bool {
     cargo()
         .args(["nextest", "--version"])
@@ -164,4 +198,25 @@ fn run_with_env(mut command: Command, postgres: &Postgres) -> ExitStatus {
 
 fn exit_code(status: ExitStatus) -> ExitCode {
     status.code().and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).map_or(ExitCode::FAILURE, ExitCode::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_doctests;
+
+    #[test]
+    fn doctests_are_found_by_their_code_fences() {
+        let root = std::env::temp_dir().join(format!("xtask-doctests-{}", std::process::id()));
+        let src = root.join("crates/a/src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::create_dir_all(root.join("target/x")).unwrap();
+        std::fs::write(root.join("target/x/lib.rs"), "/// ```\n/// 1;\n/// ```\n").unwrap();
+        std::fs::write(src.join("lib.rs"), "//! Plain docs with `code`.\nfn f() {}\n").unwrap();
+        assert!(!has_doctests(&root));
+        std::fs::write(src.join("m.rs"), "    /// ```\n    /// assert!(true);\n    /// ```\n").unwrap();
+        assert!(has_doctests(&root));
+        std::fs::write(src.join("m.rs"), "#![doc = include_str!(\"../README.md\")]\n").unwrap();
+        assert!(has_doctests(&root));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
