@@ -2,6 +2,7 @@
 //!
 //! Standard library only, so that it builds in a second.
 
+mod bindings;
 mod postgres;
 mod test;
 
@@ -17,6 +18,8 @@ Commands:
                    PostgreSQL: KEYWARD_TEST_POSTGRES_URL, default postgres://root@127.0.0.1:5432/test.
                    When it is unreachable the PostgreSQL half is skipped with a banner,
                    or, with CI=true, the run fails.
+  bindings         Write the TypeScript bindings (bindings/src/index.ts) from the Rust types.
+  bindings --check Fail, naming the file, if the checked-in bindings differ from the Rust types.
   help             Print this message.
 ";
 
@@ -26,11 +29,12 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     match command.as_deref() {
         Some("test") => test::run(&rest),
+        Some("bindings") => bindings::run(&rest),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
-        // Later: `bindings`, `bindings --check`, `seed`, `bench`.
+        // Later: `seed`, `bench`.
         Some(other) => {
             eprintln!("xtask: unknown command `{other}`\n");
             eprint!("{USAGE}");

@@ -1,6 +1,11 @@
 //! The TypeScript bindings of the contract, generated from the procedure list: every wire
 //! type (through specta), the `Procedures` map, the error kinds, and a small typed client
-//! over `fetch`. `cargo xtask bindings` writes the result to `bindings/src/index.ts`.
+//! over `fetch`, in `bindings/src/index.ts`.
+//!
+//! Generation is a test, so that the ordinary test run is also the drift check: when the
+//! checked-in file differs from what the Rust types generate, the test fails naming the
+//! file. Outside CI it also rewrites the file (commit it); `cargo xtask bindings` runs just
+//! this test, and `--check` (like CI) never writes.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -39,7 +44,7 @@ impl ProcedureVisitor for Collect {
 }
 
 /// The generated `index.ts`.
-pub fn typescript() -> Result<String, String> {
+fn typescript() -> Result<String, String> {
     let mut collect = Collect { types: Types::default(), entries: Vec::new() };
     crate::procedures::visit(&mut collect);
     collect.types.register_mut::<ErrorData>().register_mut::<ErrorKind>();
@@ -181,17 +186,41 @@ function makeCall(options: ClientOptions) {
 }
 "#;
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_procedure_and_error_kind_is_in_the_bindings() {
-        let ts = super::typescript().expect("the bindings generate");
-        for name in crate::procedure::names() {
-            assert!(ts.contains(&format!("{name:?}: {{ input:")), "{name} missing");
-        }
-        assert!(ts.contains("export type ErrorKind ="));
-        assert!(ts.contains("\"KEY_REF_TAKEN\""));
-        assert!(ts.contains("export function createClient"));
-        assert!(!ts.contains(": any"), "no `any` in the bindings");
+/// Where the generated file lives, from the workspace root.
+const OUTPUT: &str = "bindings/src/index.ts";
+
+#[test]
+fn bindings_are_fresh() {
+    let generated = typescript().expect("the bindings generate");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(OUTPUT);
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current == generated {
+        return;
     }
+    // `cargo xtask bindings --check` and CI only check; otherwise bring the file up to date.
+    let check_only = std::env::var("KEYWARD_BINDINGS").is_ok_and(|v| v == "check")
+        || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if !check_only {
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("create bindings/src");
+        std::fs::write(&path, &generated).expect("write the bindings");
+    }
+    if std::env::var("KEYWARD_BINDINGS").is_ok_and(|v| v == "write") {
+        return;
+    }
+    panic!(
+        "{OUTPUT} differs from what the Rust types generate{}; run `cargo xtask bindings` and commit it",
+        if check_only { "" } else { " (rewritten now)" }
+    );
+}
+
+#[test]
+fn every_procedure_and_error_kind_is_in_the_bindings() {
+    let ts = typescript().expect("the bindings generate");
+    for name in crate::procedure::names() {
+        assert!(ts.contains(&format!("{name:?}: {{ input:")), "{name} missing");
+    }
+    assert!(ts.contains("export type ErrorKind ="));
+    assert!(ts.contains("\"KEY_REF_TAKEN\""));
+    assert!(ts.contains("export function createClient"));
+    assert!(!ts.contains(": any"), "no `any` in the bindings");
 }

@@ -11,8 +11,8 @@
 //! Architecture invariant: this is the only crate that knows JSON-RPC; error codes and
 //! `data.kind` are decided in [`error`] and nowhere else.
 
-#[cfg(feature = "ts")]
-pub mod bindings;
+#[cfg(test)]
+mod bindings;
 pub mod error;
 mod params;
 mod patch;
