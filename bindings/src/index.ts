@@ -23,7 +23,7 @@ export type AccessCode = {
 export type AccessCodeChange = {
 	at: string,
 	actorName: string,
-	/**  What changed, in words, e.g. "Code changed; label changed from Gate to Main gate". */
+	/**  What changed, in words, e.g. "Main gate: code changed; status active → inactive". */
 	change: string,
 };
 

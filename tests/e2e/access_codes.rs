@@ -287,5 +287,21 @@ mod key_file {
         assert_eq!(listed["items"][0]["code"], CODE);
         let stderr = serve_refused(&app, &[("KEYWARD_SECRET_KEY", before.trim())]).await;
         assert!(stderr.contains("secret key does not match"), "{stderr}");
+        // A given new key replaces the file's key too.
+        let given = "Z2l2ZW4ta2V5LWdpdmVuLWtleS1naXZlbi1rZXktMDA=";
+        let out = command()
+            .args(["rotate-secret", "--database-url", &app.db.url])
+            .env("KEYWARD_NEW_SECRET_KEY", given)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), given);
+
+        // A lost key file is not silently replaced by a new one.
+        std::fs::remove_file(&file).unwrap();
+        let stderr = serve_refused(&app, &[]).await;
+        assert!(stderr.contains("is missing"), "{stderr}");
+        assert!(!std::path::Path::new(&file).exists(), "no misleading key file is left behind");
     }
 }

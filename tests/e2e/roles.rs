@@ -39,6 +39,12 @@ const TABLE: &[(&str, &[&str])] = &[
     ("keys.deleteKey", MANAGERS),
     ("keys.deactivateKey", MANAGERS),
     ("keys.reactivateKey", MANAGERS),
+    ("keys.listAccessCodes", EVERYONE),
+    ("keys.createAccessCode", EDITORS),
+    ("keys.updateAccessCode", EDITORS),
+    ("keys.deleteAccessCode", MANAGERS),
+    ("keys.accessCodeHistory", EVERYONE),
+    ("keys.summary", EVERYONE),
     ("audit.list", MANAGERS),
 ];
 

@@ -230,7 +230,7 @@ pub struct AccessCode {
 pub struct AccessCodeChange {
     pub at: DateTime<Utc>,
     pub actor_name: String,
-    /// What changed, in words, e.g. "Code changed; label changed from Gate to Main gate".
+    /// What changed, in words, e.g. "Main gate: code changed; status active → inactive".
     pub change: String,
 }
 

@@ -47,24 +47,36 @@ async fn connect_and_migrate(args: &DatabaseArgs) -> anyhow::Result<Db> {
 }
 
 /// Refuses a key that is not the one the database's secrets are sealed with: better no
-/// start than errors on every code read later.
-async fn check_secret_key(db: &Db, sealer: &Sealer) -> anyhow::Result<()> {
-    let sealer = sealer.clone();
-    if !db.run(move |c| secrets::key_matches(c, &sealer)).await? {
+/// start than errors on every code read later. A key file created just now for a
+/// database that already has secrets means the real key file was lost: it is removed
+/// again rather than left to mislead.
+async fn check_secret_key(db: &Db, secret: &secret_key::Resolved) -> anyhow::Result<Sealer> {
+    let sealer = Sealer::new(&secret.key);
+    if let (true, Some(file)) = (secret.created, &secret.file)
+        && db.run(secrets::key_recorded).await?
+    {
+        let _ = std::fs::remove_file(file);
+        bail!(
+            "the key file {} is missing, but this database's secrets are sealed under a key: \
+             restore the key file from your backup (or set KEYWARD_SECRET_KEY)",
+            file.display()
+        );
+    }
+    let check = sealer.clone();
+    if !db.run(move |c| secrets::key_matches(c, &check)).await? {
         bail!(
             "the secret key does not match the key this database's secrets are sealed with; \
              refusing to start. Configure the right KEYWARD_SECRET_KEY (or key file), or use \
              `keyward rotate-secret` with the old key to move to a new one"
         );
     }
-    Ok(())
+    Ok(sealer)
 }
 
 async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     let secret = secret_key::resolve(args.secret.secret_key.as_deref(), &database_url(&args.db)?)?;
     let db = connect_and_migrate(&args.db).await?;
-    let sealer = Sealer::new(&secret.key);
-    check_secret_key(&db, &sealer).await?;
+    let sealer = check_secret_key(&db, &secret).await?;
     let app = App { db: db.clone(), sealer, token_ttl: Duration::from_secs(args.token_ttl_minutes * 60) };
     let (handle, addr) = server::start(app, server::Options { listen: args.listen, cors_origins: args.cors_origins })
         .await
@@ -131,29 +143,32 @@ async fn bootstrap(args: cli::BootstrapArgs) -> anyhow::Result<()> {
 async fn rotate_secret(args: cli::RotateSecretArgs) -> anyhow::Result<()> {
     let current = secret_key::resolve(args.secret.secret_key.as_deref(), &database_url(&args.db)?)?;
     let db = connect_and_migrate(&args.db).await?;
-    let old = Sealer::new(&current.key);
-    check_secret_key(&db, &old).await?;
-    let (new_key, pending_file) = match (&args.new_secret_key, &current.file) {
-        (Some(text), _) => {
-            (SecretKey::from_base64(text).map_err(anyhow::Error::msg).context("KEYWARD_NEW_SECRET_KEY")?, None)
-        }
-        (None, Some(file)) => {
-            // Written beside the old file first; swapped in only once the database committed.
-            let key = SecretKey::generate();
+    let old = check_secret_key(&db, &current).await?;
+    let new_key = match &args.new_secret_key {
+        Some(text) => SecretKey::from_base64(text).map_err(anyhow::Error::msg).context("KEYWARD_NEW_SECRET_KEY")?,
+        None if current.file.is_some() => SecretKey::generate(),
+        None => bail!("set KEYWARD_NEW_SECRET_KEY (or --new-secret-key) to the new key"),
+    };
+    // A key file gets the new key: written beside the old one first, swapped in only once
+    // the database has committed, so that neither failure leaves a key that opens nothing.
+    let pending = match &current.file {
+        Some(file) => {
             let pending = file.with_extension("key.new");
             let _ = std::fs::remove_file(&pending);
-            secret_key::write_key_file(&pending, &key)?;
-            (key, Some((pending, file.clone())))
+            secret_key::write_key_file(&pending, &new_key)?;
+            Some((pending, file.clone()))
         }
-        (None, None) => bail!("set KEYWARD_NEW_SECRET_KEY (or --new-secret-key) to the new key"),
+        None => None,
     };
     let new = Sealer::new(&new_key);
     let resealed = db.write(move |c| secrets::rotate(c, &old, &new)).await?;
-    if let Some((pending, file)) = pending_file {
-        std::fs::rename(&pending, &file).with_context(|| format!("cannot replace the key file {}", file.display()))?;
-        println!("re-sealed {resealed} secrets; the new key is in {}", file.display());
-    } else {
-        println!("re-sealed {resealed} secrets; configure the new KEYWARD_SECRET_KEY before the next start");
+    match pending {
+        Some((pending, file)) => {
+            std::fs::rename(&pending, &file)
+                .with_context(|| format!("cannot replace the key file {}", file.display()))?;
+            println!("re-sealed {resealed} secrets; the new key is in {}", file.display());
+        }
+        None => println!("re-sealed {resealed} secrets; configure the new KEYWARD_SECRET_KEY before the next start"),
     }
     Ok(())
 }

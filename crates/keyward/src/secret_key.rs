@@ -14,6 +14,8 @@ use keyward_persistence::{DatabaseUrl, SecretKey};
 pub struct Resolved {
     pub key: SecretKey,
     pub file: Option<PathBuf>,
+    /// The key file was created just now: the database must not have secrets yet.
+    pub created: bool,
 }
 
 pub fn key_file_for(database: &Path) -> PathBuf {
@@ -25,7 +27,7 @@ pub fn key_file_for(database: &Path) -> PathBuf {
 pub fn resolve(configured: Option<&str>, url: &DatabaseUrl) -> anyhow::Result<Resolved> {
     if let Some(text) = configured {
         let key = SecretKey::from_base64(text).map_err(anyhow::Error::msg).context("KEYWARD_SECRET_KEY is invalid")?;
-        return Ok(Resolved { key, file: None });
+        return Ok(Resolved { key, file: None, created: false });
     }
     let DatabaseUrl::Sqlite(database) = url else {
         bail!(
@@ -40,7 +42,7 @@ pub fn resolve(configured: Option<&str>, url: &DatabaseUrl) -> anyhow::Result<Re
         let key = SecretKey::from_base64(&text)
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("the key file {} is invalid", file.display()))?;
-        return Ok(Resolved { key, file: Some(file) });
+        return Ok(Resolved { key, file: Some(file), created: false });
     }
     let key = SecretKey::generate();
     write_key_file(&file, &key)?;
@@ -49,7 +51,7 @@ pub fn resolve(configured: Option<&str>, url: &DatabaseUrl) -> anyhow::Result<Re
         "no KEYWARD_SECRET_KEY configured: created a secret key file beside the database; \
          back it up with the database, since access codes cannot be read without it"
     );
-    Ok(Resolved { key, file: Some(file) })
+    Ok(Resolved { key, file: Some(file), created: true })
 }
 
 /// Writes a key file readable by its owner only; refuses to overwrite one.

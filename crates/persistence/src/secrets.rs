@@ -16,7 +16,7 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::connection::AnyConnection;
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult, is_unique_violation};
 use crate::schema::{access_codes, secret_check};
 
 const NONCE_LEN: usize = 12;
@@ -114,6 +114,11 @@ impl Sealer {
     }
 }
 
+/// Whether a key was ever recorded for this database (its secrets are sealed under one).
+pub fn key_recorded(conn: &mut AnyConnection) -> StoreResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(secret_check::table.select(secret_check::id))).get_result(conn)?)
+}
+
 /// Whether the configured key is the database's: records the check value on first use,
 /// and afterwards opens it. `false` means the key is wrong (start-up must refuse).
 pub fn key_matches(conn: &mut AnyConnection, sealer: &Sealer) -> StoreResult<bool> {
@@ -121,10 +126,15 @@ pub fn key_matches(conn: &mut AnyConnection, sealer: &Sealer) -> StoreResult<boo
     match stored {
         Some(sealed) => Ok(sealer.open(&sealed).is_ok_and(|p| p == CHECK_PLAINTEXT)),
         None => {
-            diesel::insert_into(secret_check::table)
+            let inserted = diesel::insert_into(secret_check::table)
                 .values((secret_check::id.eq(1), secret_check::sealed.eq(sealer.seal(CHECK_PLAINTEXT))))
-                .execute(conn)?;
-            Ok(true)
+                .execute(conn);
+            match inserted.map_err(StoreError::from) {
+                Ok(_) => Ok(true),
+                // Another node started first and recorded its key: check against that.
+                Err(e) if is_unique_violation(&e) => key_matches(conn, sealer),
+                Err(e) => Err(e),
+            }
         }
     }
 }

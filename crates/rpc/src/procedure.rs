@@ -139,3 +139,58 @@ pub fn access_table() -> Vec<(&'static str, Access)> {
     crate::procedures::visit(&mut table);
     table.0
 }
+
+#[cfg(test)]
+mod tests {
+    use keyward_domain::Capability::*;
+
+    use super::Access::{self, *};
+
+    /// The contract's role table, restated per procedure. A procedure added to the list
+    /// without a row here fails this test.
+    #[test]
+    fn every_procedure_requires_what_the_contract_says() {
+        let expected: &[(&str, Access)] = &[
+            ("auth.login", Public),
+            ("auth.logout", Signed(Read)),
+            ("auth.me", Signed(Read)),
+            ("users.list", Signed(ManageOrganisation)),
+            ("users.create", Signed(ManageOrganisation)),
+            ("users.update", Signed(ManageOrganisation)),
+            ("developments.list", Signed(Read)),
+            ("developments.create", Signed(Administer)),
+            ("developments.update", Signed(Administer)),
+            ("developments.delete", Signed(Administer)),
+            ("keys.listKeys", Signed(Read)),
+            ("keys.getKey", Signed(Read)),
+            ("keys.keyHistory", Signed(Read)),
+            ("keys.suggestKeyRef", Signed(Read)),
+            ("keys.createKey", Signed(Edit)),
+            ("keys.updateKey", Signed(Edit)),
+            ("keys.deleteKey", Signed(Administer)),
+            ("keys.issueKey", Signed(Edit)),
+            ("keys.returnKey", Signed(Edit)),
+            ("keys.returnToStock", Signed(Edit)),
+            ("keys.markLost", Signed(Edit)),
+            ("keys.markFound", Signed(Edit)),
+            ("keys.markDamaged", Signed(Edit)),
+            ("keys.deactivateKey", Signed(Administer)),
+            ("keys.reactivateKey", Signed(Administer)),
+            ("keys.listAccessCodes", Signed(Read)),
+            ("keys.createAccessCode", Signed(Edit)),
+            ("keys.updateAccessCode", Signed(Edit)),
+            ("keys.deleteAccessCode", Signed(Administer)),
+            ("keys.accessCodeHistory", Signed(Read)),
+            ("keys.summary", Signed(Read)),
+            ("audit.list", Signed(ReadAudit)),
+        ];
+        assert_eq!(super::access_table(), expected);
+    }
+
+    #[test]
+    fn procedure_names_are_unique() {
+        let names = super::names();
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+    }
+}

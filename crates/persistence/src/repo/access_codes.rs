@@ -324,22 +324,35 @@ fn describe(label: &str, changes: &[FieldChange]) -> String {
     format!("{label}: {}", parts.join("; "))
 }
 
+/// Deletes a code; guarded by the version read, so that of two concurrent deletes only
+/// one succeeds (and is audited), the other answering NOT_FOUND.
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
-    let old = find(conn, &actor.org_id, id)?;
-    diesel::delete(access_codes::table.filter(access_codes::org_id.eq(&actor.org_id)).filter(access_codes::id.eq(id)))
+    for _ in 0..MAX_ATTEMPTS {
+        let old = find(conn, &actor.org_id, id)?;
+        let deleted = diesel::delete(
+            access_codes::table
+                .filter(access_codes::org_id.eq(&actor.org_id))
+                .filter(access_codes::id.eq(id))
+                .filter(access_codes::version.eq(old.version)),
+        )
         .execute(conn)?;
-    audit::record(
-        conn,
-        actor,
-        NewEvent {
-            action: "accessCode.deleted",
-            entity_type: ENTITY,
-            entity_id: id,
-            summary: format!("Access code {} deleted", old.label),
-            changes: vec![FieldChange::new("label", Some(&old.label), None::<&str>)],
-        },
-    )?;
-    Ok(())
+        if deleted == 0 {
+            continue; // changed or deleted meanwhile: look again
+        }
+        audit::record(
+            conn,
+            actor,
+            NewEvent {
+                action: "accessCode.deleted",
+                entity_type: ENTITY,
+                entity_id: id,
+                summary: format!("Access code {} deleted", old.label),
+                changes: vec![FieldChange::new("label", Some(&old.label), None::<&str>)],
+            },
+        )?;
+        return Ok(());
+    }
+    Err(Error::Unavailable.into())
 }
 
 /// Who changed what and when, newest first, from the audit log. Never a value.
