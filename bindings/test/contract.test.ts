@@ -1,0 +1,591 @@
+// Contract tests: every procedure of the generated `Procedures` type, called through the
+// generated client against the real keyward binary (fresh SQLite database, bootstrapped
+// organisation), with the results and error kinds that shared/design/api.md promises.
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import {
+  createClient,
+  KeywardError,
+  type AccessCode,
+  type Client,
+  type CreateKeyInput,
+  type Development,
+  type ErrorKind,
+  type Key,
+  type ListKeysInput,
+  type Procedures,
+  type User,
+} from "../src/index.js";
+import { startKeyward, type Keyward } from "./support/keyward.js";
+
+/**
+ * Every procedure of the generated bindings. A procedure added on the Rust side makes this
+ * object incomplete, so the bindings stop compiling until a test here calls it; the last
+ * test checks that each one was really called, and answered with a result at least once.
+ */
+const covered: Record<keyof Procedures, true> = {
+  "auth.login": true,
+  "auth.logout": true,
+  "auth.me": true,
+  "users.list": true,
+  "users.create": true,
+  "users.update": true,
+  "developments.list": true,
+  "developments.create": true,
+  "developments.update": true,
+  "developments.delete": true,
+  "keys.listKeys": true,
+  "keys.getKey": true,
+  "keys.keyHistory": true,
+  "keys.suggestKeyRef": true,
+  "keys.createKey": true,
+  "keys.updateKey": true,
+  "keys.deleteKey": true,
+  "keys.issueKey": true,
+  "keys.returnKey": true,
+  "keys.returnToStock": true,
+  "keys.markLost": true,
+  "keys.markFound": true,
+  "keys.markDamaged": true,
+  "keys.deactivateKey": true,
+  "keys.reactivateKey": true,
+  "keys.listAccessCodes": true,
+  "keys.createAccessCode": true,
+  "keys.updateAccessCode": true,
+  "keys.deleteAccessCode": true,
+  "keys.accessCodeHistory": true,
+  "keys.summary": true,
+  "audit.list": true,
+};
+
+/** Procedures that answered with a `result` (seen on the wire by `recordingFetch`). */
+const answered = new Set<string>();
+
+/** The global fetch, noting which procedures answered with a result. */
+const recordingFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  try {
+    const request = JSON.parse(String(init?.body)) as { method?: unknown };
+    const answer = JSON.parse(await response.clone().text()) as { result?: unknown };
+    if (typeof request.method === "string" && answer !== null && "result" in answer) answered.add(request.method);
+  } catch {
+    // not JSON: the client reports it
+  }
+  return response;
+};
+
+/** Awaits a call that must fail with `kind`; returns the error for more checks. */
+async function failsWith(call: Promise<unknown>, kind: ErrorKind): Promise<KeywardError> {
+  let result: unknown;
+  try {
+    result = await call;
+  } catch (e) {
+    assert.ok(e instanceof KeywardError, `expected a KeywardError, got ${String(e)}`);
+    assert.equal(e.kind, kind, `expected ${kind}, got ${e.kind} (code ${e.code}): ${e.message} ${JSON.stringify(e.data)}`);
+    assert.equal(e.name, "KeywardError");
+    assert.equal(e.data?.kind, kind);
+    assert.ok(e.message.length > 0, "error message is empty");
+    return e;
+  }
+  assert.fail(`expected ${kind}, but the call answered ${JSON.stringify(result)}`);
+}
+
+const NO_SUCH_ID = "01900000-0000-7000-8000-000000000000";
+const PAST = "2020-01-01T09:00:00Z";
+
+describe("keyward contract through the generated client", () => {
+  let server: Keyward;
+  let ownerToken: string | null = null;
+  let owner: Client;
+  let ownerUser: User;
+  let hkToken: string | null = null;
+  let housekeeping: Client;
+  let hkUser: User;
+  const hkPassword = "housekeeping-secret-42";
+  let oakPark: Development;
+  let riverside: Development;
+  let rcw: Development;
+  let keyA: Key;
+  let keyB: Key;
+  let codeGate: AccessCode;
+  let codeAlarm: AccessCode;
+
+  const client = (token: string | null | (() => string | null)) =>
+    createClient({ url: server.url, token, fetch: recordingFetch });
+
+  before(async () => {
+    server = await startKeyward();
+    owner = client(() => ownerToken);
+    housekeeping = client(() => hkToken);
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("auth.login refuses a wrong password and an unknown email alike", async () => {
+    const anon = client(null);
+    const wrong = await failsWith(anon.auth.login({ email: server.ownerEmail, password: "wrong password!" }), "UNAUTHENTICATED");
+    const unknown = await failsWith(anon.auth.login({ email: "nobody@acme.test", password: server.ownerPassword }), "UNAUTHENTICATED");
+    assert.equal(wrong.code, -32001);
+    assert.equal(wrong.message, unknown.message, "unknown email and wrong password must answer the same");
+  });
+
+  it("calls without a token, or with an unknown one, are UNAUTHENTICATED", async () => {
+    const e = await failsWith(client(null).keys.listKeys(), "UNAUTHENTICATED");
+    assert.equal(e.code, -32001);
+    await failsWith(client("not-a-real-token").keys.listKeys(), "UNAUTHENTICATED");
+    await failsWith(client(null).auth.me(), "UNAUTHENTICATED");
+  });
+
+  it("auth.login answers a token and the user; auth.me the user and organisation", async () => {
+    const login = await client(null).auth.login({ email: server.ownerEmail, password: server.ownerPassword });
+    assert.ok(login.token.length > 0);
+    assert.ok(Date.parse(login.expiresAt) > Date.now(), `expiresAt ${login.expiresAt} is not in the future`);
+    assert.equal(login.user.email, server.ownerEmail);
+    assert.equal(login.user.name, server.ownerName);
+    assert.equal(login.user.role, "owner");
+    assert.equal(login.user.disabled, false);
+    ownerToken = login.token;
+    ownerUser = login.user;
+
+    const me = await owner.auth.me();
+    assert.deepEqual(me.user, login.user);
+    assert.deepEqual(me.organisation, { id: server.orgId, name: server.orgName });
+  });
+
+  it("users.list, users.create, users.update", async () => {
+    const before = await owner.users.list();
+    assert.deepEqual(before.items.map((u) => u.email), [server.ownerEmail]);
+
+    hkUser = await owner.users.create({ email: "hk@acme.test", name: "Hana Housekeeping", role: "housekeeping", password: hkPassword });
+    assert.equal(hkUser.email, "hk@acme.test");
+    assert.equal(hkUser.role, "housekeeping");
+    assert.equal(hkUser.disabled, false);
+    assert.ok(hkUser.id && hkUser.id !== ownerUser.id);
+
+    const short = await failsWith(
+      owner.users.create({ email: "short@acme.test", name: "Short", role: "team", password: "short" }),
+      "INVALID_INPUT",
+    );
+    assert.equal(short.code, -32602);
+    assert.equal(short.field, "password");
+    assert.ok(short.data?.reason, "INVALID_INPUT carries a reason");
+    const taken = await failsWith(
+      owner.users.create({ email: "hk@acme.test", name: "Again", role: "team", password: hkPassword }),
+      "INVALID_INPUT",
+    );
+    assert.equal(taken.field, "email");
+
+    const renamed = await owner.users.update({ id: hkUser.id, name: "Hana H." });
+    assert.equal(renamed.name, "Hana H.");
+    assert.equal(renamed.role, "housekeeping");
+    hkUser = renamed;
+    await failsWith(owner.users.update({ id: NO_SUCH_ID, name: "Ghost" }), "NOT_FOUND");
+
+    const after = await owner.users.list();
+    assert.deepEqual(after.items.map((u) => u.email).sort(), ["hk@acme.test", server.ownerEmail].sort());
+
+    hkToken = (await client(null).auth.login({ email: "hk@acme.test", password: hkPassword })).token;
+    assert.equal((await housekeeping.auth.me()).user.role, "housekeeping");
+  });
+
+  it("developments.create, update, list; key prefixes from names", async () => {
+    oakPark = await owner.developments.create({ name: "Oak Park" });
+    assert.equal(oakPark.name, "Oak Park");
+    assert.equal(oakPark.keyPrefix, "OP");
+    riverside = await owner.developments.create({ name: "Riverside" });
+    assert.equal(riverside.keyPrefix, "RI");
+    rcw = await owner.developments.create({ name: "Riverside Court West" });
+    assert.equal(rcw.keyPrefix, "RCW");
+
+    oakPark = await owner.developments.update({ id: oakPark.id, keyPrefix: "OAK" });
+    assert.equal(oakPark.keyPrefix, "OAK");
+    assert.equal(oakPark.name, "Oak Park");
+    const bad = await failsWith(owner.developments.update({ id: oakPark.id, keyPrefix: "OAK!" }), "INVALID_INPUT");
+    assert.equal(bad.field, "keyPrefix");
+    await failsWith(owner.developments.update({ id: NO_SUCH_ID, name: "Nowhere" }), "NOT_FOUND");
+
+    const list = await owner.developments.list();
+    assert.deepEqual(list.items.map((d) => d.name), ["Oak Park", "Riverside", "Riverside Court West"]);
+    assert.deepEqual(list.items[0], oakPark);
+  });
+
+  it("keys.suggestKeyRef and keys.createKey (assigned and given refs, KEY_REF_TAKEN)", async () => {
+    assert.deepEqual(await owner.keys.suggestKeyRef({ developmentId: oakPark.id }), { keyRef: "OAK-001" });
+
+    keyA = await owner.keys.createKey({ developmentId: oakPark.id, keyType: "physical_key", label: "Front door" });
+    assert.equal(keyA.keyRef, "OAK-001");
+    assert.equal(keyA.developmentId, oakPark.id);
+    assert.equal(keyA.keyType, "physical_key");
+    assert.equal(keyA.label, "Front door");
+    assert.equal(keyA.status, "in_stock");
+    assert.equal(keyA.securityLevel, "standard");
+    assert.equal(keyA.quantity, 1);
+    assert.equal(keyA.overdue, false);
+    assert.equal(keyA.issuedTo, null);
+    assert.equal(typeof keyA.version, "number");
+
+    keyB = await owner.keys.createKey({
+      developmentId: oakPark.id,
+      keyType: "fob",
+      label: "Bin store fob",
+      keyRef: " oak-010 ",
+      securityLevel: "high",
+      quantity: 3,
+      brand: "Paxton",
+      notes: "Blue tag",
+    });
+    assert.equal(keyB.keyRef, "OAK-010", "keyRef is trimmed and upper-cased");
+    assert.equal(keyB.securityLevel, "high");
+    assert.equal(keyB.quantity, 3);
+    assert.equal(keyB.brand, "Paxton");
+    assert.equal(keyB.notes, "Blue tag");
+
+    const taken = await failsWith(
+      owner.keys.createKey({ developmentId: riverside.id, keyType: "card", label: "Dup", keyRef: "OAK-010" }),
+      "KEY_REF_TAKEN",
+    );
+    assert.equal(taken.code, -32009);
+    assert.equal(taken.field, "keyRef");
+    const badRef = await failsWith(
+      owner.keys.createKey({ developmentId: oakPark.id, keyType: "card", label: "Bad", keyRef: "-bad ref" }),
+      "INVALID_INPUT",
+    );
+    assert.equal(badRef.field, "keyRef");
+
+    assert.deepEqual(await owner.keys.suggestKeyRef({ developmentId: oakPark.id }), { keyRef: "OAK-002" });
+    await failsWith(owner.keys.suggestKeyRef({ developmentId: NO_SUCH_ID }), "NOT_FOUND");
+  });
+
+  it("keys.getKey, keys.listKeys (filters, search, paging), INVALID_INPUT on range", async () => {
+    assert.deepEqual(await owner.keys.getKey({ id: keyA.id }), keyA);
+    assert.deepEqual(await owner.call("keys.getKey", { id: keyB.id }), keyB);
+    await failsWith(owner.keys.getKey({ id: NO_SUCH_ID }), "NOT_FOUND");
+
+    const all = await owner.keys.listKeys();
+    assert.equal(all.total, 2);
+    assert.equal(all.page, 1);
+    assert.equal(all.limit, 50);
+    assert.deepEqual(all.items.map((k) => k.keyRef), ["OAK-001", "OAK-010"]);
+
+    assert.deepEqual((await owner.keys.listKeys({ search: "oak-0" })).items.map((k) => k.id), [keyA.id, keyB.id]);
+    assert.deepEqual((await owner.keys.listKeys({ search: "FRONT" })).items.map((k) => k.id), [keyA.id]);
+    assert.equal((await owner.keys.listKeys({ search: "%" })).total, 0, "% is a literal character");
+    assert.deepEqual((await owner.keys.listKeys({ keyType: "fob" })).items.map((k) => k.id), [keyB.id]);
+    assert.deepEqual((await owner.keys.listKeys({ securityLevel: "high" })).items.map((k) => k.id), [keyB.id]);
+    assert.equal((await owner.keys.listKeys({ developmentId: riverside.id })).total, 0);
+    assert.equal((await owner.keys.listKeys({ status: "issued" })).total, 0);
+
+    const page2 = await owner.keys.listKeys({ limit: 1, page: 2 });
+    assert.equal(page2.total, 2);
+    assert.equal(page2.page, 2);
+    assert.equal(page2.limit, 1);
+    assert.deepEqual(page2.items.map((k) => k.id), [keyB.id]);
+
+    const tooMany = await failsWith(owner.keys.listKeys({ limit: 101 }), "INVALID_INPUT");
+    assert.equal(tooMany.code, -32602);
+    assert.equal(tooMany.field, "limit");
+    assert.ok(tooMany.data?.reason);
+    assert.equal((await failsWith(owner.keys.listKeys({ page: 0 }), "INVALID_INPUT")).field, "page");
+    // Unknown fields are rejected (the types forbid them, so this goes around them).
+    const unknown = await failsWith(owner.keys.listKeys({ bogus: 1 } as unknown as ListKeysInput), "INVALID_INPUT");
+    assert.equal(unknown.field, "bogus");
+  });
+
+  it("keys.updateKey with expectedVersion; VERSION_CONFLICT carries currentVersion", async () => {
+    const updated = await owner.keys.updateKey({ id: keyA.id, expectedVersion: keyA.version, label: "Front door (main)" });
+    assert.equal(updated.label, "Front door (main)");
+    assert.ok(updated.version > keyA.version, "version increases with every change");
+    assert.equal(updated.keyRef, keyA.keyRef);
+
+    const conflict = await failsWith(
+      owner.keys.updateKey({ id: keyA.id, expectedVersion: keyA.version, label: "Stale write" }),
+      "VERSION_CONFLICT",
+    );
+    assert.equal(conflict.code, -32009);
+    assert.equal(conflict.data?.currentVersion, updated.version);
+    assert.equal((await owner.keys.getKey({ id: keyA.id })).label, "Front door (main)", "a conflict changes nothing");
+
+    const cleared = await owner.keys.updateKey({ id: keyB.id, notes: null, quantity: 4 });
+    assert.equal(cleared.notes, null, "null clears an optional text field");
+    assert.equal(cleared.quantity, 4);
+    assert.equal(cleared.brand, "Paxton", "omitted fields stay as they are");
+    keyB = cleared;
+    keyA = updated;
+
+    const taken = await failsWith(owner.keys.updateKey({ id: keyB.id, keyRef: "oak-001" }), "KEY_REF_TAKEN");
+    assert.equal(taken.field, "keyRef");
+    await failsWith(owner.keys.updateKey({ id: NO_SUCH_ID, label: "x" }), "NOT_FOUND");
+  });
+
+  it("status transitions: issue, return, returnToStock, lost, found, damaged, deactivate, reactivate", async () => {
+    const notIssued = await failsWith(owner.keys.returnKey({ id: keyA.id }), "INVALID_TRANSITION");
+    assert.equal(notIssued.code, -32009);
+    assert.equal(notIssued.data?.currentStatus, "in_stock");
+    assert.equal((await owner.keys.getKey({ id: keyA.id })).version, keyA.version, "a refused transition changes nothing");
+
+    const issued = await owner.keys.issueKey({
+      id: keyA.id,
+      issuedTo: "Pat Plumber",
+      issuedToPhone: "07400 123456",
+      purpose: "Boiler service",
+      expectedReturnAt: PAST,
+      notes: "Back by noon",
+    });
+    assert.equal(issued.status, "issued");
+    assert.equal(issued.issuedTo, "Pat Plumber");
+    assert.equal(issued.purpose, "Boiler service");
+    assert.equal(issued.issuedBy, server.ownerName);
+    assert.equal(issued.lastStatusChangeBy, server.ownerName);
+    assert.ok(issued.issuedAt && !Number.isNaN(Date.parse(issued.issuedAt)));
+    assert.equal(Date.parse(issued.expectedReturnAt ?? ""), Date.parse(PAST));
+    assert.equal(issued.overdue, true, "issued and past expectedReturnAt");
+
+    assert.equal((await failsWith(owner.keys.issueKey({ id: keyA.id, issuedTo: "Someone else" }), "INVALID_TRANSITION")).data?.currentStatus, "issued");
+    assert.equal((await failsWith(owner.keys.deleteKey({ id: keyA.id }), "INVALID_TRANSITION")).data?.currentStatus, "issued");
+    const badDate = await failsWith(owner.keys.issueKey({ id: keyB.id, issuedTo: "X", expectedReturnAt: "tomorrow" }), "INVALID_INPUT");
+    assert.equal(badDate.field, "expectedReturnAt");
+
+    assert.deepEqual((await owner.keys.listKeys({ overdue: true })).items.map((k) => k.id), [keyA.id]);
+    assert.deepEqual((await owner.keys.listKeys({ overdue: false })).items.map((k) => k.id), [keyB.id]);
+    assert.deepEqual((await owner.keys.listKeys({ status: "issued" })).items.map((k) => k.id), [keyA.id]);
+    assert.deepEqual((await owner.keys.listKeys({ search: "plumber" })).items.map((k) => k.id), [keyA.id], "search matches issuedTo");
+
+    const returned = await owner.keys.returnKey({ id: keyA.id, notes: "Returned at reception" });
+    assert.equal(returned.status, "returned");
+    assert.equal(returned.overdue, false);
+    assert.equal(returned.issuedTo, "Pat Plumber", "the last holder is kept while returned");
+    const inStock = await owner.keys.returnToStock({ id: keyA.id });
+    assert.equal(inStock.status, "in_stock");
+    assert.equal(inStock.issuedTo, null, "the holder is cleared back in stock");
+    const lost = await owner.keys.markLost({ id: keyA.id, notes: "Not on the hook" });
+    assert.equal(lost.status, "lost");
+    const found = await owner.keys.markFound({ id: keyA.id });
+    assert.equal(found.status, "in_stock");
+    const damaged = await owner.keys.markDamaged({ id: keyA.id, notes: "Bent" });
+    assert.equal(damaged.status, "damaged");
+    assert.equal((await failsWith(owner.keys.markFound({ id: keyA.id }), "INVALID_TRANSITION")).data?.currentStatus, "damaged");
+    const deactivated = await owner.keys.deactivateKey({ id: keyA.id });
+    assert.equal(deactivated.status, "deactivated");
+    assert.equal((await failsWith(owner.keys.deactivateKey({ id: keyA.id }), "INVALID_TRANSITION")).data?.currentStatus, "deactivated");
+    const reactivated = await owner.keys.reactivateKey({ id: keyA.id });
+    assert.equal(reactivated.status, "in_stock");
+    assert.ok(reactivated.version > keyA.version);
+    assert.ok(reactivated.lastStatusChangeAt);
+    keyA = reactivated;
+    await failsWith(owner.keys.markLost({ id: NO_SUCH_ID }), "NOT_FOUND");
+  });
+
+  it("keys.keyHistory lists creation and every status change, newest first", async () => {
+    const history = await owner.keys.keyHistory({ id: keyA.id });
+    assert.equal(history.items.length, 9, JSON.stringify(history.items.map((m) => m.action)));
+    const oldest = history.items[history.items.length - 1];
+    assert.equal(oldest?.action, "created");
+    const issued = history.items[history.items.length - 2];
+    assert.equal(issued?.action, "issued");
+    assert.equal(issued?.issuedTo, "Pat Plumber");
+    assert.equal(issued?.purpose, "Boiler service");
+    assert.equal(issued?.notes, "Back by noon");
+    assert.equal(history.items[history.items.length - 3]?.action, "returned");
+    assert.equal(history.items[history.items.length - 4]?.action, "returned_to_stock");
+    assert.equal(history.items[history.items.length - 5]?.action, "marked_lost");
+    for (const m of history.items) assert.equal(m.actorName, server.ownerName);
+    const times = history.items.map((m) => Date.parse(m.at));
+    assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
+    await failsWith(owner.keys.keyHistory({ id: NO_SUCH_ID }), "NOT_FOUND");
+  });
+
+  it("access codes: create, list, search, update (VERSION_CONFLICT), history without values", async () => {
+    codeGate = await owner.keys.createAccessCode({ developmentId: oakPark.id, codeType: "gate", label: "Main gate", code: "4821#" });
+    assert.equal(codeGate.code, "4821#");
+    assert.equal(codeGate.status, "active");
+    assert.equal(codeGate.expired, false);
+    assert.equal(codeGate.expiresOn, null);
+    codeAlarm = await owner.keys.createAccessCode({
+      developmentId: oakPark.id,
+      codeType: "alarm",
+      label: "Alarm panel",
+      code: "990011",
+      status: "inactive",
+      expiresOn: "2020-01-31",
+      notes: "Old panel",
+    });
+    assert.equal(codeAlarm.status, "inactive");
+    assert.equal(codeAlarm.expiresOn, "2020-01-31");
+    assert.equal(codeAlarm.expired, true);
+    const empty = await failsWith(
+      owner.keys.createAccessCode({ developmentId: oakPark.id, codeType: "door", label: "Empty", code: "" }),
+      "INVALID_INPUT",
+    );
+    assert.equal(empty.field, "code");
+
+    const all = await owner.keys.listAccessCodes();
+    assert.equal(all.total, 2);
+    assert.deepEqual(all.items.map((c) => c.label), ["Alarm panel", "Main gate"], "ordered by label");
+    assert.deepEqual((await owner.keys.listAccessCodes({ search: "MAIN" })).items.map((c) => c.id), [codeGate.id]);
+    assert.deepEqual((await owner.keys.listAccessCodes({ search: "4821#" })).items.map((c) => c.id), [codeGate.id], "exact code value");
+    assert.equal((await owner.keys.listAccessCodes({ search: "482" })).total, 0, "code values match exactly, not as substrings");
+    assert.deepEqual((await owner.keys.listAccessCodes({ codeType: "alarm" })).items.map((c) => c.id), [codeAlarm.id]);
+    assert.deepEqual((await owner.keys.listAccessCodes({ status: "active" })).items.map((c) => c.id), [codeGate.id]);
+    assert.equal((await owner.keys.listAccessCodes({ developmentId: riverside.id })).total, 0);
+    assert.equal((await failsWith(owner.keys.listAccessCodes({ limit: 0 }), "INVALID_INPUT")).field, "limit");
+
+    const updated = await owner.keys.updateAccessCode({
+      id: codeGate.id,
+      expectedVersion: codeGate.version,
+      code: "5555",
+      label: "Main gate (north)",
+    });
+    assert.equal(updated.code, "5555");
+    assert.equal(updated.label, "Main gate (north)");
+    assert.ok(updated.version > codeGate.version);
+    const conflict = await failsWith(
+      owner.keys.updateAccessCode({ id: codeGate.id, expectedVersion: codeGate.version, label: "Stale" }),
+      "VERSION_CONFLICT",
+    );
+    assert.equal(conflict.data?.currentVersion, updated.version);
+    const cleared = await owner.keys.updateAccessCode({ id: codeAlarm.id, expiresOn: null, notes: null });
+    assert.equal(cleared.expiresOn, null);
+    assert.equal(cleared.expired, false);
+    assert.equal(cleared.notes, null);
+    codeGate = updated;
+    codeAlarm = cleared;
+    await failsWith(owner.keys.updateAccessCode({ id: NO_SUCH_ID, label: "x" }), "NOT_FOUND");
+
+    const history = await owner.keys.accessCodeHistory({ id: codeGate.id });
+    assert.ok(history.items.length >= 2, JSON.stringify(history));
+    for (const h of history.items) {
+      assert.equal(h.actorName, server.ownerName);
+      assert.ok(h.change.length > 0);
+    }
+    const text = JSON.stringify(history);
+    assert.ok(!text.includes("4821#") && !text.includes("5555"), `history shows a code value: ${text}`);
+    await failsWith(owner.keys.accessCodeHistory({ id: NO_SUCH_ID }), "NOT_FOUND");
+  });
+
+  it("housekeeping: reads allowed, code values hidden, everything else FORBIDDEN", async () => {
+    assert.equal((await housekeeping.keys.listKeys()).total, 2);
+    assert.equal((await housekeeping.developments.list()).items.length, 3);
+    assert.equal((await housekeeping.keys.summary()).totalKeys, 2);
+    assert.equal((await housekeeping.keys.getKey({ id: keyA.id })).id, keyA.id);
+    const codes = await housekeeping.keys.listAccessCodes();
+    assert.equal(codes.total, 2);
+    for (const c of codes.items) assert.equal(c.code, null, "housekeeping may not see code values");
+    assert.equal((await housekeeping.keys.listAccessCodes({ search: "5555" })).total, 0, "no match by value without the right to see it");
+
+    const e = await failsWith(
+      housekeeping.keys.createKey({ developmentId: oakPark.id, keyType: "fob", label: "Not allowed" }),
+      "FORBIDDEN",
+    );
+    assert.equal(e.code, -32003);
+    await failsWith(housekeeping.keys.issueKey({ id: keyB.id, issuedTo: "Me" }), "FORBIDDEN");
+    await failsWith(housekeeping.keys.deleteKey({ id: keyB.id }), "FORBIDDEN");
+    await failsWith(housekeeping.keys.createAccessCode({ developmentId: oakPark.id, codeType: "door", label: "x", code: "1" }), "FORBIDDEN");
+    await failsWith(housekeeping.developments.create({ name: "Elm Row" }), "FORBIDDEN");
+    await failsWith(housekeeping.audit.list(), "FORBIDDEN");
+    await failsWith(housekeeping.users.list(), "FORBIDDEN");
+    await failsWith(housekeeping.users.create({ email: "x@acme.test", name: "X", role: "owner", password: hkPassword }), "FORBIDDEN");
+    // The role is checked before the params.
+    await failsWith(housekeeping.users.update({ id: "", role: "owner" }), "FORBIDDEN");
+    await failsWith(housekeeping.keys.createKey({ bogus: true } as unknown as CreateKeyInput), "FORBIDDEN");
+  });
+
+  it("keys.summary counts the organisation or one development", async () => {
+    await owner.keys.issueKey({ id: keyB.id, issuedTo: "Cleaner", expectedReturnAt: "2099-01-01T00:00:00Z" });
+    const summary = await owner.keys.summary();
+    assert.deepEqual(summary, {
+      totalKeys: 2,
+      inStock: 1,
+      issued: 1,
+      returned: 0,
+      lost: 0,
+      damaged: 0,
+      deactivated: 0,
+      overdue: 0,
+      accessCodes: 2,
+      smsReady: false,
+    });
+    assert.deepEqual(await owner.keys.summary({ developmentId: oakPark.id }), summary);
+    const none = await owner.keys.summary({ developmentId: riverside.id });
+    assert.equal(none.totalKeys, 0);
+    assert.equal(none.accessCodes, 0);
+    await owner.keys.returnKey({ id: keyB.id });
+  });
+
+  it("deletes: access code, key, development (DEVELOPMENT_NOT_EMPTY while it has keys or codes)", async () => {
+    assert.deepEqual(await owner.keys.deleteAccessCode({ id: codeAlarm.id }), {});
+    await failsWith(owner.keys.deleteAccessCode({ id: codeAlarm.id }), "NOT_FOUND");
+    assert.equal((await owner.keys.listAccessCodes()).total, 1);
+
+    const notEmpty = await failsWith(owner.developments.delete({ id: oakPark.id }), "DEVELOPMENT_NOT_EMPTY");
+    assert.equal(notEmpty.code, -32009);
+
+    assert.deepEqual(await owner.keys.deleteKey({ id: keyB.id }), {});
+    await failsWith(owner.keys.getKey({ id: keyB.id }), "NOT_FOUND");
+    await failsWith(owner.keys.deleteKey({ id: keyB.id }), "NOT_FOUND");
+    assert.equal((await owner.keys.listKeys()).total, 1);
+
+    assert.deepEqual(await owner.developments.delete({ id: rcw.id }), {});
+    await failsWith(owner.developments.delete({ id: rcw.id }), "NOT_FOUND");
+    assert.deepEqual((await owner.developments.list()).items.map((d) => d.id), [oakPark.id, riverside.id]);
+
+    // A development with only an access code left is not empty either.
+    const flat = await owner.developments.create({ name: "Flat Block" });
+    await owner.keys.createAccessCode({ developmentId: flat.id, codeType: "bin_store", label: "Bins", code: "0000" });
+    await failsWith(owner.developments.delete({ id: flat.id }), "DEVELOPMENT_NOT_EMPTY");
+  });
+
+  it("audit.list: newest first, filters, code values masked", async () => {
+    const page = await owner.audit.list();
+    assert.equal(page.page, 1);
+    assert.equal(page.limit, 50);
+    assert.ok(page.total >= page.items.length && page.items.length > 10, `total ${page.total}`);
+    const times = page.items.map((e) => Date.parse(e.at));
+    assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
+    assert.ok(!JSON.stringify(page).includes("4821#"), "the audit log shows a code value");
+
+    const issued = await owner.audit.list({ action: "key.issued", entityId: keyA.id });
+    assert.equal(issued.total, 1);
+    const event = issued.items[0];
+    assert.equal(event?.entityType, "key");
+    assert.equal(event?.entityId, keyA.id);
+    assert.equal(event?.actorId, ownerUser.id);
+    assert.equal(event?.actorName, server.ownerName);
+    assert.ok(event?.summary);
+
+    const codeEvents = await owner.audit.list({ entityId: codeGate.id });
+    const codeChange = codeEvents.items.flatMap((e) => e.changes).find((c) => c.field === "code");
+    assert.deepEqual(codeChange, { field: "code", from: "***", to: "***" });
+
+    const devs = await owner.audit.list({ entityType: "development", limit: 2, page: 1 });
+    assert.equal(devs.limit, 2);
+    assert.ok(devs.total >= 4, `development events: ${devs.total}`);
+    for (const e of devs.items) assert.equal(e.entityType, "development");
+    assert.equal((await owner.audit.list({ from: "2099-01-01T00:00:00Z" })).total, 0);
+    assert.equal((await failsWith(owner.audit.list({ limit: 101 }), "INVALID_INPUT")).field, "limit");
+  });
+
+  it("users.update: disabling a user ends their sessions and refuses their logins", async () => {
+    const disabled = await owner.users.update({ id: hkUser.id, disabled: true });
+    assert.equal(disabled.disabled, true);
+    await failsWith(housekeeping.keys.listKeys(), "UNAUTHENTICATED");
+    await failsWith(client(null).auth.login({ email: "hk@acme.test", password: hkPassword }), "UNAUTHENTICATED");
+  });
+
+  it("auth.logout revokes only its own token", async () => {
+    const second = await client(null).auth.login({ email: server.ownerEmail, password: server.ownerPassword });
+    const other = client(second.token);
+    assert.equal((await other.auth.me()).user.id, ownerUser.id);
+    assert.deepEqual(await other.auth.logout(), {});
+    await failsWith(other.auth.me(), "UNAUTHENTICATED");
+    assert.equal((await owner.auth.me()).user.id, ownerUser.id, "the first session still works");
+  });
+
+  it("every procedure of the generated Procedures type was called and answered", () => {
+    const missing = Object.keys(covered).filter((name) => !answered.has(name));
+    assert.deepEqual(missing, [], `not exercised with a result: ${missing.join(", ")}`);
+  });
+});
