@@ -112,10 +112,19 @@ export type ErrorData = {
 	currentStatus?: KeyStatus | null,
 	/**  The entity's version now (VERSION_CONFLICT). */
 	currentVersion?: number | null,
+	/**  How long to wait before trying again (RATE_LIMITED). */
+	retryAfterMs?: number | null,
+	/**
+	 *  The SMS provider's error code (SMS_REJECTED, SMS_NOT_CONFIGURED), e.g. 21610 when
+	 *  the person replied STOP.
+	 */
+	providerCode?: number | null,
+	/**  The message may have gone out (SMS_UNAVAILABLE): do not simply send it again. */
+	maybeSent?: boolean | null,
 };
 
 /**  The stable machine-readable kind of an error (`data.kind`). */
-export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "UNAVAILABLE" | "INTERNAL";
+export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "CODE_NOT_ACTIVE" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
 
 /**
  *  One field of an entity changed by an audited action. Values are shown as text;
@@ -288,6 +297,44 @@ export type Role = "owner" | "manager" | "team" | "installer" | "housekeeping";
 
 export type SecurityLevel = "standard" | "restricted" | "high";
 
+export type SendSmsInput = {
+	target: SmsTarget,
+	recipientName: string,
+	/**
+	 *  National numbers are read in the server's default region (GB unless configured):
+	 *  `07400 123456` → `+447400123456`.
+	 */
+	phone: string,
+	/**
+	 *  The same key within 24 hours answers the first attempt's result and sends nothing.
+	 *  1 to 255 of `A-Z a-z 0-9 _ . : -`.
+	 */
+	idempotencyKey?: string | null,
+};
+
+export type SendSmsOutput = {
+	smsId: string,
+	/**  `sent`, or `pending` when replaying a send still in flight. */
+	status: string,
+	/**  Twilio's message sid (`SM…`). */
+	providerMessageId: string | null,
+};
+
+/**  An organisation's SMS settings as callers see them: never the auth token. */
+export type SmsSettings = {
+	configured: boolean,
+	accountSid: string | null,
+	fromNumber: string | null,
+	messagingServiceSid: string | null,
+};
+
+/**  What to send. */
+export type SmsTarget = 
+/**  `"{development}: key ref {keyRef} ({label})."` */
+{ type: "key"; id: string } | 
+/**  `"{development}: {label} code {code}."` — active and unexpired codes only. */
+{ type: "accessCode"; id: string };
+
 export type SuggestKeyRefInput = {
 	developmentId: string,
 };
@@ -353,6 +400,20 @@ export type UpdateKeyInput = {
 	emergencyContact?: string | null,
 };
 
+export type UpdateSmsInput = {
+	/**  `AC` and 32 hex digits. */
+	accountSid: string,
+	/**  Twilio's auth token; stored sealed, never shown again. */
+	authToken: string,
+	/**
+	 *  An E.164 number (`+447400123456`) or an alphanumeric sender ID (up to 11 letters,
+	 *  digits or spaces, at least one letter). This or `messagingServiceSid` is required.
+	 */
+	fromNumber?: string | null,
+	/**  `MG` and 32 hex digits. */
+	messagingServiceSid?: string | null,
+};
+
 export type UpdateUserInput = {
 	id: string,
 	name?: string | null,
@@ -406,11 +467,14 @@ export type Procedures = {
   "keys.deleteAccessCode": { input: IdInput; output: Empty };
   "keys.accessCodeHistory": { input: IdInput; output: Items<AccessCodeChange> };
   "keys.summary": { input: SummaryInput; output: Summary };
+  "keys.sendSms": { input: SendSmsInput; output: SendSmsOutput };
+  "settings.getSms": { input: NoParams; output: SmsSettings };
+  "settings.updateSms": { input: UpdateSmsInput; output: SmsSettings };
   "audit.list": { input: ListAuditInput; output: Page<AuditEvent> };
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "keys.listKeys" | "keys.listAccessCodes" | "keys.summary" | "audit.list";
+export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "keys.listKeys" | "keys.listAccessCodes" | "keys.summary" | "settings.getSms" | "audit.list";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["auth.login"] as const;
@@ -531,6 +595,11 @@ export function createClient(options: ClientOptions) {
       deleteAccessCode: (input: Procedures["keys.deleteAccessCode"]["input"]) => call("keys.deleteAccessCode", input),
       accessCodeHistory: (input: Procedures["keys.accessCodeHistory"]["input"]) => call("keys.accessCodeHistory", input),
       summary: (input?: Procedures["keys.summary"]["input"]) => call("keys.summary", input ?? {}),
+      sendSms: (input: Procedures["keys.sendSms"]["input"]) => call("keys.sendSms", input),
+    },
+    settings: {
+      getSms: (input?: Procedures["settings.getSms"]["input"]) => call("settings.getSms", input ?? {}),
+      updateSms: (input: Procedures["settings.updateSms"]["input"]) => call("settings.updateSms", input),
     },
     audit: {
       list: (input?: Procedures["audit.list"]["input"]) => call("audit.list", input ?? {}),

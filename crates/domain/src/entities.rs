@@ -251,3 +251,13 @@ pub struct Summary {
     /// The organisation can send SMS (its Twilio settings are configured).
     pub sms_ready: bool,
 }
+
+/// An organisation's SMS settings as callers see them: never the auth token.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SmsSettings {
+    pub configured: bool,
+    pub account_sid: Option<String>,
+    pub from_number: Option<String>,
+    pub messaging_service_sid: Option<String>,
+}

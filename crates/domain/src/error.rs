@@ -26,6 +26,18 @@ pub enum Error {
     VersionConflict { current: i32 },
     #[error("the development still has keys or access codes")]
     DevelopmentNotEmpty,
+    #[error("the access code is inactive or expired")]
+    CodeNotActive,
+    #[error("too many messages; try again in {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u32 },
+    /// No SMS settings, or Twilio refused the organisation's credentials.
+    #[error("SMS is not set up for this organisation (or Twilio refused its credentials)")]
+    SmsNotConfigured { provider_code: Option<i32> },
+    /// Twilio refused the message: a bad number, or the person opted out (21610).
+    #[error("{}", sms_rejected_message(*provider_code))]
+    SmsRejected { provider_code: Option<i32> },
+    #[error("{}", if *maybe_sent { "the SMS provider failed; the message may have been sent" } else { "the SMS provider is unavailable; nothing was sent" })]
+    SmsUnavailable { maybe_sent: bool },
     #[error("the database is unavailable; try again")]
     Unavailable,
     /// A bug. The text is for the log only, never for the caller.
@@ -36,5 +48,15 @@ pub enum Error {
 impl Error {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidInput { field: field.into(), reason: reason.into() }
+    }
+}
+
+fn sms_rejected_message(provider_code: Option<i32>) -> String {
+    match provider_code {
+        Some(21610) => "this person has opted out of SMS from your number (they replied STOP); \
+                        they can text START to it to opt back in"
+            .to_owned(),
+        Some(code) => format!("the SMS provider refused the message (error {code})"),
+        None => "the SMS provider refused the message".to_owned(),
     }
 }

@@ -69,6 +69,8 @@ pub struct ServeArgs {
     pub db: DatabaseArgs,
     #[command(flatten)]
     pub secret: SecretArgs,
+    #[command(flatten)]
+    pub sms: SmsArgs,
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -106,4 +108,30 @@ fn parse_origin(text: &str) -> Result<http::HeaderValue, String> {
         return Err(format!("{text:?} is not an origin like https://app.example.com"));
     }
     http::HeaderValue::from_str(text).map_err(|e| e.to_string())
+}
+
+/// SMS through Twilio; the limits' defaults are the contract's.
+#[derive(Debug, Args)]
+pub struct SmsArgs {
+    /// Twilio's API, or a Twilio-compatible endpoint (tests use a local fake).
+    #[arg(long, env = "KEYWARD_TWILIO_BASE_URL", default_value = "https://api.twilio.com")]
+    pub twilio_base_url: String,
+    /// Region (ISO 3166 alpha-2) in which national phone numbers are read.
+    #[arg(long, env = "KEYWARD_SMS_DEFAULT_REGION", default_value = "GB")]
+    pub sms_default_region: String,
+    /// Messages per minute per organisation, sustained (in memory, per node).
+    #[arg(long, env = "KEYWARD_SMS_ORG_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sms_org_per_minute: u32,
+    /// Messages an organisation may send at once (in memory, per node).
+    #[arg(long, env = "KEYWARD_SMS_ORG_BURST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sms_org_burst: u32,
+    /// Messages per recipient number per rolling hour (counted in the database).
+    #[arg(long, env = "KEYWARD_SMS_RECIPIENT_PER_HOUR", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..))]
+    pub sms_recipient_per_hour: i32,
+    /// Messages per organisation per UTC day (counted in the database).
+    #[arg(long, env = "KEYWARD_SMS_ORG_PER_DAY", default_value_t = 500, value_parser = clap::value_parser!(i32).range(1..))]
+    pub sms_org_per_day: i32,
+    /// How long one request to Twilio may take before its outcome counts as unknown.
+    #[arg(long, env = "KEYWARD_SMS_REQUEST_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub sms_request_timeout_ms: u64,
 }

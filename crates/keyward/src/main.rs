@@ -5,6 +5,8 @@ mod cli;
 mod secret_key;
 mod telemetry;
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -12,7 +14,11 @@ use clap::Parser;
 use keyward_domain::{Role, validate};
 use keyward_persistence::repo::users::{self, NewUser};
 use keyward_persistence::{DatabaseUrl, Db, Sealer, SecretKey, secrets};
-use keyward_rpc::{App, security, server};
+use keyward_persistence::repo::sms::{self as sms_repo, Caps};
+use keyward_rpc::{App, Sms, security, server};
+use keyward_sms::burst::BurstLimiter;
+use keyward_sms::phone;
+use keyward_sms::twilio::{RetryPolicy, TwilioClient};
 
 use cli::{Cli, Command, DatabaseArgs};
 
@@ -77,7 +83,9 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     let secret = secret_key::resolve(args.secret.secret_key.as_deref(), &database_url(&args.db)?)?;
     let db = connect_and_migrate(&args.db).await?;
     let sealer = check_secret_key(&db, &secret).await?;
-    let app = App { db: db.clone(), sealer, token_ttl: Duration::from_secs(args.token_ttl_minutes * 60) };
+    let sms = sms_service(&args.sms)?;
+    let burst = Arc::clone(&sms.burst);
+    let app = App { db: db.clone(), sealer, token_ttl: Duration::from_secs(args.token_ttl_minutes * 60), sms };
     let (handle, addr) = server::start(app, server::Options { listen: args.listen, cors_origins: args.cors_origins })
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -85,10 +93,12 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     // A plain line on stdout, for scripts and tests that start keyward on port 0.
     println!("keyward listening on http://{addr}");
 
-    let purge = tokio::spawn(purge_expired_sessions(db));
+    let purge = tokio::spawn(purge_expired_sessions(db.clone()));
+    let sweep = tokio::spawn(sweep_sms(db, burst));
     wait_for_shutdown_signal().await?;
     tracing::info!("shutting down: finishing calls in flight");
     purge.abort();
+    sweep.abort();
     // Stop accepting; calls in flight finish. jsonrpsee has no drain limit of its own.
     let _ = handle.stop();
     if tokio::time::timeout(Duration::from_secs(25), handle.stopped()).await.is_err() {
@@ -115,6 +125,41 @@ async fn purge_expired_sessions(db: Db) {
             Ok(n) => tracing::debug!(removed = n, "expired sessions purged"),
             Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
         }
+    }
+}
+
+fn sms_service(args: &cli::SmsArgs) -> anyhow::Result<Sms> {
+    let nonzero = |n: u32| NonZeroU32::new(n).context("SMS limits are at least 1");
+    let policy = RetryPolicy::default();
+    let client =
+        TwilioClient::new(&args.twilio_base_url, Duration::from_millis(args.sms_request_timeout_ms), policy)
+            .map_err(anyhow::Error::msg)?;
+    if args.twilio_base_url.starts_with("http://") {
+        tracing::warn!(url = %args.twilio_base_url, "SMS goes to a plain-HTTP endpoint: fine for a local fake only");
+    }
+    Ok(Sms {
+        sender: Arc::new(client),
+        burst: Arc::new(BurstLimiter::new(nonzero(args.sms_org_per_minute)?, nonzero(args.sms_org_burst)?)),
+        default_region: phone::region(&args.sms_default_region)
+            .map_err(anyhow::Error::msg)
+            .context("KEYWARD_SMS_DEFAULT_REGION")?,
+        caps: Caps { per_recipient_per_hour: args.sms_recipient_per_hour, per_organisation_per_day: args.sms_org_per_day },
+    })
+}
+
+/// At start-up and every minute: sends left `pending` past twice the send deadline (the
+/// server stopped mid-send) become `unknown`, never re-sent; idle burst state is dropped.
+async fn sweep_sms(db: Db, burst: Arc<BurstLimiter>) {
+    let stale_after = RetryPolicy::default().deadline * 2;
+    let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        match db.write(move |c| sms_repo::mark_stale_pending(c, stale_after)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(count = n, "SMS sends left pending are now unknown: they may have been sent"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep pending SMS"),
+        }
+        burst.forget_idle();
     }
 }
 

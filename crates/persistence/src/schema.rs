@@ -134,6 +134,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sms_settings (org_id) {
+        org_id -> Text,
+        account_sid -> Text,
+        auth_token_sealed -> Text,
+        from_number -> Nullable<Text>,
+        messaging_service_sid -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sms_messages (id) {
+        id -> Text,
+        org_id -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        actor_id -> Text,
+        actor_name -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        recipient_name -> Text,
+        to_e164 -> Text,
+        idempotency_key -> Nullable<Text>,
+        request_fingerprint -> Text,
+        status -> Text,
+        provider_message_id -> Nullable<Text>,
+        provider_status -> Nullable<Text>,
+        provider_error_code -> Nullable<Integer>,
+        http_status -> Nullable<Integer>,
+        attempts -> Integer,
+        segments -> Integer,
+        encoding -> Text,
+    }
+}
+
+diesel::table! {
+    sms_daily_usage (org_id, day) {
+        org_id -> Text,
+        day -> Date,
+        sent -> Integer,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -145,5 +189,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_movements,
     audit_events,
     access_codes,
-    secret_check
+    secret_check,
+    sms_settings,
+    sms_messages,
+    sms_daily_usage
 );

@@ -1,4 +1,4 @@
-//! Secrets at rest: access code values (and later Twilio tokens) are sealed with
+//! Secrets at rest: access code values and Twilio auth tokens are sealed with
 //! AES-256-GCM under the server's secret key, with a fresh random nonce per seal.
 //! Exact-match lookups go through a keyed hash (HMAC-SHA256), never the plaintext.
 //!
@@ -154,10 +154,12 @@ pub fn rotate(conn: &mut AnyConnection, old: &Sealer, new: &Sealer) -> StoreResu
             .set((access_codes::code_sealed.eq(new.seal(&code)), access_codes::code_lookup.eq(new.lookup(&code))))
             .execute(conn)?;
     }
-    diesel::update(secret_check::table.find(1))
-        .set(secret_check::sealed.eq(new.seal(CHECK_PLAINTEXT)))
-        .execute(conn)?;
-    Ok(codes.len())
+    let tokens = crate::repo::sms::sealed_tokens(conn)?;
+    for (org_id, sealed) in &tokens {
+        crate::repo::sms::reseal_token(conn, org_id, &new.seal(&old.open(sealed)?))?;
+    }
+    diesel::update(secret_check::table.find(1)).set(secret_check::sealed.eq(new.seal(CHECK_PLAINTEXT))).execute(conn)?;
+    Ok(codes.len() + tokens.len())
 }
 
 #[cfg(test)]

@@ -22,6 +22,11 @@ pub enum ErrorKind {
     InvalidTransition,
     VersionConflict,
     DevelopmentNotEmpty,
+    CodeNotActive,
+    RateLimited,
+    SmsNotConfigured,
+    SmsRejected,
+    SmsUnavailable,
     Unavailable,
     Internal,
 }
@@ -43,11 +48,30 @@ pub struct ErrorData {
     /// The entity's version now (VERSION_CONFLICT).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i32>,
+    /// How long to wait before trying again (RATE_LIMITED).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u32>,
+    /// The SMS provider's error code (SMS_REJECTED, SMS_NOT_CONFIGURED), e.g. 21610 when
+    /// the person replied STOP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_code: Option<i32>,
+    /// The message may have gone out (SMS_UNAVAILABLE): do not simply send it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maybe_sent: Option<bool>,
 }
 
 impl ErrorData {
     fn kind(kind: ErrorKind) -> Self {
-        ErrorData { kind, field: None, reason: None, current_status: None, current_version: None }
+        ErrorData {
+            kind,
+            field: None,
+            reason: None,
+            current_status: None,
+            current_version: None,
+            retry_after_ms: None,
+            provider_code: None,
+            maybe_sent: None,
+        }
     }
 }
 
@@ -56,6 +80,10 @@ pub const UNAUTHENTICATED: i32 = -32001;
 pub const FORBIDDEN: i32 = -32003;
 pub const NOT_FOUND: i32 = -32004;
 pub const CONFLICT: i32 = -32009;
+pub const RATE_LIMITED: i32 = -32029;
+pub const SMS_NOT_CONFIGURED: i32 = -32050;
+pub const SMS_REJECTED: i32 = -32051;
+pub const SMS_UNAVAILABLE: i32 = -32052;
 pub const UNAVAILABLE: i32 = -32503;
 pub const INTERNAL: i32 = -32603;
 
@@ -84,6 +112,20 @@ pub fn to_rpc(error: &Error) -> ErrorObjectOwned {
             (CONFLICT, ErrorData { current_version: Some(*current), ..ErrorData::kind(ErrorKind::VersionConflict) })
         }
         Error::DevelopmentNotEmpty => (CONFLICT, ErrorData::kind(ErrorKind::DevelopmentNotEmpty)),
+        Error::CodeNotActive => (CONFLICT, ErrorData::kind(ErrorKind::CodeNotActive)),
+        Error::RateLimited { retry_after_ms } => {
+            (RATE_LIMITED, ErrorData { retry_after_ms: Some(*retry_after_ms), ..ErrorData::kind(ErrorKind::RateLimited) })
+        }
+        Error::SmsNotConfigured { provider_code } => (
+            SMS_NOT_CONFIGURED,
+            ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsNotConfigured) },
+        ),
+        Error::SmsRejected { provider_code } => {
+            (SMS_REJECTED, ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsRejected) })
+        }
+        Error::SmsUnavailable { maybe_sent } => {
+            (SMS_UNAVAILABLE, ErrorData { maybe_sent: Some(*maybe_sent), ..ErrorData::kind(ErrorKind::SmsUnavailable) })
+        }
         Error::Unavailable => (UNAVAILABLE, ErrorData::kind(ErrorKind::Unavailable)),
         Error::Internal(_) => (INTERNAL, ErrorData::kind(ErrorKind::Internal)),
     };

@@ -21,9 +21,14 @@ pub mod procedures;
 pub mod security;
 pub mod server;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use keyward_persistence::repo::sms::Caps;
 use keyward_persistence::{Db, Sealer};
+use keyward_sms::SmsSender;
+use keyward_sms::burst::BurstLimiter;
+use keyward_sms::phone::Region;
 
 /// What every procedure can reach.
 pub struct App {
@@ -32,4 +37,16 @@ pub struct App {
     pub sealer: Sealer,
     /// How long a session token lives after login.
     pub token_ttl: Duration,
+    pub sms: Sms,
+}
+
+/// What `keys.sendSms` needs besides the database.
+pub struct Sms {
+    pub sender: Arc<dyn SmsSender>,
+    /// Per organisation, in memory, per node.
+    pub burst: Arc<BurstLimiter>,
+    /// National numbers are read in this region.
+    pub default_region: Region,
+    /// Counted in the database, exact across nodes.
+    pub caps: Caps,
 }

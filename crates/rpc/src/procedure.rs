@@ -182,6 +182,9 @@ mod tests {
             ("keys.deleteAccessCode", Signed(Administer)),
             ("keys.accessCodeHistory", Signed(Read)),
             ("keys.summary", Signed(Read)),
+            ("keys.sendSms", Signed(SendSms)),
+            ("settings.getSms", Signed(ManageOrganisation)),
+            ("settings.updateSms", Signed(ManageOrganisation)),
             ("audit.list", Signed(ReadAudit)),
         ];
         assert_eq!(super::access_table(), expected);

@@ -6,6 +6,7 @@ pub mod access_codes;
 pub mod audit;
 pub mod developments;
 pub mod keys;
+pub mod sms;
 pub mod summary;
 pub mod users;
 

@@ -44,5 +44,6 @@ pub fn summary(conn: &mut AnyConnection, org_id: &str, development_id: Option<&s
     }
     s.overdue = super::count_i32(overdue.count().get_result(conn)?);
     s.access_codes = super::count_i32(codes.count().get_result(conn)?);
+    s.sms_ready = super::sms::configured(conn, org_id)?;
     Ok(s)
 }

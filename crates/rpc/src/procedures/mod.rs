@@ -7,6 +7,8 @@ mod audit;
 mod auth;
 mod developments;
 mod keys;
+mod settings;
+mod sms;
 mod summary;
 mod users;
 
@@ -52,6 +54,10 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<access_codes::AccessCodeHistory>();
 
     v.visit::<summary::KeysSummary>();
+    v.visit::<sms::SendSms>();
+
+    v.visit::<settings::GetSms>();
+    v.visit::<settings::UpdateSms>();
 
     v.visit::<audit::List>();
 }

@@ -1,0 +1,488 @@
+//! SMS settings and the record of every send that reached the provider stage.
+//!
+//! A send is two transactions around the provider call (the contract's pipeline):
+//! [`begin`] settles idempotency, checks the limits and commits a `pending` row — the
+//! outbox — and [`finish`] records the outcome with its audit event. Rows left `pending`
+//! by a crash become `unknown` ([`mark_stale_pending`]); nothing is ever re-sent.
+//! The message body is never stored: it may hold an access code.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use diesel::prelude::*;
+use keyward_domain::{Actor, Error, FieldChange, Role, SmsSettings, entities::diff};
+use sha2::{Digest, Sha256};
+
+use super::audit::{self, NewEvent};
+use crate::connection::AnyConnection;
+use crate::error::{StoreError, StoreResult, is_unique_violation};
+use crate::schema::{sms_daily_usage, sms_messages, sms_settings};
+use crate::secrets::Sealer;
+use crate::time;
+
+const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
+
+// ---- settings ----------------------------------------------------------------------
+
+/// What sending needs: the account, the token (opened), the sender.
+pub struct Account {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub from_number: Option<String>,
+    pub messaging_service_sid: Option<String>,
+}
+
+#[derive(Queryable, Insertable, Clone)]
+#[diesel(table_name = sms_settings)]
+struct SettingsRow {
+    org_id: String,
+    account_sid: String,
+    auth_token_sealed: String,
+    from_number: Option<String>,
+    messaging_service_sid: Option<String>,
+    updated_at: NaiveDateTime,
+}
+
+fn settings_row(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Option<SettingsRow>> {
+    Ok(sms_settings::table.find(org_id).first(conn).optional()?)
+}
+
+pub fn account(conn: &mut AnyConnection, sealer: &Sealer, org_id: &str) -> StoreResult<Option<Account>> {
+    settings_row(conn, org_id)?
+        .map(|row| {
+            Ok(Account {
+                auth_token: sealer.open(&row.auth_token_sealed)?,
+                account_sid: row.account_sid,
+                from_number: row.from_number,
+                messaging_service_sid: row.messaging_service_sid,
+            })
+        })
+        .transpose()
+}
+
+pub fn view(conn: &mut AnyConnection, org_id: &str) -> StoreResult<SmsSettings> {
+    Ok(match settings_row(conn, org_id)? {
+        Some(row) => SmsSettings {
+            configured: true,
+            account_sid: Some(row.account_sid),
+            from_number: row.from_number,
+            messaging_service_sid: row.messaging_service_sid,
+        },
+        None => SmsSettings { configured: false, account_sid: None, from_number: None, messaging_service_sid: None },
+    })
+}
+
+pub fn configured(conn: &mut AnyConnection, org_id: &str) -> StoreResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(sms_settings::table.find(org_id).select(sms_settings::org_id))).get_result(conn)?)
+}
+
+/// Validated settings; the token arrives in clear and is sealed here.
+pub struct NewSettings {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub from_number: Option<String>,
+    pub messaging_service_sid: Option<String>,
+}
+
+pub fn save(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: NewSettings) -> StoreResult<SmsSettings> {
+    let old = settings_row(conn, &actor.org_id)?;
+    let row = SettingsRow {
+        org_id: actor.org_id.clone(),
+        account_sid: new.account_sid,
+        auth_token_sealed: sealer.seal(&new.auth_token),
+        from_number: new.from_number,
+        messaging_service_sid: new.messaging_service_sid,
+        updated_at: time::now(),
+    };
+    let mut changes = Vec::new();
+    diff(&mut changes, "accountSid", &old.as_ref().map(|o| o.account_sid.clone()), &Some(row.account_sid.clone()));
+    changes.push(FieldChange::new("authToken", old.as_ref().map(|_| "***"), Some("***")));
+    diff(&mut changes, "fromNumber", &old.as_ref().and_then(|o| o.from_number.clone()), &row.from_number);
+    diff(
+        &mut changes,
+        "messagingServiceSid",
+        &old.as_ref().and_then(|o| o.messaging_service_sid.clone()),
+        &row.messaging_service_sid,
+    );
+    if old.is_some() {
+        diesel::update(sms_settings::table.find(&actor.org_id))
+            .set((
+                sms_settings::account_sid.eq(&row.account_sid),
+                sms_settings::auth_token_sealed.eq(&row.auth_token_sealed),
+                sms_settings::from_number.eq(&row.from_number),
+                sms_settings::messaging_service_sid.eq(&row.messaging_service_sid),
+                sms_settings::updated_at.eq(row.updated_at),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(sms_settings::table).values(&row).execute(conn)?;
+    }
+    audit::record(
+        conn,
+        actor,
+        NewEvent {
+            action: "smsSettings.updated",
+            entity_type: "smsSettings",
+            entity_id: &actor.org_id,
+            summary: "SMS settings updated".to_owned(),
+            changes,
+        },
+    )?;
+    view(conn, &actor.org_id)
+}
+
+/// Every sealed token, for `secrets::rotate`: (org_id, sealed).
+pub(crate) fn sealed_tokens(conn: &mut AnyConnection) -> StoreResult<Vec<(String, String)>> {
+    Ok(sms_settings::table.select((sms_settings::org_id, sms_settings::auth_token_sealed)).load(conn)?)
+}
+
+pub(crate) fn reseal_token(conn: &mut AnyConnection, org_id: &str, sealed: &str) -> StoreResult<()> {
+    diesel::update(sms_settings::table.find(org_id)).set(sms_settings::auth_token_sealed.eq(sealed)).execute(conn)?;
+    Ok(())
+}
+
+// ---- sends ------------------------------------------------------------------------
+
+/// What is being sent to whom (validated); never the body.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// `key` or `accessCode`.
+    pub target_type: &'static str,
+    pub target_id: String,
+    /// What the audit log may say about the target (a key ref, a code's label).
+    pub target_name: String,
+    pub recipient_name: String,
+    pub to_e164: String,
+    pub idempotency_key: Option<String>,
+    pub segments: i32,
+    pub encoding: &'static str,
+}
+
+impl Attempt {
+    fn fingerprint(&self) -> String {
+        let digest = Sha256::digest(
+            format!("{}|{}|{}|{}", self.target_type, self.target_id, self.to_e164, self.recipient_name).as_bytes(),
+        );
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The limits counted in the database: exact under concurrency, across nodes.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub per_recipient_per_hour: i32,
+    pub per_organisation_per_day: i32,
+}
+
+/// A recorded send, as an idempotent replay needs it.
+#[derive(Debug, Clone, Queryable)]
+pub struct Recorded {
+    pub id: String,
+    pub status: String,
+    pub provider_message_id: Option<String>,
+    pub provider_error_code: Option<i32>,
+    pub http_status: Option<i32>,
+}
+
+pub enum Begun {
+    /// A `pending` row was committed: send now.
+    Started { sms_id: String },
+    /// The idempotency key was used before: answer what happened then.
+    Replay(Recorded),
+}
+
+/// Settles idempotency, checks the limits (`burst` first, then the database caps) and
+/// commits a `pending` row; in one write transaction. Refusals change nothing.
+///
+/// The organisation's row of today's counter is locked first (a no-op UPDATE), so that
+/// the idempotency check, the caps and the insert of one send see every send of the
+/// organisation before it: exact on PostgreSQL under READ COMMITTED as on SQLite.
+pub fn begin(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    attempt: &Attempt,
+    caps: Caps,
+    burst: &(dyn Fn() -> Result<(), Duration> + Send + Sync),
+) -> StoreResult<Begun> {
+    let now = time::now();
+    let today = now.date();
+    ensure_counter(conn, &actor.org_id, today)?;
+    diesel::update(sms_daily_usage::table.find((&actor.org_id, today)))
+        .set(sms_daily_usage::sent.eq(sms_daily_usage::sent))
+        .execute(conn)?;
+
+    let fingerprint = attempt.fingerprint();
+    if let Some(key) = &attempt.idempotency_key {
+        let previous: Option<(NaiveDateTime, String, Recorded)> = sms_messages::table
+            .filter(sms_messages::org_id.eq(&actor.org_id))
+            .filter(sms_messages::idempotency_key.eq(key))
+            .select((
+                sms_messages::created_at,
+                sms_messages::request_fingerprint,
+                (
+                    sms_messages::id,
+                    sms_messages::status,
+                    sms_messages::provider_message_id,
+                    sms_messages::provider_error_code,
+                    sms_messages::http_status,
+                ),
+            ))
+            .first(conn)
+            .optional()?;
+        match previous {
+            Some((created_at, _, _)) if now - created_at >= IDEMPOTENCY_WINDOW => {
+                // Expired: the key is free again.
+                diesel::update(
+                    sms_messages::table
+                        .filter(sms_messages::org_id.eq(&actor.org_id))
+                        .filter(sms_messages::idempotency_key.eq(key)),
+                )
+                .set(sms_messages::idempotency_key.eq(None::<String>))
+                .execute(conn)?;
+            }
+            Some((_, previous_fingerprint, _)) if previous_fingerprint != fingerprint => {
+                return Err(Error::invalid("idempotencyKey", "was used before with different parameters").into());
+            }
+            Some((_, _, recorded)) => return Ok(Begun::Replay(recorded)),
+            None => {}
+        }
+    }
+
+    burst().map_err(|wait| rate_limited(wait.as_millis()))?;
+    let counted = diesel::update(
+        sms_daily_usage::table
+            .find((&actor.org_id, today))
+            .filter(sms_daily_usage::sent.lt(caps.per_organisation_per_day)),
+    )
+    .set(sms_daily_usage::sent.eq(sms_daily_usage::sent + 1))
+    .execute(conn)?;
+    if counted == 0 {
+        let midnight = (today + TimeDelta::days(1)).and_hms_opt(0, 0, 0).expect("midnight exists");
+        return Err(rate_limited((midnight - now).num_milliseconds().max(1) as u128));
+    }
+    let hour_ago = now - TimeDelta::hours(1);
+    let recent: Vec<NaiveDateTime> = sms_messages::table
+        .filter(sms_messages::org_id.eq(&actor.org_id))
+        .filter(sms_messages::to_e164.eq(&attempt.to_e164))
+        .filter(sms_messages::created_at.gt(hour_ago))
+        .filter(sms_messages::status.ne_all(["rejected", "unavailable"]))
+        .order(sms_messages::created_at)
+        .select(sms_messages::created_at)
+        .load(conn)?;
+    if recent.len() as i64 >= i64::from(caps.per_recipient_per_hour) {
+        // Free again when the oldest send counted leaves the hour.
+        let oldest = recent[recent.len() - caps.per_recipient_per_hour.max(1) as usize];
+        let wait = (oldest + TimeDelta::hours(1) - now).num_milliseconds().max(1);
+        return Err(rate_limited(wait as u128));
+    }
+
+    let sms_id = time::new_id();
+    diesel::insert_into(sms_messages::table)
+        .values((
+            sms_messages::id.eq(&sms_id),
+            sms_messages::org_id.eq(&actor.org_id),
+            sms_messages::created_at.eq(now),
+            sms_messages::updated_at.eq(now),
+            sms_messages::actor_id.eq(&actor.user_id),
+            sms_messages::actor_name.eq(&actor.name),
+            sms_messages::target_type.eq(attempt.target_type),
+            sms_messages::target_id.eq(&attempt.target_id),
+            sms_messages::recipient_name.eq(&attempt.recipient_name),
+            sms_messages::to_e164.eq(&attempt.to_e164),
+            sms_messages::idempotency_key.eq(&attempt.idempotency_key),
+            sms_messages::request_fingerprint.eq(&fingerprint),
+            sms_messages::status.eq("pending"),
+            sms_messages::attempts.eq(0),
+            sms_messages::segments.eq(attempt.segments),
+            sms_messages::encoding.eq(attempt.encoding),
+        ))
+        .execute(conn)?;
+    Ok(Begun::Started { sms_id })
+}
+
+fn rate_limited(wait_ms: u128) -> StoreError {
+    Error::RateLimited { retry_after_ms: u32::try_from(wait_ms.max(1)).unwrap_or(u32::MAX) }.into()
+}
+
+/// Creates today's counter row if missing. Inside a savepoint: on PostgreSQL a failed
+/// INSERT would otherwise abort the whole transaction when a concurrent send created it.
+fn ensure_counter(conn: &mut AnyConnection, org_id: &str, day: NaiveDate) -> StoreResult<()> {
+    let exists: bool = diesel::select(diesel::dsl::exists(
+        sms_daily_usage::table.find((org_id, day)).select(sms_daily_usage::sent),
+    ))
+    .get_result(conn)?;
+    if exists {
+        return Ok(());
+    }
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(sms_daily_usage::table)
+            .values((sms_daily_usage::org_id.eq(org_id), sms_daily_usage::day.eq(day), sms_daily_usage::sent.eq(0)))
+            .execute(c)
+    });
+    match inserted.map_err(StoreError::from) {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// What became of a send.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent { provider_message_id: String, provider_status: String, attempts: i32 },
+    /// Refused by the provider: nothing sent, the day's count is given back.
+    Rejected { code: Option<i32>, http_status: i32, attempts: i32 },
+    /// Provider unreachable: nothing sent, the day's count is given back.
+    Unavailable { code: Option<i32>, http_status: Option<i32>, attempts: i32 },
+    /// Maybe sent: the count stays.
+    Unknown { http_status: Option<i32>, attempts: i32 },
+}
+
+impl Outcome {
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Sent { .. } => "sent",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::Unavailable { .. } => "unavailable",
+            Outcome::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+/// Records the outcome and its audit event (one transaction); a refusal gives the day's
+/// count back.
+pub fn finish(conn: &mut AnyConnection, actor: &Actor, sms_id: &str, attempt: &Attempt, outcome: &Outcome) -> StoreResult<()> {
+    let (message_id, provider_status, code, http_status, attempts) = match outcome {
+        Outcome::Sent { provider_message_id, provider_status, attempts } => {
+            (Some(provider_message_id.clone()), Some(provider_status.clone()), None, Some(201), *attempts)
+        }
+        Outcome::Rejected { code, http_status, attempts } => (None, None, *code, Some(*http_status), *attempts),
+        Outcome::Unavailable { code, http_status, attempts } => (None, None, *code, *http_status, *attempts),
+        Outcome::Unknown { http_status, attempts } => (None, None, None, *http_status, *attempts),
+    };
+    let created_at: NaiveDateTime = diesel::update(
+        sms_messages::table
+            .filter(sms_messages::org_id.eq(&actor.org_id))
+            .filter(sms_messages::id.eq(sms_id))
+            // The sweep may have called it `unknown` meanwhile; the real outcome wins.
+            .filter(sms_messages::status.eq_any(["pending", "unknown"])),
+    )
+    .set((
+        sms_messages::status.eq(outcome.status()),
+        sms_messages::provider_message_id.eq(&message_id),
+        sms_messages::provider_status.eq(&provider_status),
+        sms_messages::provider_error_code.eq(code),
+        sms_messages::http_status.eq(http_status),
+        sms_messages::attempts.eq(attempts),
+        sms_messages::updated_at.eq(time::now()),
+    ))
+    .returning(sms_messages::created_at)
+    .get_result(conn)?;
+    if matches!(outcome, Outcome::Rejected { .. } | Outcome::Unavailable { .. }) {
+        diesel::update(sms_daily_usage::table.find((&actor.org_id, created_at.date())))
+            .filter(sms_daily_usage::sent.gt(0))
+            .set(sms_daily_usage::sent.eq(sms_daily_usage::sent - 1))
+            .execute(conn)?;
+    }
+    record_outcome(conn, actor, sms_id, attempt, outcome.status(), message_id.as_deref(), code, attempts)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_outcome(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    sms_id: &str,
+    attempt: &Attempt,
+    status: &str,
+    message_id: Option<&str>,
+    code: Option<i32>,
+    attempts: i32,
+) -> StoreResult<()> {
+    let mut changes = vec![
+        FieldChange::new("target", None::<&str>, Some(format!("{} {}", attempt.target_type, attempt.target_name))),
+        FieldChange::new("to", None::<&str>, Some(&attempt.to_e164)),
+        FieldChange::new("status", Some("pending"), Some(status)),
+        FieldChange::new("segments", None::<&str>, Some(attempt.segments)),
+        FieldChange::new("attempts", None::<&str>, Some(attempts)),
+    ];
+    if let Some(id) = message_id {
+        changes.push(FieldChange::new("providerMessageId", None::<&str>, Some(id)));
+    }
+    if let Some(code) = code {
+        changes.push(FieldChange::new("providerCode", None::<&str>, Some(code)));
+    }
+    audit::record(
+        conn,
+        actor,
+        NewEvent {
+            action: &format!("sms.{status}"),
+            entity_type: "sms",
+            entity_id: sms_id,
+            summary: format!(
+                "SMS of {} {} to {} ({}): {status}",
+                attempt.target_type, attempt.target_name, attempt.recipient_name, attempt.to_e164
+            ),
+            changes,
+        },
+    )
+}
+
+/// Marks `pending` rows older than `age` as `unknown` (the server stopped while sending,
+/// or the provider never answered), each with an audit event. They are never re-sent:
+/// the provider may have received them.
+pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResult<usize> {
+    let cutoff = time::now() - TimeDelta::from_std(age).unwrap_or(TimeDelta::hours(1));
+    #[derive(Queryable)]
+    struct Stale {
+        id: String,
+        org_id: String,
+        actor_id: String,
+        actor_name: String,
+        target_type: String,
+        target_id: String,
+        recipient_name: String,
+        to_e164: String,
+        segments: i32,
+        encoding: String,
+    }
+    let stale: Vec<Stale> = sms_messages::table
+        .filter(sms_messages::status.eq("pending"))
+        .filter(sms_messages::created_at.lt(cutoff))
+        .select((
+            sms_messages::id,
+            sms_messages::org_id,
+            sms_messages::actor_id,
+            sms_messages::actor_name,
+            sms_messages::target_type,
+            sms_messages::target_id,
+            sms_messages::recipient_name,
+            sms_messages::to_e164,
+            sms_messages::segments,
+            sms_messages::encoding,
+        ))
+        .load(conn)?;
+    let mut marked = 0;
+    for row in stale {
+        let updated = diesel::update(sms_messages::table.find(&row.id).filter(sms_messages::status.eq("pending")))
+            .set((sms_messages::status.eq("unknown"), sms_messages::updated_at.eq(time::now())))
+            .execute(conn)?;
+        if updated == 0 {
+            continue;
+        }
+        marked += 1;
+        // The audit event names the user who asked for the send; the role is not recorded.
+        let actor = Actor { user_id: row.actor_id, org_id: row.org_id, name: row.actor_name, role: Role::Team };
+        let attempt = Attempt {
+            target_type: if row.target_type == "key" { "key" } else { "accessCode" },
+            target_name: row.target_id.clone(),
+            target_id: row.target_id,
+            recipient_name: row.recipient_name,
+            to_e164: row.to_e164,
+            idempotency_key: None,
+            segments: row.segments,
+            encoding: if row.encoding == "UCS-2" { "UCS-2" } else { "GSM-7" },
+        };
+        record_outcome(conn, &actor, &row.id, &attempt, "unknown", None, None, 0)?;
+    }
+    Ok(marked)
+}

@@ -1,0 +1,3 @@
+DROP TABLE sms_daily_usage;
+DROP TABLE sms_messages;
+DROP TABLE sms_settings;
