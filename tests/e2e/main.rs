@@ -17,4 +17,5 @@ mod protocol;
 mod races;
 mod roles;
 mod smoke;
+mod sms;
 mod transitions;

@@ -134,4 +134,8 @@ pub struct SmsArgs {
     /// How long one request to Twilio may take before its outcome counts as unknown.
     #[arg(long, env = "KEYWARD_SMS_REQUEST_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub sms_request_timeout_ms: u64,
+    /// A send still `pending` after this long (the server stopped mid-send) becomes
+    /// `unknown`; it is never re-sent. Checked at start-up and every minute.
+    #[arg(long, env = "KEYWARD_SMS_PENDING_TIMEOUT_SECS", default_value_t = 60)]
+    pub sms_pending_timeout_secs: u64,
 }

@@ -12,9 +12,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use keyward_domain::{Role, validate};
+use keyward_persistence::repo::sms::{self as sms_repo, Caps};
 use keyward_persistence::repo::users::{self, NewUser};
 use keyward_persistence::{DatabaseUrl, Db, Sealer, SecretKey, secrets};
-use keyward_persistence::repo::sms::{self as sms_repo, Caps};
 use keyward_rpc::{App, Sms, security, server};
 use keyward_sms::burst::BurstLimiter;
 use keyward_sms::phone;
@@ -84,6 +84,9 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     let db = connect_and_migrate(&args.db).await?;
     let sealer = check_secret_key(&db, &secret).await?;
     let sms = sms_service(&args.sms)?;
+    let pending_timeout = Duration::from_secs(args.sms.sms_pending_timeout_secs);
+    // Before serving: what a previous run left pending is settled first.
+    sweep_pending_sms(&db, pending_timeout).await;
     let burst = Arc::clone(&sms.burst);
     let app = App { db: db.clone(), sealer, token_ttl: Duration::from_secs(args.token_ttl_minutes * 60), sms };
     let (handle, addr) = server::start(app, server::Options { listen: args.listen, cors_origins: args.cors_origins })
@@ -94,7 +97,7 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     println!("keyward listening on http://{addr}");
 
     let purge = tokio::spawn(purge_expired_sessions(db.clone()));
-    let sweep = tokio::spawn(sweep_sms(db, burst));
+    let sweep = tokio::spawn(sweep_sms(db, burst, pending_timeout));
     wait_for_shutdown_signal().await?;
     tracing::info!("shutting down: finishing calls in flight");
     purge.abort();
@@ -131,9 +134,8 @@ async fn purge_expired_sessions(db: Db) {
 fn sms_service(args: &cli::SmsArgs) -> anyhow::Result<Sms> {
     let nonzero = |n: u32| NonZeroU32::new(n).context("SMS limits are at least 1");
     let policy = RetryPolicy::default();
-    let client =
-        TwilioClient::new(&args.twilio_base_url, Duration::from_millis(args.sms_request_timeout_ms), policy)
-            .map_err(anyhow::Error::msg)?;
+    let client = TwilioClient::new(&args.twilio_base_url, Duration::from_millis(args.sms_request_timeout_ms), policy)
+        .map_err(anyhow::Error::msg)?;
     if args.twilio_base_url.starts_with("http://") {
         tracing::warn!(url = %args.twilio_base_url, "SMS goes to a plain-HTTP endpoint: fine for a local fake only");
     }
@@ -143,22 +145,30 @@ fn sms_service(args: &cli::SmsArgs) -> anyhow::Result<Sms> {
         default_region: phone::region(&args.sms_default_region)
             .map_err(anyhow::Error::msg)
             .context("KEYWARD_SMS_DEFAULT_REGION")?,
-        caps: Caps { per_recipient_per_hour: args.sms_recipient_per_hour, per_organisation_per_day: args.sms_org_per_day },
+        caps: Caps {
+            per_recipient_per_hour: args.sms_recipient_per_hour,
+            per_organisation_per_day: args.sms_org_per_day,
+        },
     })
 }
 
-/// At start-up and every minute: sends left `pending` past twice the send deadline (the
-/// server stopped mid-send) become `unknown`, never re-sent; idle burst state is dropped.
-async fn sweep_sms(db: Db, burst: Arc<BurstLimiter>) {
-    let stale_after = RetryPolicy::default().deadline * 2;
+/// Sends left `pending` past the timeout (the server stopped mid-send) become `unknown`;
+/// they are never re-sent, since the provider may have received them.
+async fn sweep_pending_sms(db: &Db, timeout: Duration) {
+    match db.write(move |c| sms_repo::mark_stale_pending(c, timeout)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(count = n, "SMS sends left pending are now unknown: they may have been sent"),
+        Err(e) => tracing::warn!(error = %e, "could not sweep pending SMS"),
+    }
+}
+
+/// Every minute: the pending sweep, and dropping idle burst-limiter state.
+async fn sweep_sms(db: Db, burst: Arc<BurstLimiter>, timeout: Duration) {
     let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+    every_minute.tick().await; // the first tick is immediate; start-up already swept
     loop {
         every_minute.tick().await;
-        match db.write(move |c| sms_repo::mark_stale_pending(c, stale_after)).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(count = n, "SMS sends left pending are now unknown: they may have been sent"),
-            Err(e) => tracing::warn!(error = %e, "could not sweep pending SMS"),
-        }
+        sweep_pending_sms(&db, timeout).await;
         burst.forget_idle();
     }
 }

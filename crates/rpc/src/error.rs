@@ -113,9 +113,10 @@ pub fn to_rpc(error: &Error) -> ErrorObjectOwned {
         }
         Error::DevelopmentNotEmpty => (CONFLICT, ErrorData::kind(ErrorKind::DevelopmentNotEmpty)),
         Error::CodeNotActive => (CONFLICT, ErrorData::kind(ErrorKind::CodeNotActive)),
-        Error::RateLimited { retry_after_ms } => {
-            (RATE_LIMITED, ErrorData { retry_after_ms: Some(*retry_after_ms), ..ErrorData::kind(ErrorKind::RateLimited) })
-        }
+        Error::RateLimited { retry_after_ms } => (
+            RATE_LIMITED,
+            ErrorData { retry_after_ms: Some(*retry_after_ms), ..ErrorData::kind(ErrorKind::RateLimited) },
+        ),
         Error::SmsNotConfigured { provider_code } => (
             SMS_NOT_CONFIGURED,
             ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsNotConfigured) },

@@ -6,13 +6,15 @@ pub mod client;
 pub mod database;
 pub mod raw_http;
 pub mod server;
+pub mod sms;
 
 pub use client::{Client, RpcError};
 pub use database::Backend;
 pub use server::TestApp;
+pub use sms::SmsApp;
 
 /// Declares a test body once and runs it on both databases, as `NAME::sqlite` and
-/// `NAME::postgres`.
+/// `NAME::postgres`. The body's app type (`TestApp`, `SmsApp`) says how it starts.
 #[macro_export]
 macro_rules! on_both_databases {
     ($(async fn $name:ident($app:ident: $app_type:ty) $body:block)+) => {
@@ -25,14 +27,14 @@ macro_rules! on_both_databases {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    if let Some(app) = $crate::support::TestApp::start($crate::support::Backend::Sqlite).await {
+                    if let Some(app) = <$app_type>::start($crate::support::Backend::Sqlite).await {
                         run(app).await;
                     }
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if let Some(app) = $crate::support::TestApp::start($crate::support::Backend::Postgres).await {
+                    if let Some(app) = <$app_type>::start($crate::support::Backend::Postgres).await {
                         run(app).await;
                     }
                 }

@@ -41,9 +41,7 @@ pub struct UpdateSmsInput {
 
 fn sid(field: &str, prefix: &str, value: &str) -> Result<String, Error> {
     let value = value.trim();
-    let ok = value.len() == 34
-        && value.starts_with(prefix)
-        && value[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    let ok = value.len() == 34 && value.starts_with(prefix) && value[2..].bytes().all(|b| b.is_ascii_hexdigit());
     if ok { Ok(value.to_owned()) } else { Err(Error::invalid(field, format!("must be {prefix} and 32 hex digits"))) }
 }
 
@@ -60,7 +58,10 @@ fn sender(value: &str) -> Result<String, Error> {
     if alphanumeric {
         Ok(value.to_owned())
     } else {
-        Err(Error::invalid("fromNumber", "must be an E.164 number or a sender ID of up to 11 letters, digits or spaces"))
+        Err(Error::invalid(
+            "fromNumber",
+            "must be an E.164 number or a sender ID of up to 11 letters, digits or spaces",
+        ))
     }
 }
 

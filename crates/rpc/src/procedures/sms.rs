@@ -89,7 +89,8 @@ impl Procedure for SendSms {
                         ("accessCode", id, code.label, body)
                     }
                 };
-                let account = sms::account(c, &sealer, &org_id)?.ok_or(Error::SmsNotConfigured { provider_code: None })?;
+                let account =
+                    sms::account(c, &sealer, &org_id)?.ok_or(Error::SmsNotConfigured { provider_code: None })?;
                 Ok((target_type, target_id, target_name, body, account))
             })
             .await?;
@@ -166,7 +167,11 @@ impl Procedure for SendSms {
 fn idempotency_key(key: &str) -> Result<String, Error> {
     let ok = (1..=255).contains(&key.len())
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-    if ok { Ok(key.to_owned()) } else { Err(Error::invalid("idempotencyKey", "must be 1 to 255 of A-Z a-z 0-9 _ . : -")) }
+    if ok {
+        Ok(key.to_owned())
+    } else {
+        Err(Error::invalid("idempotencyKey", "must be 1 to 255 of A-Z a-z 0-9 _ . : -"))
+    }
 }
 
 fn outcome_of(result: Result<keyward_sms::Delivery, SendFailure>) -> Outcome {
@@ -200,7 +205,9 @@ fn answer(recorded: Recorded) -> Result<SendSmsOutput, Error> {
             provider_message_id: recorded.provider_message_id,
         }),
         // Twilio refused the credentials (20003) or the account (20404): fix the settings.
-        "rejected" if matches!(recorded.provider_error_code, Some(20003 | 20404)) || recorded.http_status == Some(401) => {
+        "rejected"
+            if matches!(recorded.provider_error_code, Some(20003 | 20404)) || recorded.http_status == Some(401) =>
+        {
             Err(Error::SmsNotConfigured { provider_code: recorded.provider_error_code })
         }
         "rejected" => Err(Error::SmsRejected { provider_code: recorded.provider_error_code }),
