@@ -145,12 +145,33 @@ fn has_doctests(root: &Path) -> bool {
             }
         } else if kind.is_file() && name.ends_with(".rs") {
             let Ok(text) = std::fs::read_to_string(&path) else { continue };
-            if text.lines().map(str::trim_start).any(|line| {
-                ((line.starts_with("///") || line.starts_with("//!")) && line.contains("```"))
-                    || (line.starts_with("#") && line.contains("doc") && line.contains("include_str!"))
-            }) {
+            if has_rust_fence(&text) {
                 return true;
             }
+        }
+    }
+    false
+}
+
+/// Whether doc comments open a code block that rustdoc compiles: a fence with no info
+/// string, or `rust`, `no_run`, `should_panic`, `compile_fail`… — not `text` or `ignore`.
+/// `#[doc = include_str!(…)]` counts too: the file it includes may hold one.
+fn has_rust_fence(text: &str) -> bool {
+    let mut in_fence = false;
+    for line in text.lines().map(str::trim_start) {
+        if line.starts_with('#') && line.contains("doc") && line.contains("include_str!") {
+            return true;
+        }
+        let Some(doc) = line.strip_prefix("///").or_else(|| line.strip_prefix("//!")) else { continue };
+        let Some(info) = doc.trim_start().strip_prefix("```") else { continue };
+        if in_fence {
+            in_fence = false;
+            continue;
+        }
+        in_fence = true;
+        let info = info.trim();
+        if !(info.starts_with("text") || info.starts_with("ignore") || info.starts_with("console")) {
+            return true;
         }
     }
     false

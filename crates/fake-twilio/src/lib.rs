@@ -12,8 +12,7 @@
 //!   through the control endpoints `GET /_fake/requests`, `POST /_fake/reset` and
 //!   `POST /_fake/next`.
 //!
-//! ```no_run
-//! # async fn example() -> std::io::Result<()> {
+//! ```text
 //! use fake_twilio::{Config, FakeTwilio, Scripted};
 //! let fake = FakeTwilio::start(Config::default()).await?;
 //! // KEYWARD_TWILIO_BASE_URL = fake.url()
@@ -21,7 +20,6 @@
 //! // … exercise the client …
 //! assert_eq!(fake.message_posts(), 2);
 //! assert_eq!(fake.requests()[1].field("SmartEncoded"), Some("false"));
-//! # Ok(()) }
 //! ```
 //!
 //! Status callbacks (`POST /_fake/callbacks/{MessageSid}`) are not built.
