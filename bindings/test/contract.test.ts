@@ -18,6 +18,7 @@ import {
   type Procedures,
   type User,
 } from "../src/index.js";
+import { startFakeTwilio, type FakeTwilio } from "./support/fake-twilio.js";
 import { startKeyward, type Keyward } from "./support/keyward.js";
 
 /**
@@ -57,6 +58,9 @@ const covered: Record<keyof Procedures, true> = {
   "keys.deleteAccessCode": true,
   "keys.accessCodeHistory": true,
   "keys.summary": true,
+  "keys.sendSms": true,
+  "settings.getSms": true,
+  "settings.updateSms": true,
   "audit.list": true,
 };
 
@@ -97,6 +101,7 @@ const PAST = "2020-01-01T09:00:00Z";
 
 describe("keyward contract through the generated client", () => {
   let server: Keyward;
+  let twilio: FakeTwilio;
   let ownerToken: string | null = null;
   let owner: Client;
   let ownerUser: User;
@@ -116,13 +121,15 @@ describe("keyward contract through the generated client", () => {
     createClient({ url: server.url, token, fetch: recordingFetch });
 
   before(async () => {
-    server = await startKeyward();
+    twilio = await startFakeTwilio();
+    server = await startKeyward({ env: { KEYWARD_TWILIO_BASE_URL: twilio.url } });
     owner = client(() => ownerToken);
     housekeeping = client(() => hkToken);
   });
 
   after(async () => {
     await server?.stop();
+    await twilio?.stop();
   });
 
   it("auth.login refuses a wrong password and an unknown email alike", async () => {
@@ -513,6 +520,64 @@ describe("keyward contract through the generated client", () => {
     assert.equal(none.totalKeys, 0);
     assert.equal(none.accessCodes, 0);
     await owner.keys.returnKey({ id: keyB.id });
+  });
+
+  it("settings.getSms, settings.updateSms, keys.sendSms (through a fake Twilio)", async () => {
+    const SID = "AC0123456789abcdef0123456789abcdef";
+    const AUTH = "test-auth-token";
+    const PHONE = "+447400123456";
+    const toKey = { target: { type: "key", id: keyA.id }, recipientName: "Sam Smith", phone: "07400 123456" } as const;
+
+    assert.deepEqual(await owner.settings.getSms(), {
+      configured: false,
+      accountSid: null,
+      fromNumber: null,
+      messagingServiceSid: null,
+    });
+    const notConfigured = await failsWith(owner.keys.sendSms(toKey), "SMS_NOT_CONFIGURED");
+    assert.equal(notConfigured.code, -32050);
+    await failsWith(housekeeping.settings.getSms(), "FORBIDDEN");
+    await failsWith(housekeeping.settings.updateSms({ accountSid: SID, authToken: AUTH, fromNumber: "+15005550006" }), "FORBIDDEN");
+    const badSid = await failsWith(owner.settings.updateSms({ accountSid: "AC123", authToken: AUTH, fromNumber: "+15005550006" }), "INVALID_INPUT");
+    assert.equal(badSid.field, "accountSid");
+
+    const settings = await owner.settings.updateSms({ accountSid: SID, authToken: AUTH, fromNumber: "+15005550006" });
+    assert.deepEqual(settings, { configured: true, accountSid: SID, fromNumber: "+15005550006", messagingServiceSid: null });
+    assert.deepEqual(await owner.settings.getSms(), settings, "the auth token is never answered");
+    assert.equal((await owner.keys.summary()).smsReady, true);
+
+    const sent = await owner.keys.sendSms({ ...toKey, idempotencyKey: "send-key-1" });
+    assert.equal(sent.status, "sent");
+    assert.ok(sent.smsId);
+    assert.match(sent.providerMessageId ?? "", /^SM[0-9a-f]{32}$/);
+    assert.equal(twilio.requests.length, 1);
+    const request = twilio.requests[0];
+    assert.equal(request?.path, `/2010-04-01/Accounts/${SID}/Messages.json`);
+    assert.equal(request?.authUser, SID);
+    assert.equal(request?.authPassword, AUTH);
+    assert.equal(request?.fields.get("To"), PHONE, "the phone is normalised to E.164");
+    assert.equal(request?.fields.get("From"), "+15005550006");
+    assert.equal(request?.fields.get("Body"), "Oak Park: key ref OAK-001 (Front door (main)).");
+
+    assert.deepEqual(await owner.keys.sendSms({ ...toKey, idempotencyKey: "send-key-1" }), sent, "same key: the first answer");
+    assert.equal(twilio.requests.length, 1, "a replay sends nothing");
+    const reused = await failsWith(owner.keys.sendSms({ ...toKey, recipientName: "Other", idempotencyKey: "send-key-1" }), "INVALID_INPUT");
+    assert.equal(reused.field, "idempotencyKey");
+    const badPhone = await failsWith(owner.keys.sendSms({ ...toKey, phone: "12" }), "INVALID_INPUT");
+    assert.equal(badPhone.field, "phone");
+    await failsWith(owner.keys.sendSms({ ...toKey, target: { type: "accessCode", id: codeAlarm.id } }), "CODE_NOT_ACTIVE");
+    await failsWith(owner.keys.sendSms({ ...toKey, target: { type: "key", id: NO_SUCH_ID } }), "NOT_FOUND");
+    await failsWith(housekeeping.keys.sendSms(toKey), "FORBIDDEN");
+    assert.equal(twilio.requests.length, 1, "refused sends reach no provider");
+
+    const code = await owner.keys.sendSms({ ...toKey, target: { type: "accessCode", id: codeGate.id } });
+    assert.equal(code.status, "sent");
+    assert.equal(twilio.requests.length, 2);
+    assert.equal(twilio.requests[1]?.fields.get("Body"), "Oak Park: Main gate (north) code 5555.");
+
+    const events = await owner.audit.list({ entityType: "sms" });
+    assert.equal(events.total, 2);
+    assert.ok(!JSON.stringify(events).includes("5555"), "the audit log never holds a code value");
   });
 
   it("deletes: access code, key, development (DEVELOPMENT_NOT_EMPTY while it has keys or codes)", async () => {

@@ -75,6 +75,8 @@ export async function typeChecks(client: Client, key: Key, dev: string): Promise
   await client.users.create({ email: "a@b.test", name: "A", role: "admin", password: "long enough password" });
   // @ts-expect-error codeType is snake_case: `bin_store`
   await client.keys.listAccessCodes({ codeType: "binStore" });
+  // @ts-expect-error an SMS target is `{ type: "key" | "accessCode", id }`
+  await client.keys.sendSms({ target: { type: "code", id: key.id }, recipientName: "Sam", phone: "07400 123456" });
 
   // --- missing required input ----------------------------------------------------------
   // @ts-expect-error createKey needs a label

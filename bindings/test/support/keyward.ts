@@ -44,6 +44,8 @@ export type Keyward = {
 export type StartOptions = {
   /** `KEYWARD_CORS_ORIGINS`. */
   corsOrigins?: string[];
+  /** More environment for `keyward serve`, e.g. `KEYWARD_TWILIO_BASE_URL`. */
+  env?: Record<string, string>;
 };
 
 const STARTUP_LIMIT_MS = 30_000;
@@ -58,8 +60,10 @@ export async function startKeyward(options: StartOptions = {}): Promise<Keyward>
     KEYWARD_DATABASE_URL: `sqlite://${join(dir, "keyward.db")}`,
     RUST_LOG: process.env["KEYWARD_TEST_LOG"] ? "info" : "warn",
   };
+  // Only what the test asks for: no ambient CORS list, listen address or Twilio endpoint.
   delete env["KEYWARD_CORS_ORIGINS"];
   delete env["KEYWARD_LISTEN"];
+  delete env["KEYWARD_TWILIO_BASE_URL"];
 
   const orgName = "Acme Lettings";
   const ownerEmail = "owner@acme.test";
@@ -78,7 +82,7 @@ export async function startKeyward(options: StartOptions = {}): Promise<Keyward>
     throw new Error(`keyward bootstrap failed: ${String(e)}`);
   }
 
-  const serveEnv = { ...env };
+  const serveEnv = { ...env, ...options.env };
   if (options.corsOrigins) serveEnv["KEYWARD_CORS_ORIGINS"] = options.corsOrigins.join(",");
   const child = spawn(bin, ["serve", "--listen", "127.0.0.1:0"], {
     env: serveEnv,
