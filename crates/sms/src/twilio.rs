@@ -103,9 +103,19 @@ pub struct TwilioClient {
 #[derive(Debug)]
 enum AttemptError {
     /// Surely not processed: may be retried.
-    Retryable { http_status: Option<u16>, code: Option<i64>, retry_after: Option<Duration> },
-    Rejected { http_status: u16, code: Option<i64> },
-    Unknown { reason: String, http_status: Option<u16> },
+    Retryable {
+        http_status: Option<u16>,
+        code: Option<i64>,
+        retry_after: Option<Duration>,
+    },
+    Rejected {
+        http_status: u16,
+        code: Option<i64>,
+    },
+    Unknown {
+        reason: String,
+        http_status: Option<u16>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -194,7 +204,11 @@ impl TwilioClient {
     }
 
     /// Sends with the retry policy; see the module doc.
-    pub async fn send_with_retry(&self, credentials: &Credentials, message: &OutboundSms) -> Result<Delivery, SendFailure> {
+    pub async fn send_with_retry(
+        &self,
+        credentials: &Credentials,
+        message: &OutboundSms,
+    ) -> Result<Delivery, SendFailure> {
         let started = Instant::now();
         let attempts = AtomicU32::new(0);
         let policy = self.policy;
@@ -211,11 +225,14 @@ impl TwilioClient {
         .sleep(tokio::time::sleep)
         .when(|e| matches!(e, AttemptError::Retryable { .. }))
         .adjust(|e, backoff| {
-            // Twilio's Retry-After, if any, instead of our backoff; no wait past the deadline.
+            // `None`: the backoff has no attempt left (at most `max_attempts`), whatever
+            // Twilio says. Otherwise Twilio's Retry-After, if any, instead of our backoff;
+            // no wait past the deadline.
+            let backoff = backoff?;
             let wait = match e {
-                AttemptError::Retryable { retry_after: Some(after), .. } => Some(*after),
+                AttemptError::Retryable { retry_after: Some(after), .. } => *after,
                 _ => backoff,
-            }?;
+            };
             (started.elapsed() + wait < policy.deadline).then_some(wait)
         })
         .await;
@@ -225,8 +242,12 @@ impl TwilioClient {
             Err(AttemptError::Retryable { http_status, code, .. }) => {
                 Err(SendFailure::Unavailable { http_status, code, attempts })
             }
-            Err(AttemptError::Rejected { http_status, code }) => Err(SendFailure::Rejected { http_status, code, attempts }),
-            Err(AttemptError::Unknown { reason, http_status }) => Err(SendFailure::Unknown { reason, http_status, attempts }),
+            Err(AttemptError::Rejected { http_status, code }) => {
+                Err(SendFailure::Rejected { http_status, code, attempts })
+            }
+            Err(AttemptError::Unknown { reason, http_status }) => {
+                Err(SendFailure::Unknown { reason, http_status, attempts })
+            }
         }
     }
 }

@@ -1,10 +1,16 @@
 //! A keyward whose SMS go to a fake Twilio over HTTP, with the owner's SMS settings made.
 
 use std::ops::Deref;
+use std::process::Stdio;
+use std::time::Duration;
 
 use fake_twilio::FakeTwilio;
 use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Child;
+use tokio::task::JoinHandle;
 
+use super::server::{self, SECRET_KEY};
 use super::{Backend, TestApp};
 
 /// The fake's sender number: a valid one in Twilio's test set.
@@ -53,5 +59,99 @@ impl SmsApp {
                 json!({"accountSid": config.account_sid, "authToken": auth_token, "fromNumber": FROM}),
             )
             .await;
+    }
+}
+
+impl SmsApp {
+    /// The settings another `keyward serve` on this app's database needs to send to the
+    /// same fake (PostgreSQL: the shared secret key; SQLite finds the key file), then `extra`.
+    fn extra_server_env<'a>(&self, fake_url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut env = vec![("KEYWARD_TWILIO_BASE_URL", fake_url), ("KEYWARD_SMS_REQUEST_TIMEOUT_MS", "1500")];
+        if self.db.backend == Backend::Postgres {
+            env.push(("KEYWARD_SECRET_KEY", SECRET_KEY));
+        }
+        env.extend_from_slice(extra);
+        env
+    }
+
+    /// Another `keyward serve` on this app's database, sending to the same fake; returns
+    /// the process and its base URL.
+    pub async fn spawn_server(&self, extra: &[(&str, &str)]) -> (Child, String) {
+        let fake_url = self.fake.url();
+        server::spawn_server(&self.db.url, &self.extra_server_env(&fake_url, extra)).await
+    }
+
+    /// Like [`SmsApp::spawn_server`], with the server's stderr (its log) captured.
+    pub async fn spawn_logged_server(&self, extra: &[(&str, &str)]) -> LoggedServer {
+        let fake_url = self.fake.url();
+        let env = self.extra_server_env(&fake_url, extra);
+        let mut child = server::command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--db-pool-size", "8"])
+            .env("KEYWARD_DATABASE_URL", &self.db.url)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start keyward serve");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let log = tokio::spawn(async move {
+            let mut all = Vec::new();
+            let _ = stderr.read_to_end(&mut all).await;
+            String::from_utf8_lossy(&all).into_owned()
+        });
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
+            .await
+            .expect("keyward serve did not start within 30 s")
+            .expect("read keyward's stdout");
+        let url = line
+            .trim()
+            .strip_prefix("keyward listening on ")
+            .unwrap_or_else(|| panic!("keyward serve did not start: {line:?}"))
+            .to_owned()
+            + "/";
+        LoggedServer { child, url, log }
+    }
+}
+
+/// A server whose stderr is captured.
+pub struct LoggedServer {
+    pub child: Child,
+    pub url: String,
+    log: JoinHandle<String>,
+}
+
+impl LoggedServer {
+    /// Stops the server (SIGTERM) and returns everything it wrote to stderr.
+    pub async fn stop(mut self) -> String {
+        let status = server::terminate(&mut self.child).await;
+        assert!(status.success(), "the server exits cleanly: {status:?}");
+        tokio::time::timeout(Duration::from_secs(10), self.log)
+            .await
+            .expect("stderr closes when the server exits")
+            .expect("the stderr reader")
+    }
+}
+
+/// `kill -9`: the process gets no chance to tidy up. Waits (at most 10 s) until it is gone.
+pub async fn kill(child: &mut Child) {
+    child.start_kill().expect("send SIGKILL");
+    tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("a killed process is gone within 10 s")
+        .expect("wait for the killed process");
+}
+
+/// Waits (bounded, 10 s) until `condition` holds, checking every few milliseconds.
+#[track_caller]
+pub fn eventually(what: &'static str, mut condition: impl FnMut() -> bool) -> impl Future<Output = ()> {
+    let caller = std::panic::Location::caller();
+    async move {
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(tokio::time::Instant::now() < give_up, "{what}: not within 10 s (at {caller})");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
