@@ -19,6 +19,10 @@ import {
   type User,
 } from "../src/index.js";
 import { startFakeTwilio, type FakeTwilio } from "./support/fake-twilio.js";
+
+/** The Twilio account the fake accepts, and the SMS settings the owner saves. */
+const SID = "AC0123456789abcdef0123456789abcdef";
+const AUTH = "test-auth-token";
 import { startKeyward, type Keyward } from "./support/keyward.js";
 
 /**
@@ -121,7 +125,7 @@ describe("keyward contract through the generated client", () => {
     createClient({ url: server.url, token, fetch: recordingFetch });
 
   before(async () => {
-    twilio = await startFakeTwilio();
+    twilio = await startFakeTwilio(SID, AUTH);
     server = await startKeyward({ env: { KEYWARD_TWILIO_BASE_URL: twilio.url } });
     owner = client(() => ownerToken);
     housekeeping = client(() => hkToken);
@@ -523,8 +527,6 @@ describe("keyward contract through the generated client", () => {
   });
 
   it("settings.getSms, settings.updateSms, keys.sendSms (through a fake Twilio)", async () => {
-    const SID = "AC0123456789abcdef0123456789abcdef";
-    const AUTH = "test-auth-token";
     const PHONE = "+447400123456";
     const toKey = { target: { type: "key", id: keyA.id }, recipientName: "Sam Smith", phone: "07400 123456" } as const;
 
@@ -550,17 +552,16 @@ describe("keyward contract through the generated client", () => {
     assert.equal(sent.status, "sent");
     assert.ok(sent.smsId);
     assert.match(sent.providerMessageId ?? "", /^SM[0-9a-f]{32}$/);
-    assert.equal(twilio.requests.length, 1);
-    const request = twilio.requests[0];
+    assert.equal((await twilio.requests()).length, 1);
+    const request = (await twilio.requests())[0];
     assert.equal(request?.path, `/2010-04-01/Accounts/${SID}/Messages.json`);
     assert.equal(request?.authUser, SID);
-    assert.equal(request?.authPassword, AUTH);
     assert.equal(request?.fields.get("To"), PHONE, "the phone is normalised to E.164");
     assert.equal(request?.fields.get("From"), "+15005550006");
     assert.equal(request?.fields.get("Body"), "Oak Park: key ref OAK-001 (Front door (main)).");
 
     assert.deepEqual(await owner.keys.sendSms({ ...toKey, idempotencyKey: "send-key-1" }), sent, "same key: the first answer");
-    assert.equal(twilio.requests.length, 1, "a replay sends nothing");
+    assert.equal((await twilio.requests()).length, 1, "a replay sends nothing");
     const reused = await failsWith(owner.keys.sendSms({ ...toKey, recipientName: "Other", idempotencyKey: "send-key-1" }), "INVALID_INPUT");
     assert.equal(reused.field, "idempotencyKey");
     const badPhone = await failsWith(owner.keys.sendSms({ ...toKey, phone: "12" }), "INVALID_INPUT");
@@ -568,12 +569,12 @@ describe("keyward contract through the generated client", () => {
     await failsWith(owner.keys.sendSms({ ...toKey, target: { type: "accessCode", id: codeAlarm.id } }), "CODE_NOT_ACTIVE");
     await failsWith(owner.keys.sendSms({ ...toKey, target: { type: "key", id: NO_SUCH_ID } }), "NOT_FOUND");
     await failsWith(housekeeping.keys.sendSms(toKey), "FORBIDDEN");
-    assert.equal(twilio.requests.length, 1, "refused sends reach no provider");
+    assert.equal((await twilio.requests()).length, 1, "refused sends reach no provider");
 
     const code = await owner.keys.sendSms({ ...toKey, target: { type: "accessCode", id: codeGate.id } });
     assert.equal(code.status, "sent");
-    assert.equal(twilio.requests.length, 2);
-    assert.equal(twilio.requests[1]?.fields.get("Body"), "Oak Park: Main gate (north) code 5555.");
+    assert.equal((await twilio.requests()).length, 2);
+    assert.equal((await twilio.requests())[1]?.fields.get("Body"), "Oak Park: Main gate (north) code 5555.");
 
     const events = await owner.audit.list({ entityType: "sms" });
     assert.equal(events.total, 2);

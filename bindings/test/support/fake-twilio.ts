@@ -1,69 +1,65 @@
-// A minimal Twilio "create Message" endpoint for the tests (shared/notes/sms.md §1):
-// `POST /2010-04-01/Accounts/{sid}/Messages.json`, form-encoded, HTTP Basic; answers 201
-// with a message sid. keyward is pointed at it with KEYWARD_TWILIO_BASE_URL.
+// The fake Twilio of the Rust tests (crates/fake-twilio), run as a process: Twilio's
+// "create Message" endpoint on loopback, with a record of what it received
+// (`GET /_fake/requests`). keyward is pointed at it with KEYWARD_TWILIO_BASE_URL.
 
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+
+import { bindingsDir } from "./keyward.js";
 
 export type TwilioRequest = {
   path: string;
+  /** The Basic-auth user (the account SID); the fake itself refuses a wrong password. */
   authUser: string | null;
-  authPassword: string | null;
   fields: URLSearchParams;
 };
 
 export type FakeTwilio = {
   /** The base URL for KEYWARD_TWILIO_BASE_URL (no trailing slash). */
   url: string;
-  requests: TwilioRequest[];
+  /** Every request the fake received, in order. */
+  requests: () => Promise<TwilioRequest[]>;
   stop: () => Promise<void>;
 };
 
-export async function startFakeTwilio(): Promise<FakeTwilio> {
-  const requests: TwilioRequest[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const path = req.url ?? "";
-      const m = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\/Messages\.json$/.exec(path);
-      if (req.method !== "POST" || !m) {
-        res.writeHead(404, { "content-type": "application/json" }).end(
-          JSON.stringify({ code: 20404, message: `not found: ${path}`, status: 404 }),
-        );
-        return;
-      }
-      const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? "");
-      const [authUser, authPassword] = basic?.[1]
-        ? Buffer.from(basic[1], "base64").toString("utf8").split(/:(.*)/s)
-        : [];
-      const fields = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
-      requests.push({ path, authUser: authUser ?? null, authPassword: authPassword ?? null, fields });
-      const sid = `SM${requests.length.toString(16).padStart(32, "0")}`;
-      res.writeHead(201, { "content-type": "application/json" }).end(
-        JSON.stringify({
-          account_sid: m[1],
-          api_version: "2010-04-01",
-          body: fields.get("Body"),
-          direction: "outbound-api",
-          error_code: null,
-          error_message: null,
-          from: fields.get("From"),
-          messaging_service_sid: fields.get("MessagingServiceSid"),
-          num_media: "0",
-          num_segments: "1",
-          sid,
-          status: "queued",
-          to: fields.get("To"),
-        }),
-      );
+type Recorded = { path: string; auth_user: string | null; form: [string, string][] };
+
+/** `FAKE_TWILIO_BIN` if set, else `../target/debug/fake-twilio` relative to bindings/. */
+function fakeTwilioBin(): string {
+  const bin = process.env["FAKE_TWILIO_BIN"]
+    ? resolve(process.env["FAKE_TWILIO_BIN"])
+    : resolve(bindingsDir, "../target/debug/fake-twilio");
+  if (!existsSync(bin)) {
+    throw new Error(`fake-twilio not found at ${bin}: build it with \`cargo build -p fake-twilio\``);
+  }
+  return bin;
+}
+
+/** Starts the fake with this account, and waits for its `listening on URL` line. */
+export async function startFakeTwilio(accountSid: string, authToken: string): Promise<FakeTwilio> {
+  const child = spawn(fakeTwilioBin(), ["--account-sid", accountSid, "--auth-token", authToken], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  const url = await new Promise<string>((ok, fail) => {
+    const lines = createInterface({ input: child.stdout });
+    child.once("exit", (code) => fail(new Error(`fake-twilio exited (code ${code}) before listening`)));
+    lines.on("line", (line) => {
+      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+      if (m?.[1]) ok(m[1]);
     });
   });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    stop: () => new Promise<void>((ok) => server.close(() => ok())),
+    url,
+    requests: async () => {
+      const recorded = (await (await fetch(`${url}/_fake/requests`)).json()) as Recorded[];
+      return recorded.map((r) => ({ path: r.path, authUser: r.auth_user, fields: new URLSearchParams(r.form) }));
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
   };
 }

@@ -130,7 +130,7 @@ export class KeywardError extends Error {
     this.code = code;
     this.data = data;
     this.kind = data?.kind;
-    this.field = data?.field;
+    this.field = data?.field ?? undefined;
     this.httpStatus = httpStatus;
   }
 }
