@@ -158,7 +158,9 @@ pub fn rotate(conn: &mut AnyConnection, old: &Sealer, new: &Sealer) -> StoreResu
     for (org_id, sealed) in &tokens {
         crate::repo::sms::reseal_token(conn, org_id, &new.seal(&old.open(sealed)?))?;
     }
-    diesel::update(secret_check::table.find(1)).set(secret_check::sealed.eq(new.seal(CHECK_PLAINTEXT))).execute(conn)?;
+    diesel::update(secret_check::table.find(1))
+        .set(secret_check::sealed.eq(new.seal(CHECK_PLAINTEXT)))
+        .execute(conn)?;
     Ok(codes.len() + tokens.len())
 }
 

@@ -73,7 +73,8 @@ pub fn view(conn: &mut AnyConnection, org_id: &str) -> StoreResult<SmsSettings> 
 }
 
 pub fn configured(conn: &mut AnyConnection, org_id: &str) -> StoreResult<bool> {
-    Ok(diesel::select(diesel::dsl::exists(sms_settings::table.find(org_id).select(sms_settings::org_id))).get_result(conn)?)
+    Ok(diesel::select(diesel::dsl::exists(sms_settings::table.find(org_id).select(sms_settings::org_id)))
+        .get_result(conn)?)
 }
 
 /// Validated settings; the token arrives in clear and is sealed here.
@@ -307,10 +308,9 @@ fn rate_limited(wait_ms: u128) -> StoreError {
 /// Creates today's counter row if missing. Inside a savepoint: on PostgreSQL a failed
 /// INSERT would otherwise abort the whole transaction when a concurrent send created it.
 fn ensure_counter(conn: &mut AnyConnection, org_id: &str, day: NaiveDate) -> StoreResult<()> {
-    let exists: bool = diesel::select(diesel::dsl::exists(
-        sms_daily_usage::table.find((org_id, day)).select(sms_daily_usage::sent),
-    ))
-    .get_result(conn)?;
+    let exists: bool =
+        diesel::select(diesel::dsl::exists(sms_daily_usage::table.find((org_id, day)).select(sms_daily_usage::sent)))
+            .get_result(conn)?;
     if exists {
         return Ok(());
     }
@@ -329,13 +329,28 @@ fn ensure_counter(conn: &mut AnyConnection, org_id: &str, day: NaiveDate) -> Sto
 /// What became of a send.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Sent { provider_message_id: String, provider_status: String, attempts: i32 },
+    Sent {
+        provider_message_id: String,
+        provider_status: String,
+        attempts: i32,
+    },
     /// Refused by the provider: nothing sent, the day's count is given back.
-    Rejected { code: Option<i32>, http_status: i32, attempts: i32 },
+    Rejected {
+        code: Option<i32>,
+        http_status: i32,
+        attempts: i32,
+    },
     /// Provider unreachable: nothing sent, the day's count is given back.
-    Unavailable { code: Option<i32>, http_status: Option<i32>, attempts: i32 },
+    Unavailable {
+        code: Option<i32>,
+        http_status: Option<i32>,
+        attempts: i32,
+    },
     /// Maybe sent: the count stays.
-    Unknown { http_status: Option<i32>, attempts: i32 },
+    Unknown {
+        http_status: Option<i32>,
+        attempts: i32,
+    },
 }
 
 impl Outcome {
@@ -351,7 +366,13 @@ impl Outcome {
 
 /// Records the outcome and its audit event (one transaction); a refusal gives the day's
 /// count back.
-pub fn finish(conn: &mut AnyConnection, actor: &Actor, sms_id: &str, attempt: &Attempt, outcome: &Outcome) -> StoreResult<()> {
+pub fn finish(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    sms_id: &str,
+    attempt: &Attempt,
+    outcome: &Outcome,
+) -> StoreResult<()> {
     let (message_id, provider_status, code, http_status, attempts) = match outcome {
         Outcome::Sent { provider_message_id, provider_status, attempts } => {
             (Some(provider_message_id.clone()), Some(provider_status.clone()), None, Some(201), *attempts)
