@@ -18,4 +18,5 @@ mod races;
 mod roles;
 mod smoke;
 mod sms;
+mod sms_status;
 mod transitions;

@@ -45,6 +45,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ("keys.deleteAccessCode", MANAGERS),
     ("keys.accessCodeHistory", EVERYONE),
     ("keys.summary", EVERYONE),
+    ("keys.sendSms", EDITORS),
+    ("settings.getSms", OWNER),
+    ("settings.updateSms", OWNER),
     ("audit.list", MANAGERS),
 ];
 

@@ -9,38 +9,11 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
+use crate::on_both_databases_with;
 use crate::support::sms::{FROM, PHONE, eventually, kill};
-use crate::support::{Backend, Client, RpcError, SmsApp};
+use crate::support::{Client, RpcError, SmsApp};
 
 const CODE: &str = "4821#";
-
-/// Like `on_both_databases!`, for an `SmsApp` whose server gets extra `KEYWARD_*` settings.
-macro_rules! on_both_databases_with {
-    ($env:expr; $(async fn $name:ident($app:ident: SmsApp) $body:block)+) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn run($app: SmsApp) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    if let Some(app) = SmsApp::start_with(Backend::Sqlite, $env).await {
-                        run(app).await;
-                    }
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(app) = SmsApp::start_with(Backend::Postgres, $env).await {
-                        run(app).await;
-                    }
-                }
-            }
-        )+
-    };
-}
 
 /// A development with a key and an active access code.
 async fn register(app: &SmsApp) -> (Value, Value) {

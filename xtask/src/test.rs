@@ -34,7 +34,9 @@ pub fn run(args: &[String]) -> ExitCode {
     let nextest = has_nextest();
     let mut failures = Vec::new();
     if nextest && !has_doctests(&crate::workspace_root()) {
-        eprintln!("xtask test: no doctests in the workspace (no ``` in a doc comment): not running cargo test --doc");
+        eprintln!(
+            "xtask test: no doctests in the workspace (no Rust code fence in a doc comment): not running cargo test --doc"
+        );
     } else if nextest {
         // nextest does not run doctests. They go first, so that the last runner summary
         // printed is nextest's for the whole suite. (A `--doc` build selects only the

@@ -134,8 +134,21 @@ pub struct SmsArgs {
     /// How long one request to Twilio may take before its outcome counts as unknown.
     #[arg(long, env = "KEYWARD_SMS_REQUEST_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub sms_request_timeout_ms: u64,
+    /// keyward's public base URL (`https://keys.example.com`). When set, Twilio reports
+    /// delivery to `{url}/twilio/status?org={orgId}`, signed with the organisation's token.
+    #[arg(long, env = "KEYWARD_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     /// A send still `pending` after this long (the server stopped mid-send) becomes
     /// `unknown`; it is never re-sent. Checked at start-up and every minute.
     #[arg(long, env = "KEYWARD_SMS_PENDING_TIMEOUT_SECS", default_value_t = 60)]
     pub sms_pending_timeout_secs: u64,
+}
+
+/// An absolute http(s) URL without a trailing slash, query or fragment.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = text.trim().trim_end_matches('/');
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.contains(['?', '#', ' '])
+        && url.split_once("://").is_some_and(|(_, rest)| !rest.is_empty());
+    if ok { Ok(url.to_owned()) } else { Err(format!("{text:?} is not a URL like https://keys.example.com")) }
 }

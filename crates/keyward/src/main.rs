@@ -149,6 +149,7 @@ fn sms_service(args: &cli::SmsArgs) -> anyhow::Result<Sms> {
             per_recipient_per_hour: args.sms_recipient_per_hour,
             per_organisation_per_day: args.sms_org_per_day,
         },
+        public_url: args.public_url.clone(),
     })
 }
 

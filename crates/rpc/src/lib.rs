@@ -20,6 +20,7 @@ pub mod procedure;
 pub mod procedures;
 pub mod security;
 pub mod server;
+mod twilio_status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,4 +50,7 @@ pub struct Sms {
     pub default_region: Region,
     /// Counted in the database, exact across nodes.
     pub caps: Caps,
+    /// keyward's public base URL (`KEYWARD_PUBLIC_URL`): when set, Twilio reports
+    /// delivery to `{public_url}/twilio/status?org={orgId}`.
+    pub public_url: Option<String>,
 }

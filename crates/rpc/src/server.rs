@@ -15,13 +15,12 @@ use jsonrpsee::server::{
     BatchRequestConfig, BatchResponseBuilder, HttpBody, HttpRequest, HttpResponse, MethodResponse, Server,
     ServerConfig, ServerHandle,
 };
-use keyward_persistence::Db;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tracing::Instrument;
 
-use crate::App;
 use crate::procedure::{self, BearerToken};
+use crate::{App, twilio_status};
 
 /// Bodies up to 2 MiB: large enough that an oversized text field is refused as
 /// INVALID_INPUT on its field, small enough to bound memory. Larger bodies get HTTP 413.
@@ -42,7 +41,7 @@ pub struct Options {
 
 /// Starts serving; returns the handle and the address bound.
 pub async fn start(app: App, options: Options) -> std::io::Result<(ServerHandle, SocketAddr)> {
-    let db = app.db.clone();
+    let app = Arc::new(app);
     let config = ServerConfig::builder()
         .max_request_body_size(MAX_BODY_BYTES)
         .max_response_body_size(MAX_RESPONSE_BYTES)
@@ -54,7 +53,7 @@ pub async fn start(app: App, options: Options) -> std::io::Result<(ServerHandle,
         .layer(cors(options.cors_origins))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(FrontDoorLayer { db })
+        .layer(FrontDoorLayer { app: Arc::clone(&app) })
         .map_request(extract_bearer_token);
     let rpc = RpcServiceBuilder::new().layer_fn(|inner| CallLog { inner });
     let server = Server::builder()
@@ -64,7 +63,7 @@ pub async fn start(app: App, options: Options) -> std::io::Result<(ServerHandle,
         .build(options.listen)
         .await?;
     let addr = server.local_addr()?;
-    Ok((server.start(procedure::module(Arc::new(app))), addr))
+    Ok((server.start(procedure::module(app)), addr))
 }
 
 /// Lets the listed origins call from a browser: POST with JSON and a bearer token, the
@@ -103,27 +102,28 @@ fn extract_bearer_token(mut req: HttpRequest<HttpBody>) -> HttpRequest<HttpBody>
     req
 }
 
-/// What the server answers before JSON-RPC sees a request: `GET /health`, and bodies
-/// without a length (chunked) that exceed the limit. jsonrpsee checks a declared
+/// What the server answers before JSON-RPC sees a request: `GET /health`, Twilio's
+/// delivery reports (`POST /twilio/status`), and bodies without a length (chunked) that
+/// exceed the limit. jsonrpsee checks a declared
 /// `Content-Length` itself, but a streamed body over the limit would reach it as a read
 /// error and be answered 500; here it is buffered up to the limit and refused with 413.
 #[derive(Clone)]
 struct FrontDoorLayer {
-    db: Db,
+    app: Arc<App>,
 }
 
 impl<S> tower::Layer<S> for FrontDoorLayer {
     type Service = FrontDoor<S>;
 
     fn layer(&self, inner: S) -> FrontDoor<S> {
-        FrontDoor { inner, db: self.db.clone() }
+        FrontDoor { inner, app: Arc::clone(&self.app) }
     }
 }
 
 #[derive(Clone)]
 struct FrontDoor<S> {
     inner: S,
-    db: Db,
+    app: Arc<App>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -145,9 +145,9 @@ where
         // The clone that was made ready answers this request; `self` keeps a fresh one.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
-        let db = self.db.clone();
+        let app = Arc::clone(&self.app);
         Box::pin(async move {
-            match front_door(req, &db).await {
+            match front_door(req, &app).await {
                 Ok(req) => inner.call(req).await,
                 Err(answer) => Ok(answer),
             }
@@ -155,13 +155,25 @@ where
     }
 }
 
-async fn front_door(req: HttpRequest<HttpBody>, db: &Db) -> Result<HttpRequest<HttpBody>, HttpResponse<HttpBody>> {
+async fn front_door(req: HttpRequest<HttpBody>, app: &App) -> Result<HttpRequest<HttpBody>, HttpResponse<HttpBody>> {
     if req.method() == Method::GET && req.uri().path() == "/health" {
-        return Err(if db.ping().await {
+        return Err(if app.db.ping().await {
             json_response(StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
         } else {
             json_response(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"unavailable"}"#.to_owned())
         });
+    }
+    if req.method() == Method::POST && req.uri().path() == twilio_status::PATH {
+        let query = req.uri().query().map(str::to_owned);
+        let signature = req.headers().get("x-twilio-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let limited = http_body_util::Limited::new(req.into_body(), 64 * 1024);
+        let status = match http_body_util::BodyExt::collect(limited).await {
+            Ok(body) => twilio_status::handle(app, query.as_deref(), signature.as_deref(), &body.to_bytes()).await,
+            Err(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        };
+        let mut response = HttpResponse::new(HttpBody::empty());
+        *response.status_mut() = status;
+        return Err(response);
     }
     if req.method() != Method::POST || req.headers().contains_key(header::CONTENT_LENGTH) {
         return Ok(req);

@@ -1,7 +1,8 @@
 //! keyward's SMS: the port ([`SmsSender`]) the server sends through, its Twilio adapter
 //! ([`twilio::TwilioClient`], a thin reqwest client whose base URL is configurable so that
 //! tests point it at a local fake), E.164 phone numbers ([`phone`]), message segments
-//! ([`segments`]) and the per-organisation burst limiter ([`burst`]).
+//! ([`segments`]), the per-organisation burst limiter ([`burst`]), and the signature
+//! check of Twilio's status callbacks ([`signature`]).
 //!
 //! Architecture invariant: no database and no JSON-RPC here. The pipeline that decides
 //! whether to send, records the attempt and answers the caller lives in the rpc crate;
@@ -10,6 +11,7 @@
 pub mod burst;
 pub mod phone;
 pub mod segments;
+pub mod signature;
 pub mod twilio;
 
 use std::future::Future;

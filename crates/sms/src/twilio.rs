@@ -37,6 +37,8 @@ pub struct OutboundSms {
     pub from: Option<String>,
     pub messaging_service_sid: Option<String>,
     pub body: String,
+    /// Where Twilio reports delivery (`{KEYWARD_PUBLIC_URL}/twilio/status?org=…`).
+    pub status_callback: Option<String>,
 }
 
 /// Twilio accepted the message.
@@ -150,6 +152,9 @@ impl TwilioClient {
         }
         if let Some(service) = &message.messaging_service_sid {
             form.push(("MessagingServiceSid", service));
+        }
+        if let Some(callback) = &message.status_callback {
+            form.push(("StatusCallback", callback));
         }
         let response = self
             .http

@@ -42,3 +42,33 @@ macro_rules! on_both_databases {
         )+
     };
 }
+
+/// Like [`on_both_databases!`], with extra `KEYWARD_*` settings for the server:
+/// `on_both_databases_with! { &[("KEYWARD_…", "…")]; async fn name(app: SmsApp) { … } }`.
+#[macro_export]
+macro_rules! on_both_databases_with {
+    ($env:expr; $(async fn $name:ident($app:ident: $app_type:ty) $body:block)+) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($app: $app_type) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = <$app_type>::start_with($crate::support::Backend::Sqlite, $env).await {
+                        run(app).await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = <$app_type>::start_with($crate::support::Backend::Postgres, $env).await {
+                        run(app).await;
+                    }
+                }
+            }
+        )+
+    };
+}

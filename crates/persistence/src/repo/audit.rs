@@ -35,12 +35,28 @@ struct EventRow {
 }
 
 pub fn record(conn: &mut AnyConnection, actor: &Actor, event: NewEvent<'_>) -> StoreResult<()> {
+    insert(conn, &actor.org_id, Some(&actor.user_id), &actor.name, event)
+}
+
+/// An event no user caused (Twilio's delivery report, the sweep of a crashed send):
+/// `actorId` is null and `actorName` says who acted.
+pub fn record_system(conn: &mut AnyConnection, org_id: &str, actor_name: &str, event: NewEvent<'_>) -> StoreResult<()> {
+    insert(conn, org_id, None, actor_name, event)
+}
+
+fn insert(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    actor_id: Option<&str>,
+    actor_name: &str,
+    event: NewEvent<'_>,
+) -> StoreResult<()> {
     let row = EventRow {
         id: time::new_id(),
-        org_id: actor.org_id.clone(),
+        org_id: org_id.to_owned(),
         at: time::now(),
-        actor_id: Some(actor.user_id.clone()),
-        actor_name: actor.name.clone(),
+        actor_id: actor_id.map(str::to_owned),
+        actor_name: actor_name.to_owned(),
         action: event.action.to_owned(),
         entity_type: event.entity_type.to_owned(),
         entity_id: event.entity_id.to_owned(),

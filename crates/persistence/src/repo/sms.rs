@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
-use keyward_domain::{Actor, Error, FieldChange, Role, SmsSettings, entities::diff};
+use keyward_domain::{Actor, Error, FieldChange, SmsSettings, entities::diff};
 use sha2::{Digest, Sha256};
 
 use super::audit::{self, NewEvent};
@@ -193,7 +193,8 @@ pub enum Begun {
 }
 
 /// Settles idempotency, checks the limits (`burst` first, then the database caps) and
-/// commits a `pending` row; in one write transaction. Refusals change nothing.
+/// commits a `pending` row; in one write transaction. A refusal changes nothing in the
+/// database (a burst allowance it took stays taken: acceptable for a burst guard).
 ///
 /// The organisation's row of today's counter is locked first (a no-op UPDATE), so that
 /// the idempotency check, the caps and the insert of one send see every send of the
@@ -405,15 +406,33 @@ pub fn finish(
             .set(sms_daily_usage::sent.eq(sms_daily_usage::sent - 1))
             .execute(conn)?;
     }
-    record_outcome(conn, actor, sms_id, attempt, outcome.status(), message_id.as_deref(), code, attempts)
+    record_outcome(
+        conn,
+        Author::User(actor),
+        sms_id,
+        attempt,
+        "pending",
+        outcome.status(),
+        message_id.as_deref(),
+        code,
+        attempts,
+    )
+}
+
+/// Who an SMS audit event is attributed to.
+enum Author<'a> {
+    User(&'a Actor),
+    /// keyward itself or the provider: (organisation, name).
+    System(&'a str, &'a str),
 }
 
 #[allow(clippy::too_many_arguments)]
 fn record_outcome(
     conn: &mut AnyConnection,
-    actor: &Actor,
+    author: Author<'_>,
     sms_id: &str,
     attempt: &Attempt,
+    from_status: &str,
     status: &str,
     message_id: Option<&str>,
     code: Option<i32>,
@@ -422,7 +441,7 @@ fn record_outcome(
     let mut changes = vec![
         FieldChange::new("target", None::<&str>, Some(format!("{} {}", attempt.target_type, attempt.target_name))),
         FieldChange::new("to", None::<&str>, Some(&attempt.to_e164)),
-        FieldChange::new("status", Some("pending"), Some(status)),
+        FieldChange::new("status", Some(from_status), Some(status)),
         FieldChange::new("segments", None::<&str>, Some(attempt.segments)),
         FieldChange::new("attempts", None::<&str>, Some(attempts)),
     ];
@@ -432,20 +451,21 @@ fn record_outcome(
     if let Some(code) = code {
         changes.push(FieldChange::new("providerCode", None::<&str>, Some(code)));
     }
-    audit::record(
-        conn,
-        actor,
-        NewEvent {
-            action: &format!("sms.{status}"),
-            entity_type: "sms",
-            entity_id: sms_id,
-            summary: format!(
-                "SMS of {} {} to {} ({}): {status}",
-                attempt.target_type, attempt.target_name, attempt.recipient_name, attempt.to_e164
-            ),
-            changes,
-        },
-    )
+    let action = format!("sms.{status}");
+    let event = NewEvent {
+        action: &action,
+        entity_type: "sms",
+        entity_id: sms_id,
+        summary: format!(
+            "SMS of {} {} to {} ({}): {status}",
+            attempt.target_type, attempt.target_name, attempt.recipient_name, attempt.to_e164
+        ),
+        changes,
+    };
+    match author {
+        Author::User(actor) => audit::record(conn, actor, event),
+        Author::System(org_id, name) => audit::record_system(conn, org_id, name, event),
+    }
 }
 
 /// Marks `pending` rows older than `age` as `unknown` (the server stopped while sending,
@@ -457,8 +477,6 @@ pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResul
     struct Stale {
         id: String,
         org_id: String,
-        actor_id: String,
-        actor_name: String,
         target_type: String,
         target_id: String,
         recipient_name: String,
@@ -472,8 +490,6 @@ pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResul
         .select((
             sms_messages::id,
             sms_messages::org_id,
-            sms_messages::actor_id,
-            sms_messages::actor_name,
             sms_messages::target_type,
             sms_messages::target_id,
             sms_messages::recipient_name,
@@ -491,8 +507,6 @@ pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResul
             continue;
         }
         marked += 1;
-        // The audit event names the user who asked for the send; the role is not recorded.
-        let actor = Actor { user_id: row.actor_id, org_id: row.org_id, name: row.actor_name, role: Role::Team };
         let attempt = Attempt {
             target_type: if row.target_type == "key" { "key" } else { "accessCode" },
             target_name: row.target_id.clone(),
@@ -503,7 +517,100 @@ pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResul
             segments: row.segments,
             encoding: if row.encoding == "UCS-2" { "UCS-2" } else { "GSM-7" },
         };
-        record_outcome(conn, &actor, &row.id, &attempt, "unknown", None, None, 0)?;
+        record_outcome(
+            conn,
+            Author::System(&row.org_id, "keyward (send interrupted)"),
+            &row.id,
+            &attempt,
+            "pending",
+            "unknown",
+            None,
+            None,
+            0,
+        )?;
     }
     Ok(marked)
+}
+
+/// How far along a message is: a report may only move it forward (reports can arrive out
+/// of order, and twice).
+fn progress(status: &str) -> u8 {
+    match status {
+        "pending" | "unknown" => 0,
+        "sent" => 1,
+        "delivered" | "undelivered" | "failed" => 2,
+        _ => 0,
+    }
+}
+
+/// Applies Twilio's delivery report for one of the organisation's messages, if it moves
+/// the message forward; records it in the audit log. Returns whether anything changed.
+pub fn apply_report(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    provider_message_id: &str,
+    provider_status: &str,
+    error_code: Option<i32>,
+) -> StoreResult<bool> {
+    let status = match provider_status {
+        "delivered" | "undelivered" | "failed" => provider_status,
+        "queued" | "sending" | "sent" | "accepted" | "scheduled" => "sent",
+        _ => return Ok(false),
+    };
+    #[derive(Queryable)]
+    struct Sent {
+        id: String,
+        status: String,
+        target_type: String,
+        target_id: String,
+        recipient_name: String,
+        to_e164: String,
+        segments: i32,
+        encoding: String,
+    }
+    let found: Option<Sent> = sms_messages::table
+        .filter(sms_messages::org_id.eq(org_id))
+        .filter(sms_messages::provider_message_id.eq(provider_message_id))
+        .select((
+            sms_messages::id,
+            sms_messages::status,
+            sms_messages::target_type,
+            sms_messages::target_id,
+            sms_messages::recipient_name,
+            sms_messages::to_e164,
+            sms_messages::segments,
+            sms_messages::encoding,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some(Sent { id, status: current, target_type, target_id, recipient_name, to_e164, segments, encoding }) = found
+    else {
+        return Ok(false);
+    };
+    if progress(status) <= progress(&current) {
+        return Ok(false);
+    }
+    let updated = diesel::update(sms_messages::table.find(&id).filter(sms_messages::status.eq(&current)))
+        .set((
+            sms_messages::status.eq(status),
+            sms_messages::provider_status.eq(provider_status),
+            sms_messages::provider_error_code.eq(error_code),
+            sms_messages::updated_at.eq(time::now()),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        return Ok(false); // another report got there first
+    }
+    let attempt = Attempt {
+        target_type: if target_type == "key" { "key" } else { "accessCode" },
+        target_name: target_id.clone(),
+        target_id,
+        recipient_name,
+        to_e164,
+        idempotency_key: None,
+        segments,
+        encoding: if encoding == "UCS-2" { "UCS-2" } else { "GSM-7" },
+    };
+    record_outcome(conn, Author::System(org_id, "Twilio"), &id, &attempt, &current, status, None, error_code, 0)?;
+    Ok(true)
 }

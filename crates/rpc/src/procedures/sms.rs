@@ -139,6 +139,7 @@ impl Procedure for SendSms {
             from: account.from_number,
             messaging_service_sid: account.messaging_service_sid,
             body,
+            status_callback: app.sms.public_url.as_deref().map(|base| crate::twilio_status::url(base, &actor.org_id)),
         };
         let outcome = outcome_of(app.sms.sender.send(&credentials, &message).await);
         drop(message); // the body, with any code in it, goes no further
