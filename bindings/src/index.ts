@@ -230,7 +230,7 @@ export type ListAccessCodesInput = {
 };
 
 export type ListAuditInput = {
-	/**  `key`, `development`, `user`, `organisation`. */
+	/**  `key`, `accessCode`, `development`, `user`, `organisation`, `sms`, `smsSettings`. */
 	entityType?: string | null,
 	entityId?: string | null,
 	actorId?: string | null,

@@ -62,6 +62,22 @@ pub fn code(field: &str, value: &str) -> Result<String> {
     Ok(value.to_owned())
 }
 
+/// An instant both databases can store: years 1 to 9999.
+pub fn instant(field: &str, at: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::Datelike;
+    if (1..=9999).contains(&at.year()) { Ok(at) } else { Err(Error::invalid(field, "must be in the years 1 to 9999")) }
+}
+
+/// A calendar date both databases can store: years 1 to 9999.
+pub fn date(field: &str, day: chrono::NaiveDate) -> Result<chrono::NaiveDate> {
+    use chrono::Datelike;
+    if (1..=9999).contains(&day.year()) {
+        Ok(day)
+    } else {
+        Err(Error::invalid(field, "must be in the years 1 to 9999"))
+    }
+}
+
 /// An email address: trimmed, lower-cased, one `@` with something either side.
 pub fn email(field: &str, value: &str) -> Result<String> {
     let value = required_line(field, value, 254)?.to_lowercase();

@@ -49,6 +49,11 @@ impl DatabaseUrl {
     pub fn redacted(&self) -> String {
         match self {
             DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) if url.contains("password=") => {
+                // A password in the query string: keep only what comes before it.
+                let (base, _) = url.split_once('?').unwrap_or((url, ""));
+                format!("{base}?***")
+            }
             DatabaseUrl::Postgres(url) => match (url.find("://"), url.rfind('@')) {
                 (Some(scheme_end), Some(at)) if at > scheme_end && url[scheme_end + 3..at].contains(':') => {
                     let user = url[scheme_end + 3..at].split(':').next().unwrap_or("");
@@ -140,6 +145,8 @@ mod tests {
     fn passwords_are_redacted() {
         let url: DatabaseUrl = "postgres://app:s3cret@db:5432/keyward".parse().unwrap();
         assert_eq!(url.redacted(), "postgres://app:***@db:5432/keyward");
+        let url: DatabaseUrl = "postgres://h/db?sslmode=require&password=x".parse().unwrap();
+        assert_eq!(url.redacted(), "postgres://h/db?***");
         let url: DatabaseUrl = "postgres://root@127.0.0.1/test".parse().unwrap();
         assert_eq!(url.redacted(), "postgres://root@127.0.0.1/test");
     }

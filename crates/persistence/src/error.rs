@@ -38,9 +38,10 @@ fn from_diesel(e: DieselError) -> Error {
     match e {
         DieselError::NotFound => Error::NotFound,
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Error::Unavailable,
-        // SQLite reports a lock it waited for in vain as an unknown error.
+        // SQLite reports a lock it waited for in vain, PostgreSQL a deadlock, as unknown
+        // errors: both are safe to retry.
         DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
-            if info.message().contains("database is locked") =>
+            if info.message().contains("database is locked") || info.message().contains("deadlock detected") =>
         {
             Error::Unavailable
         }

@@ -15,14 +15,47 @@ pub fn parse<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, Error> {
     if !raw.starts_with('{') {
         return Err(Error::invalid("params", "must be one JSON object (parameters by name)"));
     }
+    // No text anywhere may hold NUL: PostgreSQL cannot store it, so both databases refuse
+    // it here, on its field, rather than one of them failing deep inside.
+    if raw.contains("\\u0000") {
+        let value: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
+        if let Some(field) = nul_field(&value, "") {
+            return Err(Error::invalid(field, "must not contain NUL characters"));
+        }
+    }
     let deserializer = &mut serde_json::Deserializer::from_str(raw);
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
         // serde_json appends the position, which means nothing to a caller of by-name params.
-        let reason = message.split(" at line ").next().unwrap_or(&message).to_owned();
-        Error::InvalidInput { field: field_of(&path, &reason), reason }
+        let mut reason = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let field = field_of(&path, &reason);
+        // serde quotes the offending value; for a secret that would echo it back.
+        if SECRET_FIELDS.contains(&field.rsplit('.').next().unwrap_or(&field)) {
+            reason = "has the wrong type or format".to_owned();
+        }
+        Error::InvalidInput { field, reason }
     })
+}
+
+/// Fields whose values must never appear in an error message.
+const SECRET_FIELDS: [&str; 3] = ["code", "authToken", "password"];
+
+/// The dotted path of the first string (key or value) holding NUL.
+fn nul_field(value: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |name: &str| if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => {
+            Some(if path.is_empty() { "params".to_owned() } else { path.to_owned() })
+        }
+        serde_json::Value::Object(map) => {
+            map.iter().find_map(|(k, v)| if k.contains('\0') { Some(join("params")) } else { nul_field(v, &join(k)) })
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, v)| nul_field(v, &join(&i.to_string())))
+        }
+        _ => None,
+    }
 }
 
 /// The dotted path of the field an error is about. For a missing field serde reports the
@@ -80,6 +113,23 @@ mod tests {
         assert_eq!(field(Some(r#"{"label": "a", "target": {"id": "x", "y": 1}}"#)), "target.y");
         assert_eq!(field(Some(r#"["a"]"#)), "params");
         assert_eq!(field(Some(r#"{"label": "a", "limit": 3000000000}"#)), "limit");
+    }
+
+    #[test]
+    fn nul_is_refused_on_its_field() {
+        assert_eq!(field(Some(r#"{"label": "a\u0000b"}"#)), "label");
+        assert_eq!(field(Some(r#"{"label": "a", "target": {"id": "\u0000"}}"#)), "target.id");
+    }
+
+    #[test]
+    fn secrets_are_not_echoed_in_reasons() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Secret {
+            code: String,
+        }
+        let err = parse::<Secret>(&Params::new(Some(r#"{"code": 48211}"#))).unwrap_err();
+        assert!(!err.to_string().contains("48211"), "{err}");
     }
 
     #[test]

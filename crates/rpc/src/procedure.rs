@@ -45,6 +45,7 @@ pub struct BearerToken(pub String);
 /// A call in progress: the app and, for signed procedures, the caller.
 pub struct Call<'a> {
     pub app: &'a App,
+    shared: Arc<App>,
     actor: Option<Actor>,
     token_hash: Option<String>,
 }
@@ -53,6 +54,11 @@ impl Call<'_> {
     /// The signed-in caller. Always there for [`Access::Signed`] procedures.
     pub fn actor(&self) -> Result<&Actor, Error> {
         self.actor.as_ref().ok_or(Error::Unauthenticated)
+    }
+
+    /// The app, owned: for work that must finish even if the caller hangs up.
+    pub fn app_owned(&self) -> Arc<App> {
+        Arc::clone(&self.shared)
     }
 
     /// The hash of the caller's session token (for logout).
@@ -95,7 +101,7 @@ async fn dispatch<P: Procedure>(
             }
         };
         let input: P::Input = params::parse(&params)?;
-        P::call(Call { app: &app, actor, token_hash }, input).await
+        P::call(Call { app: &app, shared: Arc::clone(&app), actor, token_hash }, input).await
     }
     .await;
     result.map_err(|e| {

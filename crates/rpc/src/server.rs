@@ -99,6 +99,16 @@ fn extract_bearer_token(mut req: HttpRequest<HttpBody>) -> HttpRequest<HttpBody>
     if let Some(token) = from_header.or_else(from_query) {
         req.extensions_mut().insert(BearerToken(token));
     }
+    // What jsonrpsee logs of the request at TRACE must not show the token.
+    if let Some(value) = req.headers_mut().get_mut(header::AUTHORIZATION) {
+        value.set_sensitive(true);
+    }
+    if req.uri().query().is_some_and(|q| q.contains("access_token=")) {
+        let path = req.uri().path().to_owned();
+        if let Ok(uri) = path.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
     req
 }
 

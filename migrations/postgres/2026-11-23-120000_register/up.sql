@@ -3,6 +3,8 @@
 -- on it, and every unique constraint includes it (users.email is global: one
 -- organisation per user, and login is by email).
 -- The SQLite set in ../../sqlite/ has the same tables; only types and the search index differ.
+-- Sorted text columns use the "C" collation (byte order), as SQLite does: lists come back
+-- in the same order on both databases, whatever the server's locale.
 
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
@@ -16,7 +18,7 @@ CREATE TABLE users (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL REFERENCES organisations (id),
     email TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
     role TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     disabled BOOLEAN NOT NULL DEFAULT FALSE,
@@ -38,7 +40,7 @@ CREATE INDEX sessions_user ON sessions (user_id);
 CREATE TABLE developments (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL REFERENCES organisations (id),
-    name TEXT NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
     key_prefix TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
@@ -49,12 +51,12 @@ CREATE TABLE keys (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL REFERENCES organisations (id),
     development_id TEXT NOT NULL REFERENCES developments (id),
-    key_ref TEXT NOT NULL,
+    key_ref TEXT COLLATE "C" NOT NULL,
     -- key_ref split as PREFIX-NUMBER when it has that form: finds the lowest free number.
     ref_prefix TEXT,
     ref_number BIGINT,
     key_type TEXT NOT NULL,
-    label TEXT NOT NULL,
+    label TEXT COLLATE "C" NOT NULL,
     status TEXT NOT NULL,
     notes TEXT,
     issued_to TEXT,

@@ -6,7 +6,7 @@ CREATE TABLE access_codes (
     org_id TEXT NOT NULL REFERENCES organisations (id),
     development_id TEXT NOT NULL REFERENCES developments (id),
     code_type TEXT NOT NULL,
-    label TEXT NOT NULL,
+    label TEXT COLLATE "C" NOT NULL,
     code_sealed TEXT NOT NULL,
     code_lookup TEXT NOT NULL,
     status TEXT NOT NULL,

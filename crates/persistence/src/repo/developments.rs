@@ -97,13 +97,18 @@ pub fn update(
         return Ok(old.into());
     }
     new.updated_at = time::now();
-    diesel::update(developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)))
-        .set((
-            developments::name.eq(&new.name),
-            developments::key_prefix.eq(&new.key_prefix),
-            developments::updated_at.eq(new.updated_at),
-        ))
-        .execute(conn)?;
+    let updated = diesel::update(
+        developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)),
+    )
+    .set((
+        developments::name.eq(&new.name),
+        developments::key_prefix.eq(&new.key_prefix),
+        developments::updated_at.eq(new.updated_at),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(Error::NotFound.into()); // deleted meanwhile (PostgreSQL)
+    }
     audit::record(
         conn,
         actor,
@@ -128,13 +133,18 @@ pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<
     if has_keys || super::access_codes::any_in_development(conn, &actor.org_id, id)? {
         return Err(Error::DevelopmentNotEmpty.into());
     }
-    diesel::delete(developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)))
-        .execute(conn)
-        .map_err(|e| {
-            let e = StoreError::from(e);
-            // A key or code was added by a concurrent call (PostgreSQL).
-            if is_foreign_key_violation(&e) { Error::DevelopmentNotEmpty.into() } else { e }
-        })?;
+    let deleted = diesel::delete(
+        developments::table.filter(developments::org_id.eq(&actor.org_id)).filter(developments::id.eq(id)),
+    )
+    .execute(conn)
+    .map_err(|e| {
+        let e = StoreError::from(e);
+        // A key or code was added by a concurrent call (PostgreSQL).
+        if is_foreign_key_violation(&e) { Error::DevelopmentNotEmpty.into() } else { e }
+    })?;
+    if deleted == 0 {
+        return Err(Error::NotFound.into()); // another call deleted it first
+    }
     audit::record(
         conn,
         actor,

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, NewEvent};
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_unique_violation};
-use crate::schema::{sms_daily_usage, sms_messages, sms_settings};
+use crate::schema::{organisations, sms_daily_usage, sms_messages, sms_settings};
 use crate::secrets::Sealer;
 use crate::time;
 
@@ -86,6 +86,10 @@ pub struct NewSettings {
 }
 
 pub fn save(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: NewSettings) -> StoreResult<SmsSettings> {
+    // Two first saves at once would both insert: serialise on the organisation's row.
+    diesel::update(organisations::table.find(&actor.org_id))
+        .set(organisations::name.eq(organisations::name))
+        .execute(conn)?;
     let old = settings_row(conn, &actor.org_id)?;
     let row = SettingsRow {
         org_id: actor.org_id.clone(),
@@ -208,48 +212,16 @@ pub fn begin(
 ) -> StoreResult<Begun> {
     let now = time::now();
     let today = now.date();
-    ensure_counter(conn, &actor.org_id, today)?;
-    diesel::update(sms_daily_usage::table.find((&actor.org_id, today)))
-        .set(sms_daily_usage::sent.eq(sms_daily_usage::sent))
+    // The organisation's row, not today's counter: sends either side of midnight must
+    // serialise too (the same idempotency key, the same recipient's hour).
+    diesel::update(organisations::table.find(&actor.org_id))
+        .set(organisations::name.eq(organisations::name))
         .execute(conn)?;
+    ensure_counter(conn, &actor.org_id, today)?;
 
-    let fingerprint = attempt.fingerprint();
-    if let Some(key) = &attempt.idempotency_key {
-        let previous: Option<(NaiveDateTime, String, Recorded)> = sms_messages::table
-            .filter(sms_messages::org_id.eq(&actor.org_id))
-            .filter(sms_messages::idempotency_key.eq(key))
-            .select((
-                sms_messages::created_at,
-                sms_messages::request_fingerprint,
-                (
-                    sms_messages::id,
-                    sms_messages::status,
-                    sms_messages::provider_message_id,
-                    sms_messages::provider_error_code,
-                    sms_messages::http_status,
-                ),
-            ))
-            .first(conn)
-            .optional()?;
-        match previous {
-            Some((created_at, _, _)) if now - created_at >= IDEMPOTENCY_WINDOW => {
-                // Expired: the key is free again.
-                diesel::update(
-                    sms_messages::table
-                        .filter(sms_messages::org_id.eq(&actor.org_id))
-                        .filter(sms_messages::idempotency_key.eq(key)),
-                )
-                .set(sms_messages::idempotency_key.eq(None::<String>))
-                .execute(conn)?;
-            }
-            Some((_, previous_fingerprint, _)) if previous_fingerprint != fingerprint => {
-                return Err(Error::invalid("idempotencyKey", "was used before with different parameters").into());
-            }
-            Some((_, _, recorded)) => return Ok(Begun::Replay(recorded)),
-            None => {}
-        }
+    if let Some(replay) = previous_send(conn, &actor.org_id, attempt, true)? {
+        return Ok(Begun::Replay(replay));
     }
-
     burst().map_err(|wait| rate_limited(wait.as_millis()))?;
     let counted = diesel::update(
         sms_daily_usage::table
@@ -278,6 +250,7 @@ pub fn begin(
         return Err(rate_limited(wait as u128));
     }
 
+    let fingerprint = attempt.fingerprint();
     let sms_id = time::new_id();
     diesel::insert_into(sms_messages::table)
         .values((
@@ -300,6 +273,60 @@ pub fn begin(
         ))
         .execute(conn)?;
     Ok(Begun::Started { sms_id })
+}
+
+/// The earlier send under the attempt's idempotency key, if younger than 24 hours;
+/// INVALID_INPUT if it had other parameters. With `free_expired`, an older send's key is
+/// cleared so that it can be used again (inside the sending transaction only).
+fn previous_send(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    attempt: &Attempt,
+    free_expired: bool,
+) -> StoreResult<Option<Recorded>> {
+    let Some(key) = &attempt.idempotency_key else { return Ok(None) };
+    let previous: Option<(NaiveDateTime, String, Recorded)> = sms_messages::table
+        .filter(sms_messages::org_id.eq(org_id))
+        .filter(sms_messages::idempotency_key.eq(key))
+        .select((
+            sms_messages::created_at,
+            sms_messages::request_fingerprint,
+            (
+                sms_messages::id,
+                sms_messages::status,
+                sms_messages::provider_message_id,
+                sms_messages::provider_error_code,
+                sms_messages::http_status,
+            ),
+        ))
+        .first(conn)
+        .optional()?;
+    match previous {
+        None => Ok(None),
+        Some((created_at, _, _)) if time::now() - created_at >= IDEMPOTENCY_WINDOW => {
+            if free_expired {
+                diesel::update(
+                    sms_messages::table
+                        .filter(sms_messages::org_id.eq(org_id))
+                        .filter(sms_messages::idempotency_key.eq(key)),
+                )
+                .set(sms_messages::idempotency_key.eq(None::<String>))
+                .execute(conn)?;
+            }
+            Ok(None)
+        }
+        Some((_, fingerprint, _)) if fingerprint != attempt.fingerprint() => {
+            Err(Error::invalid("idempotencyKey", "was used before with different parameters").into())
+        }
+        Some((_, _, recorded)) => Ok(Some(recorded)),
+    }
+}
+
+/// A read-only look for an earlier send under the attempt's key: lets a retry be answered
+/// with the first result before the target or the settings are read again (a code that
+/// expired since must not turn a `sent` into CODE_NOT_ACTIVE).
+pub fn replay(conn: &mut AnyConnection, org_id: &str, attempt: &Attempt) -> StoreResult<Option<Recorded>> {
+    previous_send(conn, org_id, attempt, false)
 }
 
 fn rate_limited(wait_ms: u128) -> StoreError {
@@ -487,6 +514,8 @@ pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResul
     let stale: Vec<Stale> = sms_messages::table
         .filter(sms_messages::status.eq("pending"))
         .filter(sms_messages::created_at.lt(cutoff))
+        // One order for every node, so that two sweeps cannot deadlock on PostgreSQL.
+        .order(sms_messages::id)
         .select((
             sms_messages::id,
             sms_messages::org_id,

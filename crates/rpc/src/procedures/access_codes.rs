@@ -89,7 +89,7 @@ impl Procedure for CreateAccessCode {
             label: validate::required_line("label", &input.label, SHORT_TEXT_MAX)?,
             code: validate::code("code", &input.code)?,
             status: input.status.unwrap_or_default(),
-            expires_on: input.expires_on,
+            expires_on: input.expires_on.map(|d| validate::date("expiresOn", d)).transpose()?,
             notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
         };
         let sealer = call.app.sealer.clone();
@@ -135,7 +135,7 @@ impl Procedure for UpdateAccessCode {
             label: input.label.map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX)).transpose()?,
             code: input.code.map(|c| validate::code("code", &c)).transpose()?,
             status: input.status,
-            expires_on: input.expires_on,
+            expires_on: input.expires_on.map(|d| d.map(|d| validate::date("expiresOn", d)).transpose()).transpose()?,
             notes: super::keys::patch_text("notes", input.notes, LONG_TEXT_MAX)?,
         };
         let (id, expected) = (input.id, input.expected_version);

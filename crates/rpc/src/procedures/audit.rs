@@ -1,7 +1,7 @@
 //! `audit.list`: who changed what, and when.
 
 use chrono::{DateTime, Utc};
-use keyward_domain::{AuditEvent, Capability, Error, Page, PageRequest};
+use keyward_domain::{AuditEvent, Capability, Error, Page, PageRequest, validate};
 use keyward_persistence::repo::audit::{self, AuditFilter};
 use serde::Deserialize;
 use specta::Type;
@@ -11,7 +11,7 @@ use crate::procedure::{Access, Call, Procedure};
 #[derive(Debug, Default, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListAuditInput {
-    /// `key`, `development`, `user`, `organisation`.
+    /// `key`, `accessCode`, `development`, `user`, `organisation`, `sms`, `smsSettings`.
     #[serde(default)]
     pub entity_type: Option<String>,
     #[serde(default)]
@@ -53,8 +53,8 @@ impl Procedure for List {
             entity_id: input.entity_id,
             actor_id: input.actor_id,
             action: input.action,
-            from: input.from,
-            to: input.to,
+            from: input.from.map(|at| validate::instant("from", at)).transpose()?,
+            to: input.to.map(|at| validate::instant("to", at)).transpose()?,
         };
         call.app.db.run(move |c| audit::list(c, &org_id, &filter, page)).await
     }

@@ -301,7 +301,10 @@ impl Procedure for IssueKey {
             issued_to: Some(validate::required_line("issuedTo", &input.issued_to, SHORT_TEXT_MAX)?),
             issued_to_phone: validate::optional_line("issuedToPhone", input.issued_to_phone.as_deref(), PHONE_MAX)?,
             purpose: validate::optional_line("purpose", input.purpose.as_deref(), SHORT_TEXT_MAX)?,
-            expected_return_at: input.expected_return_at,
+            expected_return_at: input
+                .expected_return_at
+                .map(|at| validate::instant("expectedReturnAt", at))
+                .transpose()?,
             notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
         };
         let id = input.id;

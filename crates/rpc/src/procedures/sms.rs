@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use keyward_domain::{Capability, CodeStatus, Error, validate};
+use keyward_domain::{Actor, Capability, CodeStatus, Error, validate};
 use keyward_persistence::repo::access_codes::{self, Reveal};
 use keyward_persistence::repo::sms::{self, Attempt, Begun, Outcome, Recorded};
 use keyward_persistence::repo::{developments, keys};
@@ -14,6 +14,9 @@ use keyward_sms::{Credentials, OutboundSms, SendFailure, phone};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
+use tracing::Instrument;
+
+use crate::App;
 use crate::procedure::{Access, Call, Procedure};
 
 /// What to send.
@@ -59,39 +62,57 @@ impl Procedure for SendSms {
 
     async fn call(call: Call<'_>, input: SendSmsInput) -> Result<SendSmsOutput, Error> {
         let actor = call.actor()?.clone();
-        let app = call.app;
+        let app = call.app_owned();
         let recipient_name = validate::required_line("recipientName", &input.recipient_name, 100)?;
         let to_e164 = phone::normalise(&input.phone, app.sms.default_region)
             .map_err(|e| Error::invalid("phone", e.to_string()))?;
         let idempotency_key = input.idempotency_key.map(|k| idempotency_key(&k)).transpose()?;
+        let (target_type, target_id) = match input.target {
+            SmsTarget::Key { id } => ("key", id),
+            SmsTarget::AccessCode { id } => ("accessCode", id),
+        };
+        let mut attempt = Attempt {
+            target_type,
+            target_id,
+            target_name: String::new(),
+            recipient_name,
+            to_e164,
+            idempotency_key,
+            segments: 0,
+            encoding: "GSM-7",
+        };
+
+        // A retry under the same key answers the first result, whatever happened to the
+        // target since (a code that expired, a key deleted).
+        if attempt.idempotency_key.is_some() {
+            let (org_id, lookup) = (actor.org_id.clone(), attempt.clone());
+            if let Some(recorded) = app.db.run(move |c| sms::replay(c, &org_id, &lookup)).await? {
+                return answer(recorded);
+            }
+        }
 
         // The target, its message, and the account, read together.
         let sealer = app.sealer.clone();
-        let org_id = actor.org_id.clone();
-        let (target_type, target_id, target_name, body, account) = app
+        let (org_id, target) = (actor.org_id.clone(), attempt.clone());
+        let (target_name, body, account) = app
             .db
             .run(move |c| {
-                let (target_type, target_id, target_name, body) = match input.target {
-                    SmsTarget::Key { id } => {
-                        let key = keys::get(c, &org_id, &id)?;
-                        let development = developments::get(c, &org_id, &key.development_id)?;
-                        let body = format!("{}: key ref {} ({}).", development.name, key.key_ref, key.label);
-                        ("key", id, key.key_ref, body)
+                let (target_name, body) = if target.target_type == "key" {
+                    let key = keys::get(c, &org_id, &target.target_id)?;
+                    let development = developments::get(c, &org_id, &key.development_id)?;
+                    (key.key_ref.clone(), format!("{}: key ref {} ({}).", development.name, key.key_ref, key.label))
+                } else {
+                    let code = access_codes::get(c, &sealer, Reveal::Values, &org_id, &target.target_id)?;
+                    if code.status != CodeStatus::Active || code.expired {
+                        return Err(Error::CodeNotActive.into());
                     }
-                    SmsTarget::AccessCode { id } => {
-                        let code = access_codes::get(c, &sealer, Reveal::Values, &org_id, &id)?;
-                        if code.status != CodeStatus::Active || code.expired {
-                            return Err(Error::CodeNotActive.into());
-                        }
-                        let development = developments::get(c, &org_id, &code.development_id)?;
-                        let value = code.code.unwrap_or_default();
-                        let body = format!("{}: {} code {}.", development.name, code.label, value);
-                        ("accessCode", id, code.label, body)
-                    }
+                    let development = developments::get(c, &org_id, &code.development_id)?;
+                    let value = code.code.unwrap_or_default();
+                    (code.label.clone(), format!("{}: {} code {}.", development.name, code.label, value))
                 };
                 let account =
                     sms::account(c, &sealer, &org_id)?.ok_or(Error::SmsNotConfigured { provider_code: None })?;
-                Ok((target_type, target_id, target_name, body, account))
+                Ok((target_name, body, account))
             })
             .await?;
         if body.chars().count() > MAX_BODY_CHARS {
@@ -101,39 +122,9 @@ impl Procedure for SendSms {
         if segment_count > 2 {
             tracing::warn!(segments = segment_count, "a long SMS: several segments are billed");
         }
-        let attempt = Attempt {
-            target_type,
-            target_id,
-            target_name,
-            recipient_name,
-            to_e164,
-            idempotency_key,
-            segments: i32::try_from(segment_count).unwrap_or(i32::MAX),
-            encoding: encoding.as_str(),
-        };
-
-        let burst = Arc::clone(&app.sms.burst);
-        let caps = app.sms.caps;
-        let (begin_actor, begin_attempt) = (actor.clone(), attempt.clone());
-        let begun = app
-            .db
-            .write(move |c| {
-                let org_id = begin_actor.org_id.clone();
-                sms::begin(c, &begin_actor, &begin_attempt, caps, &move || burst.check(&org_id))
-            })
-            .await;
-        let sms_id = match begun {
-            Ok(Begun::Replay(recorded)) => return answer(recorded),
-            Ok(Begun::Started { sms_id }) => sms_id,
-            Err(e) => {
-                if let Error::RateLimited { retry_after_ms } = &e {
-                    tracing::info!(retry_after_ms, "SMS refused by a limit");
-                }
-                return Err(e);
-            }
-        };
-
-        let credentials = Credentials { account_sid: account.account_sid, auth_token: account.auth_token };
+        attempt.target_name = target_name;
+        attempt.segments = i32::try_from(segment_count).unwrap_or(i32::MAX);
+        attempt.encoding = encoding.as_str();
         let message = OutboundSms {
             to: attempt.to_e164.clone(),
             from: account.from_number,
@@ -141,28 +132,71 @@ impl Procedure for SendSms {
             body,
             status_callback: app.sms.public_url.as_deref().map(|base| crate::twilio_status::url(base, &actor.org_id)),
         };
-        let outcome = outcome_of(app.sms.sender.send(&credentials, &message).await);
-        drop(message); // the body, with any code in it, goes no further
-        let recorded = Recorded {
-            id: sms_id.clone(),
-            status: outcome.status().to_owned(),
-            provider_message_id: match &outcome {
-                Outcome::Sent { provider_message_id, .. } => Some(provider_message_id.clone()),
-                _ => None,
-            },
-            provider_error_code: match &outcome {
-                Outcome::Rejected { code, .. } | Outcome::Unavailable { code, .. } => *code,
-                _ => None,
-            },
-            http_status: match &outcome {
-                Outcome::Rejected { http_status, .. } => Some(*http_status),
-                Outcome::Unavailable { http_status, .. } | Outcome::Unknown { http_status, .. } => *http_status,
-                Outcome::Sent { .. } => Some(201),
-            },
-        };
-        app.db.write(move |c| sms::finish(c, &actor, &sms_id, &attempt, &outcome)).await?;
-        answer(recorded)
+        let credentials = Credentials { account_sid: account.account_sid, auth_token: account.auth_token };
+        // From the pending row on, the send runs to its end even if the caller hangs up:
+        // a dropped call must not leave a message unsent but `pending`, or sent but unrecorded.
+        let span = tracing::Span::current();
+        tokio::spawn(send(app, actor, attempt, credentials, message).instrument(span))
+            .await
+            .map_err(|e| Error::Internal(format!("the SMS task failed: {e}")))?
     }
+}
+
+/// Limits and the `pending` row, the provider call, the outcome: see the module doc.
+async fn send(
+    app: Arc<App>,
+    actor: Actor,
+    attempt: Attempt,
+    credentials: Credentials,
+    message: OutboundSms,
+) -> Result<SendSmsOutput, Error> {
+    let burst = Arc::clone(&app.sms.burst);
+    let caps = app.sms.caps;
+    let (begin_actor, begin_attempt) = (actor.clone(), attempt.clone());
+    let begun = app
+        .db
+        .write(move |c| {
+            let org_id = begin_actor.org_id.clone();
+            sms::begin(c, &begin_actor, &begin_attempt, caps, &move || burst.check(&org_id))
+        })
+        .await;
+    let sms_id = match begun {
+        Ok(Begun::Replay(recorded)) => return answer(recorded),
+        Ok(Begun::Started { sms_id }) => sms_id,
+        Err(e) => {
+            if let Error::RateLimited { retry_after_ms } = &e {
+                tracing::info!(retry_after_ms, "SMS refused by a limit");
+            }
+            return Err(e);
+        }
+    };
+
+    let outcome = outcome_of(app.sms.sender.send(&credentials, &message).await);
+    drop(message); // the body, with any code in it, goes no further
+    let recorded = Recorded {
+        id: sms_id.clone(),
+        status: outcome.status().to_owned(),
+        provider_message_id: match &outcome {
+            Outcome::Sent { provider_message_id, .. } => Some(provider_message_id.clone()),
+            _ => None,
+        },
+        provider_error_code: match &outcome {
+            Outcome::Rejected { code, .. } | Outcome::Unavailable { code, .. } => *code,
+            _ => None,
+        },
+        http_status: match &outcome {
+            Outcome::Rejected { http_status, .. } => Some(*http_status),
+            Outcome::Unavailable { http_status, .. } | Outcome::Unknown { http_status, .. } => *http_status,
+            Outcome::Sent { .. } => Some(201),
+        },
+    };
+    if let Err(e) = app.db.write(move |c| sms::finish(c, &actor, &sms_id, &attempt, &outcome)).await {
+        // The provider has answered: that answer is the caller's, not "unavailable, safe
+        // to retry", which could text the code twice. The row stays `pending` and the
+        // sweep will call it `unknown`.
+        tracing::error!(error = %e, "could not record an SMS outcome");
+    }
+    answer(recorded)
 }
 
 fn idempotency_key(key: &str) -> Result<String, Error> {
