@@ -20,3 +20,4 @@ mod smoke;
 mod sms;
 mod sms_status;
 mod transitions;
+mod websocket;
