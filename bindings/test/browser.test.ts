@@ -102,7 +102,11 @@ async function outcomeOf(page: Page, url: string): Promise<Outcome> {
   return { status, out: JSON.parse(out || "{}") as Record<string, unknown>, log };
 }
 
-describe("the built client in Chromium, across origins (CORS)", () => {
+// `cargo xtask test` sets KEYWARD_TEST_BROWSER=skip on a machine without Chromium, and
+// says so in a banner; under CI it never does (a missing Chromium fails the run there).
+const skipBrowser = process.env["KEYWARD_TEST_BROWSER"] === "skip" && !existsSync(CHROMIUM);
+
+describe("the built client in Chromium, across origins (CORS)", { skip: skipBrowser && `${CHROMIUM} is missing` }, () => {
   let keyward: Keyward;
   let allowed: { server: Server; origin: string };
   let other: { server: Server; origin: string };

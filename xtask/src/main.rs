@@ -5,6 +5,7 @@
 mod bindings;
 mod postgres;
 mod test;
+mod typescript;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -13,8 +14,10 @@ const USAGE: &str = "\
 Usage: cargo xtask <command> [args...]
 
 Commands:
-  test [ARGS...]   Run the whole test suite (cargo-nextest when installed, else cargo test),
-                   on SQLite and on PostgreSQL. ARGS are passed to the test runner.
+  test [ARGS...]   Run the whole test suite: the Rust tests (cargo-nextest when installed,
+                   else cargo test) on SQLite and on PostgreSQL, then the TypeScript tests
+                   in bindings/ (npm ci, typecheck, npm test). ARGS are passed to the Rust
+                   test runner and leave the TypeScript half out.
                    PostgreSQL: KEYWARD_TEST_POSTGRES_URL, default postgres://root@127.0.0.1:5432/test.
                    When it is unreachable the PostgreSQL half is skipped with a banner,
                    or, with CI=true, the run fails.

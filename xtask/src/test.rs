@@ -71,6 +71,29 @@ pub fn run(args: &[String]) -> ExitCode {
         failures.push((name, status));
     }
 
+    // The TypeScript half, on a whole run only (ARGS select Rust tests).
+    let typescript = if !args.is_empty() {
+        "not run (test arguments select Rust tests)".to_owned()
+    } else {
+        match crate::typescript::run() {
+            Ok(crate::typescript::Outcome::Ran(status)) if status.success() => "RAN".to_owned(),
+            Ok(crate::typescript::Outcome::Ran(status)) => {
+                failures.push(("the TypeScript tests", status));
+                "FAILED".to_owned()
+            }
+            Ok(crate::typescript::Outcome::Skipped(why)) => {
+                crate::typescript::banner(&format!("TypeScript half SKIPPED: {why}"));
+                format!("SKIPPED ({why})")
+            }
+            Err(why) => {
+                eprintln!("xtask test: ERROR: {why}");
+                failures.push(("the TypeScript tests", exit_status_failure()));
+                "FAILED".to_owned()
+            }
+        }
+    };
+    eprintln!("xtask test: TypeScript half {typescript}.");
+
     let outcome = if failures.is_empty() {
         "passed".to_owned()
     } else {
@@ -242,4 +265,10 @@ mod tests {
         assert!(has_doctests(&root));
         std::fs::remove_dir_all(&root).unwrap();
     }
+}
+
+/// A failed exit status, for a step that could not even start.
+fn exit_status_failure() -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    ExitStatus::from_raw(1 << 8)
 }
