@@ -246,6 +246,12 @@ fn exit_code(status: ExitStatus) -> ExitCode {
     status.code().and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).map_or(ExitCode::FAILURE, ExitCode::from)
 }
 
+/// A failed exit status, for a step that could not even start.
+fn exit_status_failure() -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    ExitStatus::from_raw(1 << 8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::has_doctests;
@@ -267,8 +273,3 @@ mod tests {
     }
 }
 
-/// A failed exit status, for a step that could not even start.
-fn exit_status_failure() -> ExitStatus {
-    use std::os::unix::process::ExitStatusExt;
-    ExitStatus::from_raw(1 << 8)
-}

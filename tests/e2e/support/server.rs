@@ -130,19 +130,23 @@ pub async fn spawn_server(database_url: &str, env: &[(&str, &str)]) -> (Child, S
         .stdout(Stdio::piped())
         .spawn()
         .expect("start keyward serve");
+    let url = listening_url(&mut server).await;
+    (server, url)
+}
+
+/// Waits for `keyward serve`'s "listening" line (at most 30 s); returns its base URL.
+pub async fn listening_url(server: &mut Child) -> String {
     let stdout = server.stdout.take().expect("piped stdout");
     let mut line = String::new();
     tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
         .await
         .expect("keyward serve did not start within 30 s")
         .expect("read keyward's stdout");
-    let url = line
-        .trim()
+    line.trim()
         .strip_prefix("keyward listening on ")
         .unwrap_or_else(|| panic!("keyward serve did not start: {line:?} (see its log above)"))
         .to_owned()
-        + "/";
-    (server, url)
+        + "/"
 }
 
 /// Sends SIGTERM to a child process and waits (at most 30 s) for it to exit.

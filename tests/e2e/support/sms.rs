@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fake_twilio::FakeTwilio;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::process::Child;
 use tokio::task::JoinHandle;
 
@@ -99,18 +99,7 @@ impl SmsApp {
             let _ = stderr.read_to_end(&mut all).await;
             String::from_utf8_lossy(&all).into_owned()
         });
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
-            .await
-            .expect("keyward serve did not start within 30 s")
-            .expect("read keyward's stdout");
-        let url = line
-            .trim()
-            .strip_prefix("keyward listening on ")
-            .unwrap_or_else(|| panic!("keyward serve did not start: {line:?}"))
-            .to_owned()
-            + "/";
+        let url = server::listening_url(&mut child).await;
         LoggedServer { child, url, log }
     }
 }

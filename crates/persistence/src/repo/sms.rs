@@ -172,6 +172,37 @@ impl Attempt {
     }
 }
 
+/// A stored send, as the sweep and delivery reports read it back.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sms_messages)]
+struct StoredSend {
+    id: String,
+    org_id: String,
+    status: String,
+    target_type: String,
+    target_id: String,
+    recipient_name: String,
+    to_e164: String,
+    segments: i32,
+    encoding: String,
+}
+
+impl StoredSend {
+    /// What the audit event of a later outcome says about the send.
+    fn attempt(&self) -> Attempt {
+        Attempt {
+            target_type: if self.target_type == "key" { "key" } else { "accessCode" },
+            target_id: self.target_id.clone(),
+            target_name: self.target_id.clone(),
+            recipient_name: self.recipient_name.clone(),
+            to_e164: self.to_e164.clone(),
+            idempotency_key: None,
+            segments: self.segments,
+            encoding: if self.encoding == "UCS-2" { "UCS-2" } else { "GSM-7" },
+        }
+    }
+}
+
 /// The limits counted in the database: exact under concurrency, across nodes.
 #[derive(Debug, Clone, Copy)]
 pub struct Caps {
@@ -500,32 +531,12 @@ fn record_outcome(
 /// the provider may have received them.
 pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResult<usize> {
     let cutoff = time::now() - TimeDelta::from_std(age).unwrap_or(TimeDelta::hours(1));
-    #[derive(Queryable)]
-    struct Stale {
-        id: String,
-        org_id: String,
-        target_type: String,
-        target_id: String,
-        recipient_name: String,
-        to_e164: String,
-        segments: i32,
-        encoding: String,
-    }
-    let stale: Vec<Stale> = sms_messages::table
+    let stale: Vec<StoredSend> = sms_messages::table
         .filter(sms_messages::status.eq("pending"))
         .filter(sms_messages::created_at.lt(cutoff))
         // One order for every node, so that two sweeps cannot deadlock on PostgreSQL.
         .order(sms_messages::id)
-        .select((
-            sms_messages::id,
-            sms_messages::org_id,
-            sms_messages::target_type,
-            sms_messages::target_id,
-            sms_messages::recipient_name,
-            sms_messages::to_e164,
-            sms_messages::segments,
-            sms_messages::encoding,
-        ))
+        .select(StoredSend::as_select())
         .load(conn)?;
     let mut marked = 0;
     for row in stale {
@@ -536,16 +547,7 @@ pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResul
             continue;
         }
         marked += 1;
-        let attempt = Attempt {
-            target_type: if row.target_type == "key" { "key" } else { "accessCode" },
-            target_name: row.target_id.clone(),
-            target_id: row.target_id,
-            recipient_name: row.recipient_name,
-            to_e164: row.to_e164,
-            idempotency_key: None,
-            segments: row.segments,
-            encoding: if row.encoding == "UCS-2" { "UCS-2" } else { "GSM-7" },
-        };
+        let attempt = row.attempt();
         record_outcome(
             conn,
             Author::System(&row.org_id, "keyward (send interrupted)"),
@@ -586,40 +588,18 @@ pub fn apply_report(
         "queued" | "sending" | "sent" | "accepted" | "scheduled" => "sent",
         _ => return Ok(false),
     };
-    #[derive(Queryable)]
-    struct Sent {
-        id: String,
-        status: String,
-        target_type: String,
-        target_id: String,
-        recipient_name: String,
-        to_e164: String,
-        segments: i32,
-        encoding: String,
-    }
-    let found: Option<Sent> = sms_messages::table
+    let found: Option<StoredSend> = sms_messages::table
         .filter(sms_messages::org_id.eq(org_id))
         .filter(sms_messages::provider_message_id.eq(provider_message_id))
-        .select((
-            sms_messages::id,
-            sms_messages::status,
-            sms_messages::target_type,
-            sms_messages::target_id,
-            sms_messages::recipient_name,
-            sms_messages::to_e164,
-            sms_messages::segments,
-            sms_messages::encoding,
-        ))
+        .select(StoredSend::as_select())
         .first(conn)
         .optional()?;
-    let Some(Sent { id, status: current, target_type, target_id, recipient_name, to_e164, segments, encoding }) = found
-    else {
-        return Ok(false);
-    };
+    let Some(sent) = found else { return Ok(false) };
+    let current = sent.status.clone();
     if progress(status) <= progress(&current) {
         return Ok(false);
     }
-    let updated = diesel::update(sms_messages::table.find(&id).filter(sms_messages::status.eq(&current)))
+    let updated = diesel::update(sms_messages::table.find(&sent.id).filter(sms_messages::status.eq(&current)))
         .set((
             sms_messages::status.eq(status),
             sms_messages::provider_status.eq(provider_status),
@@ -630,16 +610,7 @@ pub fn apply_report(
     if updated == 0 {
         return Ok(false); // another report got there first
     }
-    let attempt = Attempt {
-        target_type: if target_type == "key" { "key" } else { "accessCode" },
-        target_name: target_id.clone(),
-        target_id,
-        recipient_name,
-        to_e164,
-        idempotency_key: None,
-        segments,
-        encoding: if encoding == "UCS-2" { "UCS-2" } else { "GSM-7" },
-    };
-    record_outcome(conn, Author::System(org_id, "Twilio"), &id, &attempt, &current, status, None, error_code, 0)?;
+    let attempt = sent.attempt();
+    record_outcome(conn, Author::System(org_id, "Twilio"), &sent.id, &attempt, &current, status, None, error_code, 0)?;
     Ok(true)
 }
