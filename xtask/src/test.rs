@@ -272,4 +272,3 @@ mod tests {
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
-
