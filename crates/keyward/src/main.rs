@@ -85,6 +85,17 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     let sealer = check_secret_key(&db, &secret).await?;
     let sms = sms_service(&args.sms)?;
     let pending_timeout = Duration::from_secs(args.sms.sms_pending_timeout_secs);
+    // A live send lasts at most the retry deadline plus one request; a shorter pending
+    // timeout would call a send in flight `unknown` (fine only for a stopped cluster).
+    let longest_send = RetryPolicy::default().deadline + Duration::from_millis(args.sms.sms_request_timeout_ms);
+    if pending_timeout < longest_send {
+        tracing::warn!(
+            pending_timeout_secs = pending_timeout.as_secs(),
+            longest_send_secs = longest_send.as_secs(),
+            "KEYWARD_SMS_PENDING_TIMEOUT_SECS is shorter than a send can take: sends still in flight on \
+             other nodes may be marked unknown"
+        );
+    }
     // Before serving: what a previous run left pending is settled first.
     sweep_pending_sms(&db, pending_timeout).await;
     let burst = Arc::clone(&sms.burst);
