@@ -1,6 +1,6 @@
 // Contract tests: every procedure of the generated `Procedures` type, called through the
 // generated client against the real keyward binary (fresh SQLite database, bootstrapped
-// organisation), with the results and error kinds that shared/design/api.md promises.
+// organisation), with the results and error kinds that docs/api.md promises.
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";

@@ -1,5 +1,5 @@
 //! `keys.sendSms` and `settings.*Sms` end to end: the real binary, a fake Twilio over HTTP
-//! (`shared/notes/sms.md` §8, `shared/design/api.md` §SMS).
+//! (`shared/notes/sms.md` §8, `docs/api.md` §SMS).
 
 use std::time::{Duration, Instant};
 

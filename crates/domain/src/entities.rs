@@ -1,4 +1,4 @@
-//! The entities as the wire shows them (`../shared/design/api.md`, "Entities").
+//! The entities as the wire shows them (`docs/api.md`, "Entities").
 //! Instants are UTC (`DateTime<Utc>`, RFC 3339 on the wire).
 
 use chrono::{DateTime, NaiveDate, Utc};
