@@ -14,6 +14,7 @@
 #[cfg(test)]
 mod bindings;
 pub mod error;
+pub mod jsonrpc;
 mod params;
 mod patch;
 pub mod procedure;

@@ -1,0 +1,219 @@
+//! Counting connections: at most N per client address and M in all. A few connections
+//! past M are still served, but only to say that the server is saturated (`/health`
+//! included); past those, and past the per-address cap, a connection gets a canned
+//! answer and is closed at once, without reading its request.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, Semaphore};
+
+use super::http::rpc_error_body;
+use crate::error;
+
+/// Connections past the total cap still served, to answer "saturated".
+pub const OVERFLOW: usize = 16;
+/// Refusals being written at once; past it a refused connection is just closed.
+const REFUSALS_IN_FLIGHT: usize = 64;
+
+/// What happens to a new connection.
+pub enum Admission {
+    /// Served as usual.
+    Serve(Guard),
+    /// Over the total cap: served, but every request is answered "saturated" (503).
+    Saturated(Guard),
+    /// Answered with this canned response and closed.
+    Refuse(Refusal),
+}
+
+/// Why a connection is refused without being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its address already has the most connections allowed: 429.
+    PerAddress,
+    /// The server is past its total cap and its overflow: 503.
+    Saturated,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    overflow: usize,
+    per_address: HashMap<IpAddr, usize>,
+}
+
+/// The open connections, counted.
+#[derive(Debug)]
+pub struct Connections {
+    max_total: usize,
+    max_per_address: usize,
+    counts: Mutex<Counts>,
+    /// Woken whenever a connection closes.
+    closed: Notify,
+    refusals: Arc<Semaphore>,
+}
+
+impl Connections {
+    pub fn new(max_total: usize, max_per_address: usize) -> Arc<Connections> {
+        Arc::new(Connections {
+            max_total,
+            max_per_address,
+            counts: Mutex::new(Counts::default()),
+            closed: Notify::new(),
+            refusals: Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT)),
+        })
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Decides what a new connection from `address` gets, and counts it.
+    pub fn admit(self: &Arc<Self>, address: IpAddr) -> Admission {
+        let mut counts = self.counts();
+        let from_address = counts.per_address.get(&address).copied().unwrap_or(0);
+        if from_address >= self.max_per_address {
+            return Admission::Refuse(Refusal::PerAddress);
+        }
+        let overflow = if counts.total - counts.overflow < self.max_total {
+            false
+        } else if counts.overflow < OVERFLOW {
+            true
+        } else {
+            return Admission::Refuse(Refusal::Saturated);
+        };
+        counts.total += 1;
+        counts.overflow += usize::from(overflow);
+        *counts.per_address.entry(address).or_default() += 1;
+        let guard = Guard { connections: Arc::clone(self), address, overflow };
+        if overflow { Admission::Saturated(guard) } else { Admission::Serve(guard) }
+    }
+
+    /// Open connections served as usual, and the most there may be.
+    pub fn load(&self) -> (usize, usize) {
+        let counts = self.counts();
+        (counts.total - counts.overflow, self.max_total)
+    }
+
+    /// At the total cap: new connections are answered "saturated".
+    pub fn saturated(&self) -> bool {
+        let (open, max) = self.load();
+        open >= max
+    }
+
+    /// Waits until no connection is open.
+    pub async fn all_closed(&self) {
+        loop {
+            let closed = self.closed.notified();
+            if self.counts().total == 0 {
+                return;
+            }
+            closed.await;
+        }
+    }
+
+    /// Writes the refusal and closes, in the background and bounded in time; when too
+    /// many refusals are already being written, just closes.
+    pub fn refuse(&self, stream: TcpStream, refusal: Refusal) {
+        let Ok(permit) = Arc::clone(&self.refusals).try_acquire_owned() else { return };
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = tokio::time::timeout(Duration::from_secs(2), write_refusal(stream, refusal)).await;
+        });
+    }
+}
+
+/// Counts one open connection until dropped.
+#[derive(Debug)]
+pub struct Guard {
+    connections: Arc<Connections>,
+    address: IpAddr,
+    overflow: bool,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let mut counts = self.connections.counts();
+        counts.total -= 1;
+        counts.overflow -= usize::from(self.overflow);
+        if let Some(n) = counts.per_address.get_mut(&self.address) {
+            *n -= 1;
+            if *n == 0 {
+                counts.per_address.remove(&self.address);
+            }
+        }
+        drop(counts);
+        self.connections.closed.notify_waiters();
+    }
+}
+
+/// A complete HTTP/1.1 answer, then the close. What the client already sent is read and
+/// dropped (briefly) so that closing does not reset the connection before the answer is
+/// read.
+async fn write_refusal(mut stream: TcpStream, refusal: Refusal) {
+    let (status, reason) = match refusal {
+        Refusal::PerAddress => ("429 Too Many Requests", "too many connections from this address; retry later"),
+        Refusal::Saturated => ("503 Service Unavailable", "the server is at its connection limit; retry later"),
+    };
+    let body = rpc_error_body(&error::invalid_request(reason));
+    let answer = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(answer.as_bytes()).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let mut left = 64 * 1024usize;
+    while left > 0 {
+        match stream.read(&mut sink).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(admission: &Admission) -> &'static str {
+        match admission {
+            Admission::Serve(_) => "serve",
+            Admission::Saturated(_) => "saturated",
+            Admission::Refuse(Refusal::PerAddress) => "per-address",
+            Admission::Refuse(Refusal::Saturated) => "refused",
+        }
+    }
+
+    #[test]
+    fn caps_per_address_then_in_total_then_past_the_overflow() {
+        let connections = Connections::new(3, 2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let first = connections.admit(a);
+        let second = connections.admit(a);
+        assert_eq!((kind(&first), kind(&second), kind(&connections.admit(a))), ("serve", "serve", "per-address"));
+        assert!(!connections.saturated());
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let third = connections.admit(b);
+        assert_eq!(kind(&third), "serve");
+        assert!(connections.saturated());
+        let mut overflow = Vec::new();
+        for n in 0..OVERFLOW {
+            let c = IpAddr::from([10, 0, 1, n as u8]);
+            overflow.push(connections.admit(c));
+            assert_eq!(kind(overflow.last().unwrap()), "saturated");
+        }
+        assert_eq!(kind(&connections.admit("10.0.2.1".parse().unwrap())), "refused");
+        assert_eq!(connections.load(), (3, 3), "overflow connections are not counted as served");
+        drop(first);
+        assert!(!connections.saturated());
+        assert_eq!(kind(&connections.admit(a)), "serve", "a closed connection frees its address's slot");
+        drop(overflow);
+        assert_eq!(connections.counts().overflow, 0);
+    }
+}
