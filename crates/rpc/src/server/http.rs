@@ -62,24 +62,26 @@ pub async fn handle(
 }
 
 /// `GET /health`: 503 `saturated` at the connection cap, 503 `unavailable` when the
-/// database does not answer, else 200 `ok`.
+/// database does not answer, else 200 `ok`; with the connection count either way.
 async fn health(shared: &Shared) -> HttpResponse {
     if shared.connections.saturated() {
         return saturated_health(shared);
     }
     if shared.rpc.app().db.ping().await {
-        json(StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
+        health_answer(shared, StatusCode::OK, "ok")
     } else {
-        json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"unavailable"}"#.to_owned())
+        health_answer(shared, StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     }
 }
 
 fn saturated_health(shared: &Shared) -> HttpResponse {
+    health_answer(shared, StatusCode::SERVICE_UNAVAILABLE, "saturated")
+}
+
+/// `{"status", "connections", "maxConnections"}`: the connections served now and the cap.
+fn health_answer(shared: &Shared, status: StatusCode, word: &str) -> HttpResponse {
     let (connections, max) = shared.connections.load();
-    json(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!(r#"{{"status":"saturated","connections":{connections},"maxConnections":{max}}}"#),
-    )
+    json(status, format!(r#"{{"status":"{word}","connections":{connections},"maxConnections":{max}}}"#))
 }
 
 /// `POST /`: the body (bounded in size and time) to [`crate::jsonrpc::Rpc::handle_message`].
