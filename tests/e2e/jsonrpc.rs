@@ -218,3 +218,43 @@ on_both_databases! {
         assert!(development_names(&app).await.is_empty());
     }
 }
+
+on_both_databases! {
+    async fn a_trace_log_holds_no_body_password_token_or_code(app: TestApp) {
+        let logged = app.spawn_logged_server(&[("RUST_LOG", "trace")]).await;
+        let client = crate::support::Client::new(&logged.url, None);
+        let wrong_password = "wrong-horse-7731-battery";
+        client.err("auth.login", json!({"email": "owner@acme.test", "password": wrong_password})).await;
+        let signed = client.ok("auth.login", json!({"email": "owner@acme.test", "password": crate::support::server::PASSWORD})).await;
+        let token = signed["token"].as_str().unwrap().to_owned();
+        let owner = client.with_token(Some(token.clone()));
+        let dev = owner.ok("developments.create", json!({"name": "Oak Park"})).await;
+        let http_code = "HTTP-CODE-5521#";
+        let params = json!({"developmentId": dev["id"], "codeType": "gate", "label": "Main gate", "code": http_code});
+        owner.ok("keys.createAccessCode", params).await;
+        // Over WebSocket, with the token in the query.
+        let url = logged.url.replacen("http://", "ws://", 1) + &format!("?access_token={token}");
+        let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("upgrade");
+        let ws_code = "WS-CODE-8834*";
+        let create = json!({"jsonrpc": "2.0", "id": 1, "method": "keys.createAccessCode",
+            "params": {"developmentId": dev["id"], "codeType": "door", "label": "Side door", "code": ws_code}});
+        socket.send(Message::text(create.to_string())).await.unwrap();
+        parse_response(&serde_json::from_str(&ws_next_text(&mut socket).await).unwrap()).expect("created over WebSocket");
+        // Both values come back in an answer, which is not logged either.
+        let listed = owner.ok("keys.listAccessCodes", json!({})).await;
+        assert_eq!(listed["items"].as_array().map(Vec::len), Some(2));
+        socket.close(None).await.unwrap();
+        let log = logged.stop().await;
+
+        assert!(log.contains("TRACE") && log.contains("connection accepted"), "a trace log was captured: {log}");
+        assert!(log.contains("keys.createAccessCode"), "the calls were logged: {log}");
+        let plain = [wrong_password, crate::support::server::PASSWORD, token.as_str(), http_code, ws_code, "Main gate", "Side door"];
+        // Frame dumps print payloads in hex.
+        let hex: Vec<String> = plain.iter().map(|s| s.bytes().map(|b| format!("{b:02x}")).collect()).collect();
+        for needle in plain.iter().copied().chain(hex.iter().map(String::as_str)) {
+            let at = log.find(needle);
+            let context = at.and_then(|i| log.get(i.saturating_sub(300)..(i + 300).min(log.len())));
+            assert!(at.is_none(), "{needle:?} is in the log: …{context:?}…");
+        }
+    }
+}

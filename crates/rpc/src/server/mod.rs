@@ -142,6 +142,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, cors: CorsLayer
         };
         match shared.connections.admit(peer.ip()) {
             Admission::Serve(guard) => {
+                tracing::trace!(%peer, "connection accepted");
                 tokio::spawn(serve_connection(stream, Arc::clone(&shared), cors.clone(), Mode::Normal, guard));
             }
             Admission::Saturated(guard) => {

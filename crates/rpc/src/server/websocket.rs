@@ -117,7 +117,10 @@ where
         if let Reading::Draining(close) = &reading
             && in_flight.is_empty()
         {
-            let _ = sink.send(Message::Close(close.clone())).await;
+            // A close from the peer has been answered by tungstenite already.
+            if let Some(close) = close {
+                let _ = sink.send(Message::Close(Some(close.clone()))).await;
+            }
             let _ = sink.close().await;
             return;
         }
