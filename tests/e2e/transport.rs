@@ -234,3 +234,28 @@ on_both_databases_with! { &[];
         app.owner.ok("auth.me", json!({})).await;
     }
 }
+
+crate::on_both_databases! {
+    async fn stopping_closes_open_websockets_with_1001_and_exits(app: TestApp) {
+        let server = app.spawn_logged_server(&[]).await;
+        let url = server.url.replacen("http://", "ws://", 1) + &format!("?access_token={}", app.owner.token.as_deref().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("upgrade");
+        socket.send(Message::text(r#"{"jsonrpc":"2.0","id":1,"method":"auth.me"}"#)).await.unwrap();
+        let answer = socket.next().await.expect("an answer").expect("a frame");
+        assert!(matches!(&answer, Message::Text(t) if t.contains("owner@acme.test")), "{answer:?}");
+        // SIGTERM: the open socket is told the server is going away, and the server exits
+        // cleanly (`stop` asserts it) well within its 25 s drain.
+        let started = Instant::now();
+        let stopping = tokio::spawn(server.stop());
+        let close = loop {
+            match tokio::time::timeout(Duration::from_secs(20), socket.next()).await.expect("a close within 20 s") {
+                Some(Ok(Message::Close(frame))) => break frame,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        };
+        assert_eq!(close.map(|f| f.code), Some(CloseCode::Away));
+        stopping.await.expect("the server stopped");
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    }
+}
