@@ -259,3 +259,40 @@ crate::on_both_databases! {
         assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
     }
 }
+
+on_both_databases_with! { &[("KEYWARD_MAX_BODY_MEMORY_MIB", "4")];
+    async fn bodies_in_flight_share_a_memory_budget(app: TestApp) {
+        // Two bodies declaring 2 MiB each, then stalled: the 4 MiB budget is spent. The
+        // server asks for each body (`100 Continue`) once it has reserved room for it.
+        let mut stalled = Vec::new();
+        for _ in 0..2 {
+            let mut conn = RawConnection::open(&app.url).await;
+            let head = format!("POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: {MAX_BODY}\r\n\r\n");
+            conn.send(head.as_bytes()).await;
+            assert_eq!(conn.response().await.status, 100, "room reserved, body asked for");
+            conn.send(b"[").await;
+            stalled.push(conn);
+        }
+        let call = raw_http::post_json(&app.url, r#"{"jsonrpc":"2.0","id":1,"method":"keys.fly"}"#);
+        let mut conn = RawConnection::open(&app.url).await;
+        let refused = conn.request(&call).await;
+        assert_json_refusal(&refused, 503);
+        assert_eq!(refused.header("retry-after"), Some("1"));
+        // /health needs no body: still answered.
+        let mut conn = RawConnection::open(&app.url).await;
+        assert_eq!(conn.request(&raw_http::get(&app.url, "/health")).await.status, 200);
+        // A stalled client gone, its reservation is given back.
+        drop(stalled.pop());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut conn = RawConnection::open(&app.url).await;
+            let resp = conn.request(&call).await;
+            if resp.status == 200 {
+                assert_eq!(parse_response(&resp.json()).expect_err("unknown").code, -32601);
+                break;
+            }
+            assert!(Instant::now() < deadline, "the reservation was never given back: {resp:?}");
+            tokio::task::yield_now().await;
+        }
+    }
+}

@@ -105,6 +105,11 @@ pub struct TransportArgs {
     /// then it is answered 408 and the connection closed.
     #[arg(long, env = "KEYWARD_BODY_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub body_timeout_ms: u64,
+    /// Memory, in MiB, that all request bodies being read and answered may take
+    /// together (a chunked body counts as the 2 MiB limit); past it a request is
+    /// answered 503 at once.
+    #[arg(long, env = "KEYWARD_MAX_BODY_MEMORY_MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(2..))]
+    pub max_body_memory_mib: u32,
 }
 
 impl TransportArgs {
@@ -114,6 +119,7 @@ impl TransportArgs {
             max_connections_per_ip: self.max_connections_per_ip as usize,
             header_timeout: std::time::Duration::from_millis(self.header_timeout_ms),
             body_timeout: std::time::Duration::from_millis(self.body_timeout_ms),
+            max_body_memory: self.max_body_memory_mib as usize * 1024 * 1024,
             ..keyward_rpc::server::Limits::default()
         }
     }

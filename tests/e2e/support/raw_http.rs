@@ -107,8 +107,8 @@ async fn read_response_from<R: tokio::io::AsyncRead + Unpin>(reader: &mut R) -> 
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    // 204 has no body, whatever the headers say.
-    let length = if status == 204 {
+    // 1xx and 204 have no body, whatever the headers say.
+    let length = if status == 204 || status < 200 {
         Some(0)
     } else {
         headers.iter().find(|(n, _)| n == "content-length").map(|(_, v)| v.parse::<usize>().expect("a content-length"))

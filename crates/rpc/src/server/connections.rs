@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::http::rpc_error_body;
 use crate::error;
@@ -127,6 +127,28 @@ impl Connections {
     }
 }
 
+/// The memory all request bodies being read and answered may take together, in KiB
+/// permits. A body reserves its declared length (the whole limit when chunked) before a
+/// byte of it is read; when the budget is spent, the request is refused (503) at once.
+#[derive(Debug)]
+pub struct BodyBudget(Arc<Semaphore>);
+
+impl BodyBudget {
+    /// `bytes`, at least one whole body of `max_body` bytes.
+    pub fn new(bytes: usize, max_body: usize) -> BodyBudget {
+        BodyBudget(Arc::new(Semaphore::new(bytes.max(max_body).div_ceil(1024))))
+    }
+
+    /// Reserves room for a body of `declared` bytes (`max_body` when unknown, or when
+    /// more: the body is refused 413 then anyway, after reading nothing); `None` when the
+    /// budget is spent.
+    pub fn reserve(&self, declared: Option<u64>, max_body: usize) -> Option<OwnedSemaphorePermit> {
+        let bytes = declared.map_or(max_body, |len| usize::try_from(len).unwrap_or(max_body).min(max_body));
+        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+        Arc::clone(&self.0).try_acquire_many_owned(kib).ok()
+    }
+}
+
 /// Counts one open connection until dropped.
 #[derive(Debug)]
 pub struct Guard {
@@ -188,6 +210,20 @@ mod tests {
             Admission::Refuse(Refusal::PerAddress) => "per-address",
             Admission::Refuse(Refusal::Saturated) => "refused",
         }
+    }
+
+    #[test]
+    fn the_body_budget_reserves_declared_lengths_and_the_limit_when_unknown() {
+        let budget = BodyBudget::new(4 * 1024, 2 * 1024);
+        let chunked = budget.reserve(None, 2 * 1024).expect("room for one whole body");
+        let small = budget.reserve(Some(1), 2 * 1024).expect("a 1-byte body takes 1 KiB");
+        let over_limit = budget.reserve(Some(u64::MAX), 2 * 1024);
+        assert!(over_limit.is_none(), "a body over the limit reserves the limit, and there is 1 KiB left");
+        let last = budget.reserve(Some(1024), 2 * 1024).expect("the last KiB");
+        assert!(budget.reserve(Some(1), 2 * 1024).is_none(), "spent");
+        drop((chunked, small, last));
+        assert!(budget.reserve(None, 2 * 1024).is_some(), "given back when the answer is built");
+        assert_eq!(BodyBudget::new(0, 2048).0.available_permits(), 2, "at least one whole body");
     }
 
     #[test]

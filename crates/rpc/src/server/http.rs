@@ -96,6 +96,13 @@ async fn rpc(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
         return refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be JSON (content-type: application/json)");
     }
     let ctx = call_context(&req);
+    // Held until the answer is built: the body's bytes count against the budget.
+    let Some(_budget) = shared.body_budget.reserve(declared_length(&req), shared.limits.max_body_bytes) else {
+        let mut response =
+            refusal(StatusCode::SERVICE_UNAVAILABLE, "too many request bodies are being read at once; retry shortly");
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
     let body = match read_body(req, shared.limits.max_body_bytes, shared.limits.body_timeout).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -114,8 +121,7 @@ async fn rpc(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
 /// when it takes longer than `timeout`, 400 when its framing is malformed.
 async fn read_body(req: Request<Incoming>, max: usize, timeout: Duration) -> Result<Bytes, HttpResponse> {
     let too_big = || refusal(StatusCode::PAYLOAD_TOO_LARGE, &format!("the body is over the limit of {max} bytes"));
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max as u64) {
+    if declared_length(&req).is_some_and(|len| len > max as u64) {
         return Err(too_big());
     }
     match tokio::time::timeout(timeout, Limited::new(req.into_body(), max).collect()).await {
@@ -127,6 +133,11 @@ async fn read_body(req: Request<Incoming>, max: usize, timeout: Duration) -> Res
             &format!("the body did not arrive within {} ms", timeout.as_millis()),
         )),
     }
+}
+
+/// The body's length as its `Content-Length` declares it (none when chunked).
+fn declared_length(req: &Request<Incoming>) -> Option<u64> {
+    req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
 }
 
 /// Twilio's delivery reports: a small form, outside JSON-RPC.

@@ -27,7 +27,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::App;
 use crate::jsonrpc::Rpc;
 pub use crate::jsonrpc::envelope::{MAX_BATCH, MAX_DEPTH};
-use connections::{Admission, Connections, Guard};
+use connections::{Admission, BodyBudget, Connections, Guard};
 use http::Mode;
 
 /// Bodies (and WebSocket messages) up to 2 MiB: large enough that an oversized text
@@ -60,6 +60,9 @@ pub struct Limits {
     /// From the end of the headers to the end of the body (408 beyond).
     pub body_timeout: Duration,
     pub max_body_bytes: usize,
+    /// The memory every request body being read and answered may take together; a
+    /// request past it is answered 503 at once.
+    pub max_body_memory: usize,
 }
 
 impl Default for Limits {
@@ -70,6 +73,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_body_bytes: MAX_BODY_BYTES,
+            max_body_memory: 256 * 1024 * 1024,
         }
     }
 }
@@ -79,6 +83,7 @@ struct Shared {
     rpc: Rpc,
     limits: Limits,
     connections: Arc<Connections>,
+    body_budget: BodyBudget,
     /// Becomes `true` when the server stops.
     shutdown: watch::Receiver<bool>,
 }
@@ -116,8 +121,9 @@ pub async fn start(app: App, options: Options) -> std::io::Result<(ServerHandle,
     let connections = Connections::new(options.limits.max_connections, options.limits.max_connections_per_ip);
     let shared = Arc::new(Shared {
         rpc: Rpc::new(Arc::new(app)),
-        limits: options.limits,
+        limits: options.limits.clone(),
         connections: Arc::clone(&connections),
+        body_budget: BodyBudget::new(options.limits.max_body_memory, options.limits.max_body_bytes),
         shutdown,
     });
     let cors = cors(options.cors_origins);
