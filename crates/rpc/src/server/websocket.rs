@@ -21,7 +21,8 @@ use super::http::{HttpResponse, refusal};
 use super::{ConnectionRef, Shared};
 use crate::jsonrpc::CallContext;
 
-/// Messages of one connection being answered at once; reading pauses beyond it.
+/// Messages of one connection being answered at once; reading pauses beyond it, or
+/// once the messages in flight hold a whole body's worth of bytes.
 const IN_FLIGHT: usize = 8;
 
 /// A WebSocket handshake request (RFC 6455 §4.2.1).
@@ -86,14 +87,21 @@ where
 {
     let (mut sink, mut stream) = socket.split();
     let mut in_flight = FuturesUnordered::new();
+    let mut in_flight_bytes = 0usize;
     let mut shutdown = shared.shutdown.clone();
     let mut reading = Reading::Open;
     loop {
         let open = matches!(reading, Reading::Open);
         tokio::select! {
-            message = stream.next(), if open && in_flight.len() < IN_FLIGHT => match message {
-                Some(Ok(Message::Text(text))) => in_flight.push(answer(shared, ctx, text.as_bytes().to_vec())),
-                Some(Ok(Message::Binary(bytes))) => in_flight.push(answer(shared, ctx, bytes.to_vec())),
+            message = stream.next(), if open && in_flight.len() < IN_FLIGHT && in_flight_bytes < shared.limits.max_body_bytes => match message {
+                Some(Ok(Message::Text(text))) => {
+                    in_flight_bytes += text.len();
+                    in_flight.push(answer(shared, ctx, text.as_bytes().to_vec()));
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    in_flight_bytes += bytes.len();
+                    in_flight.push(answer(shared, ctx, bytes.to_vec()));
+                }
                 Some(Ok(Message::Close(_))) | None => reading = Reading::Draining(None),
                 Some(Ok(_)) => {} // ping, pong: tungstenite answers pings itself
                 Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
@@ -102,7 +110,8 @@ where
                 }
                 Some(Err(_)) => return,
             },
-            Some(answer) = in_flight.next(), if !in_flight.is_empty() => {
+            Some((size, answer)) = in_flight.next(), if !in_flight.is_empty() => {
+                in_flight_bytes -= size;
                 if let Some(text) = answer
                     && sink.send(Message::text(text)).await.is_err()
                 {
@@ -127,6 +136,7 @@ where
     }
 }
 
-async fn answer(shared: &Shared, ctx: &CallContext, body: Vec<u8>) -> Option<String> {
-    shared.rpc.handle_message(&body, ctx).await
+/// The message's size (to give back) and its answer.
+async fn answer(shared: &Shared, ctx: &CallContext, body: Vec<u8>) -> (usize, Option<String>) {
+    (body.len(), shared.rpc.handle_message(&body, ctx).await)
 }
