@@ -396,6 +396,40 @@ mod tests {
         assert_eq!(batch_response([Some("1".to_owned()), None, Some("2".to_owned())]).as_deref(), Some("[1,2]"));
     }
 
+    /// Every prefix and every single-byte corruption of a varied batch reads as
+    /// something (never a panic), and every answer built from it is JSON with an id.
+    #[test]
+    fn mangled_bodies_always_read_as_something_answerable() {
+        let body = r#"[{"jsonrpc":"2.0","id":-1.5e3,"method":"a\u002eb","params":{"x":[1,{"y":"\"]}"}]}},
+            {"jsonrpc":"2.0","method":"n"},{"id":{}},7,"s",null,[],{"jsonrpc":"2.0","id":"q","method":"m","params":null}]"#;
+        let mut bodies: Vec<Vec<u8>> = (0..=body.len()).map(|n| body.as_bytes()[..n].to_vec()).collect();
+        for i in 0..body.len() {
+            for byte in [b'"', b'[', b'{', b'}', b'\\', b',', b'0', 0xff] {
+                let mut mangled = body.as_bytes().to_vec();
+                mangled[i] = byte;
+                bodies.push(mangled);
+            }
+        }
+        for bytes in &bodies {
+            let answers: Vec<String> = match parse(bytes) {
+                Body::Refused(error) => vec![response(None, &Err(error))],
+                Body::Single(entry) => vec![answer_of(&entry)],
+                Body::Batch(entries) => entries.iter().map(answer_of).collect(),
+            };
+            for answer in answers {
+                let value: Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"));
+                assert!(value.get("id").is_some() && value["jsonrpc"] == "2.0", "{answer}");
+            }
+        }
+    }
+
+    fn answer_of(entry: &Entry<'_>) -> String {
+        match entry {
+            Entry::Request(r) => response(r.id, &Ok(serde_json::value::to_raw_value(&r.method).unwrap())),
+            Entry::Invalid { id, error } => response(*id, &Err(error.clone())),
+        }
+    }
+
     impl Body<'_> {
         fn refused_code(&self) -> Option<i32> {
             match self {
