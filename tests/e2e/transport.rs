@@ -296,3 +296,37 @@ on_both_databases_with! { &[("KEYWARD_MAX_BODY_MEMORY_MIB", "4")];
         }
     }
 }
+
+crate::on_both_databases! {
+    async fn a_flood_of_unsent_terabyte_bodies_leaves_the_server_answering(app: TestApp) {
+        // The reproduction, scaled down: many connections at once from one address
+        // (not the test client's), each declaring a terabyte and sending nothing. None is held open: each is answered 413 (or 429
+        // past the per-address cap) and closed, or, once more refusals are being written
+        // than the server writes at once, closed without an answer.
+        let flood: Vec<_> = (0..300)
+            .map(|_| {
+                let url = app.url.clone();
+                tokio::spawn(async move {
+                    let mut conn = RawConnection::open_from("127.0.0.4".parse().unwrap(), &url).await;
+                    conn.send(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000000000000\r\n\r\n").await;
+                    let answer = conn.all_until_closed(Duration::from_secs(10)).await.expect("closed within 10 s");
+                    String::from_utf8_lossy(&answer).split(' ').nth(1).map(str::to_owned)
+                })
+            })
+            .collect();
+        // Other addresses are served meanwhile.
+        app.owner.ok("auth.me", json!({})).await;
+        let mut too_large = 0;
+        for answered in flood {
+            match answered.await.expect("the flooding task").as_deref() {
+                Some("413") => too_large += 1,
+                Some("429") | None => {}
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+        assert!(too_large >= 1, "the connections within the cap are answered 413");
+        let health = reqwest::get(format!("{}health", app.url)).await.expect("the server answers");
+        assert_eq!(health.status(), 200);
+        app.owner.ok("auth.me", json!({})).await;
+    }
+}

@@ -170,6 +170,22 @@ impl RawConnection {
             .expect("the server answers within 30 s")
     }
 
+    /// Everything the server sends until it closes the connection (at most `bound`);
+    /// `None` if it is still open then.
+    pub async fn all_until_closed(&mut self, bound: Duration) -> Option<Vec<u8>> {
+        let mut all = Vec::new();
+        let wait = async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match self.stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => all.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(bound, wait).await.ok().map(|()| all)
+    }
+
     /// Waits (at most `bound`) for the server to close the connection; true if it did.
     pub async fn closed_within(&mut self, bound: Duration) -> bool {
         let mut buf = [0u8; 1024];

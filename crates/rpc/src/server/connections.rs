@@ -173,10 +173,13 @@ impl Drop for Guard {
     }
 }
 
-/// A complete HTTP/1.1 answer, then the close. What the client already sent is read and
-/// dropped (briefly) so that closing does not reset the connection before the answer is
-/// read.
+/// A complete HTTP/1.1 answer, then the close. The answer waits (briefly) for the first
+/// bytes of the request, so that an HTTP client reads it as the answer to its request;
+/// what the client sends is read and dropped so that closing does not reset the
+/// connection before the answer is read.
 async fn write_refusal(mut stream: TcpStream, refusal: Refusal) {
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut sink)).await;
     let (status, reason) = match refusal {
         Refusal::PerAddress => ("429 Too Many Requests", "too many connections from this address; retry later"),
         Refusal::Saturated => ("503 Service Unavailable", "the server is at its connection limit; retry later"),
@@ -189,7 +192,6 @@ async fn write_refusal(mut stream: TcpStream, refusal: Refusal) {
     if stream.write_all(answer.as_bytes()).await.is_err() || stream.shutdown().await.is_err() {
         return;
     }
-    let mut sink = [0u8; 4096];
     let mut left = 64 * 1024usize;
     while left > 0 {
         match stream.read(&mut sink).await {
