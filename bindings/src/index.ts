@@ -106,7 +106,10 @@ export type ErrorData = {
 	kind: ErrorKind,
 	/**  The offending input field, as a dotted path (INVALID_INPUT, KEY_REF_TAKEN). */
 	field?: string | null,
-	/**  Why the input was refused (INVALID_INPUT). */
+	/**
+	 *  Why the input (INVALID_INPUT) or the request (PARSE_ERROR, INVALID_REQUEST,
+	 *  BATCH_TOO_LARGE, METHOD_NOT_FOUND, a second `auth.login` in a batch) was refused.
+	 */
 	reason?: string | null,
 	/**  The key's status now (INVALID_TRANSITION). */
 	currentStatus?: KeyStatus | null,

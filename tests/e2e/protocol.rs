@@ -30,7 +30,10 @@ on_both_databases! {
         let resp = reqwest::get(format!("{}health", app.url)).await.expect("the server answers");
         assert_eq!(resp.status(), 200);
         let body: Value = serde_json::from_str(&resp.text().await.unwrap()).expect("a JSON body");
-        assert_eq!(body, json!({"status": "ok"}));
+        assert_eq!(body["status"], "ok", "{body}");
+        // The connections served now (this one at least) and the cap.
+        assert!(body["connections"].as_u64().is_some_and(|n| n >= 1), "{body}");
+        assert_eq!(body["maxConnections"], 900, "{body}");
         // No token needed, and the JSON-RPC endpoint is untouched by it.
         app.owner.ok("auth.me", json!({})).await;
     }

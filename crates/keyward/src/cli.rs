@@ -71,6 +71,8 @@ pub struct ServeArgs {
     pub secret: SecretArgs,
     #[command(flatten)]
     pub sms: SmsArgs,
+    #[command(flatten)]
+    pub transport: TransportArgs,
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -82,6 +84,45 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_TOKEN_TTL_MINUTES", default_value_t = 720,
           value_parser = clap::value_parser!(u64).range(0..=527_040))]
     pub token_ttl_minutes: u64,
+}
+
+/// The transport's limits against connection exhaustion.
+#[derive(Debug, Args)]
+pub struct TransportArgs {
+    /// Connections served at once; past it a few more are answered 503 "saturated"
+    /// (`/health` too), then new ones are closed. Keep it below the open-files limit.
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", default_value_t = 900, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Connections from one client address at once; more are answered 429 and closed.
+    /// Behind a reverse proxy every client has the proxy's address: raise it to match.
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS_PER_IP", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: u32,
+    /// How long a client may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open); then the connection is closed.
+    #[arg(long, env = "KEYWARD_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub header_timeout_ms: u64,
+    /// How long a client may take to send a request's body once its headers are in;
+    /// then it is answered 408 and the connection closed.
+    #[arg(long, env = "KEYWARD_BODY_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub body_timeout_ms: u64,
+    /// Memory, in MiB, that all request bodies being read and answered may take
+    /// together (a chunked body counts as the 2 MiB limit); past it a request is
+    /// answered 503 at once.
+    #[arg(long, env = "KEYWARD_MAX_BODY_MEMORY_MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(2..))]
+    pub max_body_memory_mib: u32,
+}
+
+impl TransportArgs {
+    pub fn limits(&self) -> keyward_rpc::server::Limits {
+        keyward_rpc::server::Limits {
+            max_connections: self.max_connections as usize,
+            max_connections_per_ip: self.max_connections_per_ip as usize,
+            header_timeout: std::time::Duration::from_millis(self.header_timeout_ms),
+            body_timeout: std::time::Duration::from_millis(self.body_timeout_ms),
+            max_body_memory: self.max_body_memory_mib as usize * 1024 * 1024,
+            ..keyward_rpc::server::Limits::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]

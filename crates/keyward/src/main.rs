@@ -100,34 +100,41 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     sweep_pending_sms(&db, pending_timeout).await;
     let burst = Arc::clone(&sms.burst);
     let app = App { db: db.clone(), sealer, token_ttl: Duration::from_secs(args.token_ttl_minutes * 60), sms };
-    let (handle, addr) = server::start(app, server::Options { listen: args.listen, cors_origins: args.cors_origins })
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let options =
+        server::Options { listen: args.listen, cors_origins: args.cors_origins, limits: args.transport.limits() };
+    let (handle, addr) =
+        server::start(app, options).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    // Before announcing the address: whoever reads it may send SIGTERM at once.
+    let shutdown = shutdown_signal()?;
     tracing::info!(%addr, "serving JSON-RPC on http://{addr}/ (WebSocket on the same port)");
     // A plain line on stdout, for scripts and tests that start keyward on port 0.
     println!("keyward listening on http://{addr}");
 
     let purge = tokio::spawn(purge_expired_sessions(db.clone()));
     let sweep = tokio::spawn(sweep_sms(db, burst, pending_timeout));
-    wait_for_shutdown_signal().await?;
+    shutdown.await?;
     tracing::info!("shutting down: finishing calls in flight");
     purge.abort();
     sweep.abort();
-    // Stop accepting; calls in flight finish. jsonrpsee has no drain limit of its own.
-    let _ = handle.stop();
+    // Stop accepting; calls in flight finish, within the drain limit.
+    handle.stop();
     if tokio::time::timeout(Duration::from_secs(25), handle.stopped()).await.is_err() {
         tracing::warn!("calls still running after 25 s; exiting anyway");
     }
     Ok(())
 }
 
-async fn wait_for_shutdown_signal() -> anyhow::Result<()> {
+/// Installs the SIGTERM handler now (a SIGTERM that arrives before it would kill the
+/// process outright), and returns the wait for SIGTERM or Ctrl-C.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = anyhow::Result<()>>> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        result = tokio::signal::ctrl_c() => result?,
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            result = tokio::signal::ctrl_c() => result?,
+        }
+        Ok(())
+    })
 }
 
 /// Expired sessions are refused anyway; removing them hourly keeps the table small.

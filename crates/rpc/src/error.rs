@@ -1,7 +1,6 @@
 //! The domain's errors as JSON-RPC error objects: code, human message, and `data` with
 //! the stable `kind` the SPA switches on. The contract's error table lives here.
 
-use jsonrpsee::types::ErrorObjectOwned;
 use keyward_domain::{Error, KeyStatus};
 use serde::Serialize;
 use specta::Type;
@@ -39,7 +38,8 @@ pub struct ErrorData {
     /// The offending input field, as a dotted path (INVALID_INPUT, KEY_REF_TAKEN).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// Why the input was refused (INVALID_INPUT).
+    /// Why the input (INVALID_INPUT) or the request (PARSE_ERROR, INVALID_REQUEST,
+    /// BATCH_TOO_LARGE, METHOD_NOT_FOUND, a second `auth.login` in a batch) was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The key's status now (INVALID_TRANSITION).
@@ -75,6 +75,18 @@ impl ErrorData {
     }
 }
 
+/// A JSON-RPC error object: `code`, a human `message`, and `data` (always with `kind`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorObject {
+    pub code: i32,
+    pub message: String,
+    pub data: ErrorData,
+}
+
+pub const PARSE_ERROR: i32 = -32700;
+pub const INVALID_REQUEST: i32 = -32600;
+pub const METHOD_NOT_FOUND: i32 = -32601;
+pub const BATCH_TOO_LARGE: i32 = -32010;
 pub const INVALID_INPUT: i32 = -32602;
 pub const UNAUTHENTICATED: i32 = -32001;
 pub const FORBIDDEN: i32 = -32003;
@@ -89,7 +101,7 @@ pub const INTERNAL: i32 = -32603;
 
 /// The code and `data` for a domain error. Internal details are logged by the caller and
 /// never reach the message.
-pub fn to_rpc(error: &Error) -> ErrorObjectOwned {
+pub fn to_rpc(error: &Error) -> ErrorObject {
     let (code, data) = match error {
         Error::InvalidInput { field, reason } => (
             INVALID_INPUT,
@@ -134,5 +146,45 @@ pub fn to_rpc(error: &Error) -> ErrorObjectOwned {
         Error::Internal(_) => "internal error; it has been logged".to_owned(),
         other => other.to_string(),
     };
-    ErrorObjectOwned::owned(code, message, Some(data))
+    ErrorObject { code, message, data }
+}
+
+/// A refusal before any procedure runs, with the reason in `data.reason`.
+fn protocol(code: i32, kind: ErrorKind, message: &str, reason: String) -> ErrorObject {
+    ErrorObject { code, message: message.to_owned(), data: ErrorData { reason: Some(reason), ..ErrorData::kind(kind) } }
+}
+
+/// -32700: the body is not JSON.
+pub fn parse_error(reason: impl Into<String>) -> ErrorObject {
+    protocol(PARSE_ERROR, ErrorKind::ParseError, "Parse error", reason.into())
+}
+
+/// -32600: JSON, but not a JSON-RPC 2.0 request (or refused by the transport: too big,
+/// too slow, malformed framing).
+pub fn invalid_request(reason: impl Into<String>) -> ErrorObject {
+    protocol(INVALID_REQUEST, ErrorKind::InvalidRequest, "Invalid request", reason.into())
+}
+
+/// -32601: no procedure has this name.
+pub fn method_not_found() -> ErrorObject {
+    protocol(METHOD_NOT_FOUND, ErrorKind::MethodNotFound, "Method not found", "no procedure has this name".to_owned())
+}
+
+/// -32010: more calls in one batch than the limit.
+pub fn batch_too_large(calls: usize, max: usize) -> ErrorObject {
+    protocol(
+        BATCH_TOO_LARGE,
+        ErrorKind::BatchTooLarge,
+        "Batch too large",
+        format!("{calls} calls in one batch; at most {max}"),
+    )
+}
+
+/// RATE_LIMITED for every `auth.login` of a batch after its first: password hashing is
+/// costly on purpose, so one request may start at most one. Sent on its own, it is
+/// answered at once (`retryAfterMs` 0).
+pub fn second_login_in_batch() -> ErrorObject {
+    let mut error = to_rpc(&Error::RateLimited { retry_after_ms: 0 });
+    error.data.reason = Some("at most one auth.login per batch; send it on its own".to_owned());
+    error
 }

@@ -5,8 +5,11 @@
 //!   generator walks it.
 //! - [`procedure`] is the machinery every call goes through: authenticate, authorise,
 //!   parse params by name, run, map the error.
-//! - [`server`] is the jsonrpsee server: HTTP + WebSocket, limits, request ids,
-//!   per-call spans, `GET /health`.
+//! - [`jsonrpc`] is our JSON-RPC 2.0 layer: the envelope (raw ids, batches,
+//!   notifications) and [`jsonrpc::Rpc::handle_message`], the one entry point of every
+//!   transport, with a span per call.
+//! - [`server`] is the server on hyper: HTTP + WebSocket, the transport's limits
+//!   (sizes, timeouts, connection caps), request ids, CORS, `GET /health`.
 //!
 //! Architecture invariant: this is the only crate that knows JSON-RPC; error codes and
 //! `data.kind` are decided in [`error`] and nowhere else.
@@ -14,6 +17,7 @@
 #[cfg(test)]
 mod bindings;
 pub mod error;
+pub mod jsonrpc;
 mod params;
 mod patch;
 pub mod procedure;

@@ -1,14 +1,15 @@
-//! Parsing a call's params: ONE JSON object, by name. jsonrpsee's own `parse` would take
-//! a positional array for a struct, and reports serde's text without the field.
+//! Parsing a call's params: ONE JSON object, by name, with the field path of what is
+//! wrong (serde alone would take a positional array for a struct, and report its text
+//! without the field).
 
-use jsonrpsee::types::Params;
 use keyward_domain::Error;
 use serde::de::DeserializeOwned;
 
-pub fn parse<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, Error> {
+/// `params` is the raw JSON text of the call's `params`, `None` when it has none.
+pub fn parse<T: DeserializeOwned>(params: Option<&str>) -> Result<T, Error> {
     // Missing (or null) params are the same as `{}`: fine when every field is optional,
     // "missing field" otherwise.
-    let raw = match params.as_str().map(str::trim) {
+    let raw = match params.map(str::trim) {
         None | Some("null") => "{}",
         Some(raw) => raw,
     };
@@ -95,8 +96,7 @@ mod tests {
     }
 
     fn field(raw: Option<&str>) -> String {
-        let params = Params::new(raw);
-        match parse::<Input>(&params).unwrap_err() {
+        match parse::<Input>(raw).unwrap_err() {
             Error::InvalidInput { field, .. } => field,
             other => panic!("{other:?}"),
         }
@@ -128,14 +128,13 @@ mod tests {
         struct Secret {
             code: String,
         }
-        let err = parse::<Secret>(&Params::new(Some(r#"{"code": 48211}"#))).unwrap_err();
+        let err = parse::<Secret>(Some(r#"{"code": 48211}"#)).unwrap_err();
         assert!(!err.to_string().contains("48211"), "{err}");
     }
 
     #[test]
     fn by_name_params_parse() {
-        let params = Params::new(Some(r#"{"label": "a", "limit": 5}"#));
-        let input: Input = parse(&params).unwrap();
+        let input: Input = parse(Some(r#"{"label": "a", "limit": 5}"#)).unwrap();
         assert_eq!(input.limit, Some(5));
     }
 }

@@ -1,16 +1,18 @@
 //! What a procedure is, and the path every call takes: authenticate → authorise → parse
 //! params by name → run → map the error.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use jsonrpsee::types::{ErrorObjectOwned, Params};
-use jsonrpsee::{Extensions, RpcModule};
 use keyward_domain::{Actor, Capability, Error};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use specta::Type;
 
+use crate::error::ErrorObject;
 use crate::security::hash_token;
 use crate::{App, error, params};
 
@@ -39,8 +41,14 @@ pub trait ProcedureVisitor {
 }
 
 /// The bearer token of the HTTP request (or WebSocket upgrade) that carried a call.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BearerToken(pub String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(***)")
+    }
+}
 
 /// A call in progress: the app and, for signed procedures, the caller.
 pub struct Call<'a> {
@@ -67,41 +75,51 @@ impl Call<'_> {
     }
 }
 
-/// Registers every procedure of the list on a jsonrpsee module.
-pub fn module(app: Arc<App>) -> RpcModule<App> {
-    struct Register(RpcModule<App>);
+/// What the registry keeps per procedure: [`dispatch`] for its type.
+pub(crate) type Handler = for<'a> fn(
+    &'a Arc<App>,
+    Option<&'a BearerToken>,
+    Option<&'a RawValue>,
+) -> Pin<Box<dyn Future<Output = Result<Box<RawValue>, ErrorObject>> + Send + 'a>>;
+
+/// Every procedure of the list by name, built once when the server starts.
+pub(crate) fn handlers() -> HashMap<&'static str, Handler> {
+    struct Register(HashMap<&'static str, Handler>);
     impl ProcedureVisitor for Register {
         fn visit<P: Procedure>(&mut self) {
-            self.0
-                .register_async_method(P::NAME, |params, app, extensions| async move {
-                    dispatch::<P>(params, app, extensions).await
-                })
-                .unwrap_or_else(|e| panic!("procedure {} is listed twice: {e}", P::NAME));
+            let handler: Handler = |app, token, params| Box::pin(dispatch::<P>(app, token, params));
+            if self.0.insert(P::NAME, handler).is_some() {
+                panic!("procedure {} is listed twice", P::NAME);
+            }
         }
     }
-    let mut register = Register(RpcModule::from_arc(app));
+    let mut register = Register(HashMap::new());
     crate::procedures::visit(&mut register);
     register.0
 }
 
+/// One call of `P`: authenticate → authorise → parse → run → the result as JSON, or the
+/// error object.
 async fn dispatch<P: Procedure>(
-    params: Params<'static>,
-    app: Arc<App>,
-    extensions: Extensions,
-) -> Result<P::Output, ErrorObjectOwned> {
+    app: &Arc<App>,
+    token: Option<&BearerToken>,
+    params: Option<&RawValue>,
+) -> Result<Box<RawValue>, ErrorObject> {
     let result = async {
-        let token_hash = extensions.get::<BearerToken>().map(|t| hash_token(&t.0));
+        let token_hash = token.map(|t| hash_token(&t.0));
         let actor = match P::ACCESS {
             Access::Public => None,
             Access::Signed(capability) => {
-                let actor = authenticate(&app, token_hash.clone()).await?;
+                let actor = authenticate(app, token_hash.clone()).await?;
                 tracing::Span::current().record("org", actor.org_id.as_str());
                 actor.require(capability)?;
                 Some(actor)
             }
         };
-        let input: P::Input = params::parse(&params)?;
-        P::call(Call { app: &app, shared: Arc::clone(&app), actor, token_hash }, input).await
+        let input: P::Input = params::parse(params.map(RawValue::get))?;
+        let output = P::call(Call { app, shared: Arc::clone(app), actor, token_hash }, input).await?;
+        serde_json::value::to_raw_value(&output)
+            .map_err(|e| Error::Internal(format!("cannot serialise the result: {e}")))
     }
     .await;
     result.map_err(|e| {

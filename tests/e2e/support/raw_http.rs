@@ -40,7 +40,7 @@ impl RawResponse {
 
 /// `POST /` to the server at `url` (`http://HOST:PORT/`) with `headers` and `body`.
 pub async fn post(url: &str, headers: &[(&str, &str)], body: RawBody) -> RawResponse {
-    let authority = url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("an http:// URL");
+    let authority = authority(url);
     let mut head = format!("POST / HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -81,6 +81,10 @@ pub async fn post(url: &str, headers: &[(&str, &str)], body: RawBody) -> RawResp
 }
 
 async fn read_response(reader: &mut tokio::net::tcp::OwnedReadHalf) -> RawResponse {
+    read_response_from(reader).await
+}
+
+async fn read_response_from<R: tokio::io::AsyncRead + Unpin>(reader: &mut R) -> RawResponse {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let header_end = loop {
@@ -103,8 +107,12 @@ async fn read_response(reader: &mut tokio::net::tcp::OwnedReadHalf) -> RawRespon
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let length =
-        headers.iter().find(|(n, _)| n == "content-length").map(|(_, v)| v.parse::<usize>().expect("a content-length"));
+    // 1xx and 204 have no body, whatever the headers say.
+    let length = if status == 204 || status < 200 {
+        Some(0)
+    } else {
+        headers.iter().find(|(n, _)| n == "content-length").map(|(_, v)| v.parse::<usize>().expect("a content-length"))
+    };
     let mut body = buf[header_end + 4..].to_vec();
     loop {
         if length.is_some_and(|len| body.len() >= len) {
@@ -120,4 +128,94 @@ async fn read_response(reader: &mut tokio::net::tcp::OwnedReadHalf) -> RawRespon
         body.truncate(len);
     }
     RawResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+}
+
+/// One raw TCP connection to the server, for what needs control over the bytes and the
+/// timing: half-sent requests, malformed framing, many connections at once.
+pub struct RawConnection {
+    stream: TcpStream,
+}
+
+impl RawConnection {
+    /// Connects to the server at `url` (`http://HOST:PORT/`).
+    pub async fn open(url: &str) -> RawConnection {
+        let stream = TcpStream::connect(authority(url)).await.expect("connect to the server");
+        RawConnection { stream }
+    }
+
+    /// Connects from another loopback address (`127.0.0.2`…): another client address.
+    pub async fn open_from(local: std::net::IpAddr, url: &str) -> RawConnection {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind(std::net::SocketAddr::new(local, 0)).expect("bind a loopback address");
+        let address = authority(url).parse().expect("a socket address");
+        RawConnection { stream: socket.connect(address).await.expect("connect to the server") }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("send");
+        self.stream.flush().await.expect("flush");
+    }
+
+    /// Sends a whole request and reads its answer (keep-alive: the connection stays open).
+    pub async fn request(&mut self, wire: &[u8]) -> RawResponse {
+        self.send(wire).await;
+        self.response().await
+    }
+
+    /// Reads one answer, within 30 s.
+    pub async fn response(&mut self) -> RawResponse {
+        let (mut reader, _) = self.stream.split();
+        tokio::time::timeout(Duration::from_secs(30), read_response_from(&mut reader))
+            .await
+            .expect("the server answers within 30 s")
+    }
+
+    /// Everything the server sends until it closes the connection (at most `bound`);
+    /// `None` if it is still open then.
+    pub async fn all_until_closed(&mut self, bound: Duration) -> Option<Vec<u8>> {
+        let mut all = Vec::new();
+        let wait = async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match self.stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => all.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(bound, wait).await.ok().map(|()| all)
+    }
+
+    /// Waits (at most `bound`) for the server to close the connection; true if it did.
+    pub async fn closed_within(&mut self, bound: Duration) -> bool {
+        let mut buf = [0u8; 1024];
+        let wait = async {
+            loop {
+                match self.stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        };
+        tokio::time::timeout(bound, wait).await.is_ok()
+    }
+}
+
+/// `GET {path}` with keep-alive, as raw bytes.
+pub fn get(url: &str, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nhost: {}\r\n\r\n", authority(url)).into_bytes()
+}
+
+/// `POST /` with a JSON body, as raw bytes.
+pub fn post_json(url: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST / HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        authority(url),
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn authority(url: &str) -> &str {
+    url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("an http:// URL")
 }

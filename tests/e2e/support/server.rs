@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 use super::client::Client;
 use super::database::{Backend, TestDatabase, postgres_skipped};
@@ -85,6 +86,16 @@ impl TestApp {
         login(&self.url, email).await
     }
 
+    /// Another `keyward serve` on this app's database with `extra` settings, its log
+    /// captured.
+    pub async fn spawn_logged_server(&self, extra: &[(&str, &str)]) -> LoggedServer {
+        let mut env = extra.to_vec();
+        if self.db.backend == Backend::Postgres {
+            env.push(("KEYWARD_SECRET_KEY", SECRET_KEY));
+        }
+        spawn_logged_server(&self.db.url, &env).await
+    }
+
     /// A second organisation with its own owner, signed in.
     pub async fn other_organisation(&self) -> Client {
         bootstrap(&self.db.url, "Other Lettings", "owner@other.test").await;
@@ -132,6 +143,45 @@ pub async fn spawn_server(database_url: &str, env: &[(&str, &str)]) -> (Child, S
         .expect("start keyward serve");
     let url = listening_url(&mut server).await;
     (server, url)
+}
+
+/// Like [`spawn_server`], with the server's stderr (its log) captured.
+pub async fn spawn_logged_server(database_url: &str, env: &[(&str, &str)]) -> LoggedServer {
+    let mut child = keyward()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db-pool-size", "8"])
+        .env("KEYWARD_DATABASE_URL", database_url)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start keyward serve");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let log = tokio::spawn(async move {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all).await;
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let url = listening_url(&mut child).await;
+    LoggedServer { child, url, log }
+}
+
+/// A server whose stderr is captured.
+pub struct LoggedServer {
+    pub child: Child,
+    pub url: String,
+    log: JoinHandle<String>,
+}
+
+impl LoggedServer {
+    /// Stops the server (SIGTERM) and returns everything it wrote to stderr.
+    pub async fn stop(mut self) -> String {
+        let status = terminate(&mut self.child).await;
+        assert!(status.success(), "the server exits cleanly: {status:?}");
+        tokio::time::timeout(Duration::from_secs(10), self.log)
+            .await
+            .expect("stderr closes when the server exits")
+            .expect("the stderr reader")
+    }
 }
 
 /// Waits for `keyward serve`'s "listening" line (at most 30 s); returns its base URL.

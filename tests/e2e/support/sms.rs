@@ -1,15 +1,13 @@
 //! A keyward whose SMS go to a fake Twilio over HTTP, with the owner's SMS settings made.
 
 use std::ops::Deref;
-use std::process::Stdio;
 use std::time::Duration;
 
 use fake_twilio::FakeTwilio;
 use serde_json::json;
-use tokio::io::AsyncReadExt;
 use tokio::process::Child;
-use tokio::task::JoinHandle;
 
+pub use super::server::LoggedServer;
 use super::server::{self, SECRET_KEY};
 use super::{Backend, TestApp};
 
@@ -84,42 +82,7 @@ impl SmsApp {
     /// Like [`SmsApp::spawn_server`], with the server's stderr (its log) captured.
     pub async fn spawn_logged_server(&self, extra: &[(&str, &str)]) -> LoggedServer {
         let fake_url = self.fake.url();
-        let env = self.extra_server_env(&fake_url, extra);
-        let mut child = server::command()
-            .args(["serve", "--listen", "127.0.0.1:0", "--db-pool-size", "8"])
-            .env("KEYWARD_DATABASE_URL", &self.db.url)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start keyward serve");
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let log = tokio::spawn(async move {
-            let mut all = Vec::new();
-            let _ = stderr.read_to_end(&mut all).await;
-            String::from_utf8_lossy(&all).into_owned()
-        });
-        let url = server::listening_url(&mut child).await;
-        LoggedServer { child, url, log }
-    }
-}
-
-/// A server whose stderr is captured.
-pub struct LoggedServer {
-    pub child: Child,
-    pub url: String,
-    log: JoinHandle<String>,
-}
-
-impl LoggedServer {
-    /// Stops the server (SIGTERM) and returns everything it wrote to stderr.
-    pub async fn stop(mut self) -> String {
-        let status = server::terminate(&mut self.child).await;
-        assert!(status.success(), "the server exits cleanly: {status:?}");
-        tokio::time::timeout(Duration::from_secs(10), self.log)
-            .await
-            .expect("stderr closes when the server exits")
-            .expect("the stderr reader")
+        server::spawn_logged_server(&self.db.url, &self.extra_server_env(&fake_url, extra)).await
     }
 }
 
