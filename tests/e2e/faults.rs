@@ -1,0 +1,211 @@
+//! Faults on purpose: PostgreSQL stalled or cut under load behind a proxy of the test's
+//! own, a write whose connection dies before or during its commit, and a SQLite file
+//! that turns read-only or whose disk fills up while the server runs.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::database::{TestDatabase, postgres_skipped};
+use crate::support::proxy::{Direction, Proxy};
+use crate::support::server::wait_until;
+use crate::support::{Backend, Client, TestApp};
+
+/// The servers under test give each database step 1 s (`KEYWARD_DB_TIMEOUT_MS`). A call makes at most two database steps before it answers (its authentication, then
+/// its work), each within `TIMEOUT`; plus scheduling and HTTP.
+const CALL_BOUND: Duration = Duration::from_millis(2 * 1000 + 1500);
+/// `/health` makes one step.
+const HEALTH_BOUND: Duration = Duration::from_millis(1000 + 1500);
+
+/// A keyward on a fresh PostgreSQL database that it reaches only through a proxy; `None`
+/// when the PostgreSQL half is switched off.
+async fn behind_proxy() -> Option<(Proxy, TestApp)> {
+    if postgres_skipped() {
+        eprintln!("PostgreSQL half skipped (KEYWARD_TEST_POSTGRES=skip)");
+        return None;
+    }
+    let db = TestDatabase::create(Backend::Postgres);
+    let (proxy, url) = Proxy::in_front_of(&db.url).await;
+    let app = TestApp::start_on(db, Some(url), &[("KEYWARD_DB_TIMEOUT_MS", "1000")]).await;
+    Some((proxy, app))
+}
+
+/// `GET /health`: its status and how long it took (never more than 30 s).
+async fn health(app: &TestApp) -> (u16, Duration) {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(30), reqwest::get(format!("{}health", app.url)))
+        .await
+        .expect("/health answers within 30 s")
+        .expect("the server answers /health");
+    (answer.status().as_u16(), started.elapsed())
+}
+
+/// A call and how long it took; a hang (30 s) or a server that is gone fails the test.
+async fn timed_call(client: &Client, method: &str, params: Value) -> (Result<Value, crate::support::RpcError>, Duration) {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(30), client.try_call(method, params))
+        .await
+        .unwrap_or_else(|_| panic!("{method} hung for 30 s"))
+        .unwrap_or_else(|e| panic!("{method}: no answer, the server is gone? {e}"));
+    (answer, started.elapsed())
+}
+
+#[track_caller]
+fn assert_unavailable(answer: &Result<Value, crate::support::RpcError>, maybe_committed: bool) {
+    let e = answer.as_ref().expect_err("the call fails while the database is away");
+    e.assert_kind(-32503, "UNAVAILABLE");
+    assert_eq!(e.data["maybeCommitted"], maybe_committed, "{e:?}");
+}
+
+/// Four clients, each with its own key, under an outage that `fault` starts: every call
+/// answers UNAVAILABLE within the bound and changes nothing, `/health` answers 503 within
+/// its bound; after `restore` the same server serves again by itself.
+async fn outage_under_load(fault: impl FnOnce(&Proxy)) {
+    let Some((proxy, app)) = behind_proxy().await else { return };
+    let development = app.development("Riverside").await;
+    let mut keys = Vec::new();
+    for n in 0..4 {
+        keys.push(app.key(&development["id"], &format!("Flat {n}")).await);
+    }
+    let clients: Vec<Client> = (0..4).map(|_| Client::new(&app.url, app.owner.token.clone())).collect();
+    assert_eq!(health(&app).await.0, 200);
+
+    fault(&proxy);
+
+    let load = clients.iter().zip(&keys).map(|(client, key)| async move {
+        let id = &key["id"];
+        for round in 0..3 {
+            let (answer, took) = if round % 2 == 0 {
+                timed_call(client, "keys.issueKey", json!({"id": id, "issuedTo": "Contractor"})).await
+            } else {
+                timed_call(client, "keys.getKey", json!({"id": id})).await
+            };
+            assert_unavailable(&answer, false);
+            assert!(took <= CALL_BOUND, "a call took {took:?} while the database was away");
+        }
+    });
+    let (_, (status, took)) = tokio::join!(futures_util::future::join_all(load), health(&app));
+    assert_eq!(status, 503, "/health while the database is away");
+    assert!(took <= HEALTH_BOUND, "/health took {took:?}");
+
+    proxy.restore();
+    wait_until("the service is back", Duration::from_secs(20), || async {
+        health(&app).await.0 == 200 && app.owner.call("keys.getKey", json!({"id": keys[0]["id"]})).await.is_ok()
+    })
+    .await;
+    for (client, key) in clients.iter().zip(&keys) {
+        let now = client.ok("keys.getKey", json!({"id": key["id"]})).await;
+        assert_eq!((&now["status"], &now["version"]), (&json!("in_stock"), &key["version"]), "nothing changed");
+        // A client may meet one connection that died with the outage (UNAVAILABLE, safe
+        // to retry) before the pool has replaced it.
+        let issued = retry_unavailable(client, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Contractor"})).await;
+        assert_eq!(issued["status"], "issued");
+    }
+}
+
+/// Calls until the answer is not UNAVAILABLE (a few times at most); expects success.
+async fn retry_unavailable(client: &Client, method: &'static str, params: Value) -> Value {
+    for _ in 0..10 {
+        match client.call(method, params.clone()).await {
+            Err(e) if e.code == -32503 => continue,
+            other => return other.unwrap_or_else(|e| panic!("{method}: {e:?}")),
+        }
+    }
+    panic!("{method} still UNAVAILABLE after 10 tries with the database back")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_database_answers_unavailable_in_time_and_service_resumes() {
+    outage_under_load(Proxy::stall).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_database_answers_unavailable_in_time_and_service_resumes() {
+    outage_under_load(Proxy::cut).await;
+}
+
+/// Waits until no other session of the test database is inside a transaction: a write
+/// keyward gave up on has ended, one way or the other.
+async fn transactions_ended(app: &TestApp) {
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let url = app.db.url.clone();
+    wait_until("the abandoned transaction ends", Duration::from_secs(20), || {
+        let url = url.clone();
+        async move {
+            let mut conn = diesel::PgConnection::establish(&url).expect("connect to the test database");
+            let open: Count = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL",
+            )
+            .get_result(&mut conn)
+            .expect("read pg_stat_activity");
+            open.n == 0
+        }
+    })
+    .await;
+}
+
+/// The key's history actions, oldest first, and its audit actions.
+async fn trail(app: &TestApp, id: &Value) -> (Vec<String>, Vec<String>) {
+    let history = app.owner.ok("keys.keyHistory", json!({"id": id})).await;
+    let audit = app.owner.ok("audit.list", json!({"entityId": id})).await;
+    let actions = |items: &Value, field: &str| -> Vec<String> {
+        let mut all: Vec<String> =
+            items["items"].as_array().unwrap().iter().map(|i| i[field].as_str().unwrap().to_owned()).collect();
+        all.reverse();
+        all
+    };
+    (actions(&history, "action"), actions(&audit, "action"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_cut_off_before_its_commit_is_unavailable_and_never_commits() {
+    let Some((proxy, app)) = behind_proxy().await else { return };
+    let development = app.development("Riverside").await;
+    let key = app.key(&development["id"], "Flat 1").await;
+
+    // BEGIN reaches PostgreSQL; nothing after it does, until the proxy is restored.
+    proxy.hold_after("BEGIN", Direction::Requests);
+    let (answer, took) = timed_call(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+    assert!(proxy.is_holding(), "the write's transaction was caught");
+    assert_unavailable(&answer, false);
+    assert!(took <= CALL_BOUND, "took {took:?}");
+
+    // The held statements now run; the worker keyward gave up on must roll back.
+    proxy.restore();
+    transactions_ended(&app).await;
+    let now = app.owner.ok("keys.getKey", json!({"id": key["id"]})).await;
+    assert_eq!((&now["status"], &now["version"]), (&json!("in_stock"), &key["version"]), "{now}");
+    assert_eq!(trail(&app, &key["id"]).await, (vec!["created".to_owned()], vec!["key.created".to_owned()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_commit_answer_is_lost_says_it_may_have_committed() {
+    let Some((proxy, app)) = behind_proxy().await else { return };
+    let development = app.development("Riverside").await;
+    let key = app.key(&development["id"], "Flat 1").await;
+
+    // COMMIT reaches PostgreSQL; its answer never comes back.
+    proxy.hold_after("COMMIT", Direction::Answers);
+    let (answer, took) = timed_call(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+    assert!(proxy.is_holding(), "the commit was caught");
+    assert_unavailable(&answer, true);
+    assert!(took <= CALL_BOUND, "took {took:?}");
+    let e = answer.unwrap_err();
+    assert!(e.message.contains("may have been saved"), "{e:?}");
+
+    // It had committed, as the answer warned: the key is issued, with its trail.
+    proxy.restore();
+    transactions_ended(&app).await;
+    let now = app.owner.ok("keys.getKey", json!({"id": key["id"]})).await;
+    assert_eq!(now["status"], "issued", "{now}");
+    assert_eq!(
+        trail(&app, &key["id"]).await,
+        (vec!["created".to_owned(), "issued".to_owned()], vec!["key.created".to_owned(), "key.issued".to_owned()])
+    );
+}
