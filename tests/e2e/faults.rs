@@ -41,7 +41,11 @@ async fn health(app: &TestApp) -> (u16, Duration) {
 }
 
 /// A call and how long it took; a hang (30 s) or a server that is gone fails the test.
-async fn timed_call(client: &Client, method: &str, params: Value) -> (Result<Value, crate::support::RpcError>, Duration) {
+async fn timed_call(
+    client: &Client,
+    method: &str,
+    params: Value,
+) -> (Result<Value, crate::support::RpcError>, Duration) {
     let started = Instant::now();
     let answer = tokio::time::timeout(Duration::from_secs(30), client.try_call(method, params))
         .await
@@ -98,7 +102,8 @@ async fn outage_under_load(fault: impl FnOnce(&Proxy)) {
         assert_eq!((&now["status"], &now["version"]), (&json!("in_stock"), &key["version"]), "nothing changed");
         // A client may meet one connection that died with the outage (UNAVAILABLE, safe
         // to retry) before the pool has replaced it.
-        let issued = retry_unavailable(client, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Contractor"})).await;
+        let issued =
+            retry_unavailable(client, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Contractor"})).await;
         assert_eq!(issued["status"], "issued");
     }
 }

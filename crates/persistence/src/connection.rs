@@ -118,12 +118,14 @@ impl AnyConnection {
         match self {
             // Bounded: the server cancels a statement that runs past the bound (the caller
             // has given up by then), and ends a session left idle inside a transaction for
-            // as long (a client cut off mid-transaction must not hold its locks for hours).
+            // twice as long (a client cut off mid-transaction must not hold its locks for
+            // hours; the client itself rolls back what it gave up on, see `CommitGate`).
             AnyConnection::Pg(c) => {
                 let ms = bound.map_or(0, |b| b.as_millis());
                 c.batch_execute(&format!(
                     "SET TIME ZONE 'UTC'; SET statement_timeout = {ms}; \
-                     SET idle_in_transaction_session_timeout = {ms};"
+                     SET idle_in_transaction_session_timeout = {};",
+                    2 * ms
                 ))
             }
             // WAL lets readers run beside the writer; busy_timeout makes a second writer
@@ -297,6 +299,36 @@ mod tests {
         assert!(gate.enter_commit());
         assert!(!gate.abandon(), "a write being committed cannot be called unchanged");
         assert!(!gate.is_abandoned());
+    }
+
+    /// The caller gives up while the work is under way: nothing it did is committed.
+    #[test]
+    fn an_abandoned_write_rolls_back() {
+        let dir = std::env::temp_dir().join(format!("keyward-gate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = DatabaseUrl::Sqlite(dir.join("gate.db"));
+        let mut conn = AnyConnection::open(&url, None).unwrap();
+        conn.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
+        let gate = CommitGate::default();
+        let written = conn.write_transaction(&gate, |c| {
+            c.batch_execute("INSERT INTO t VALUES (1)")?;
+            assert!(gate.abandon(), "the caller gives up first");
+            Ok(())
+        });
+        assert!(matches!(written, Err(StoreError::Rule(Error::Unavailable))), "{written:?}");
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let rows: Count = diesel::sql_query("SELECT count(*) AS n FROM t").get_result(&mut conn).unwrap();
+        assert_eq!(rows.n, 0, "an abandoned write never commits");
+        let gate = CommitGate::default();
+        conn.write_transaction(&gate, |c| Ok(c.batch_execute("INSERT INTO t VALUES (2)")?)).unwrap();
+        let rows: Count = diesel::sql_query("SELECT count(*) AS n FROM t").get_result(&mut conn).unwrap();
+        assert_eq!(rows.n, 1);
+        drop(conn);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

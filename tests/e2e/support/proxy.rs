@@ -196,7 +196,8 @@ async fn pump(
             continue;
         }
         // Read but not yet forwarded: a stalled peer holds it.
-        let cut = rules.wait_for(|r| r.mode == Mode::Cut || r.may_forward(id, direction)).await.map(|r| r.mode == Mode::Cut);
+        let cut =
+            rules.wait_for(|r| r.mode == Mode::Cut || r.may_forward(id, direction)).await.map(|r| r.mode == Mode::Cut);
         if !matches!(cut, Ok(false)) {
             return;
         }

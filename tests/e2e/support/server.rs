@@ -77,15 +77,7 @@ impl TestApp {
         let serve_url = serve_url.unwrap_or_else(|| db.url.clone());
         let (server, url) = spawn_server(&serve_url, &pairs(&env)).await;
         let owner = login(&url, "owner@acme.test").await;
-        TestApp {
-            _server: server,
-            db,
-            url,
-            owner,
-            org_id,
-            users_created: AtomicUsize::new(0),
-            serve: (serve_url, env),
-        }
+        TestApp { _server: server, db, url, owner, org_id, users_created: AtomicUsize::new(0), serve: (serve_url, env) }
     }
 
     /// `kill -9` the server: it gets no chance to tidy up.
