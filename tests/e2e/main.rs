@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod cors;
+mod crash;
 mod developments;
 mod faults;
 mod isolation;
