@@ -214,3 +214,148 @@ async fn a_write_whose_commit_answer_is_lost_says_it_may_have_committed() {
         (vec!["created".to_owned(), "issued".to_owned()], vec!["key.created".to_owned(), "key.issued".to_owned()])
     );
 }
+
+/// Runs a command that must succeed (the tests' own set-up of a fault).
+fn run(program: &str, args: &[&str]) {
+    let out = std::process::Command::new(program).args(args).output().unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {} (this test breaks a file system on purpose and needs root on one that allows it)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Files made immutable (`chattr +i`, which stops root too, unlike `chmod`) until dropped.
+struct Immutable(Vec<String>);
+
+impl Immutable {
+    fn set(files: Vec<String>) -> Immutable {
+        let mut args = vec!["+i"];
+        args.extend(files.iter().map(String::as_str));
+        run("chattr", &args);
+        Immutable(files)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let mut args = vec!["-i"];
+        args.extend(self.0.iter().map(String::as_str));
+        run("chattr", &args);
+    }
+}
+
+/// A small tmpfs of the test's own, unmounted (and its directory removed) when dropped.
+struct Tmpfs {
+    path: std::path::PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let path = std::env::temp_dir().join(format!("keyward_full_{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&path).expect("create the mount point");
+        run("mount", &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", path.to_str().unwrap()]);
+        Tmpfs { path }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazily: the server may still be letting go of its files.
+        let _ = std::process::Command::new("umount").args(["-l", self.path.to_str().unwrap()]).status();
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// Fills the file system `path` is on: writes it until there is no space left.
+fn fill(path: &std::path::Path) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).expect("create the filler");
+    let chunk = vec![0u8; 64 * 1024];
+    loop {
+        match file.write(&chunk) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+            Err(e) => panic!("fill the disk: {e}"),
+        }
+    }
+    let _ = file.sync_all();
+}
+
+#[track_caller]
+fn assert_cannot_store(e: &crate::support::RpcError, fault: &str) {
+    e.assert_kind(-32503, "UNAVAILABLE");
+    assert_eq!(e.data["maybeCommitted"], false, "{e:?}");
+    assert!(e.message.contains("cannot store changes") && e.message.contains(fault), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_file_made_read_only_refuses_writes_clearly_and_keeps_serving_reads() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite always runs");
+    let development = app.development("Riverside").await;
+    let key = app.key(&development["id"], "Flat 1").await;
+    let path = app.db.url.strip_prefix("sqlite://").unwrap().to_owned();
+
+    let read_only = Immutable::set(vec![path.clone(), format!("{path}-wal")]);
+    let mut last = None;
+    for _ in 0..10 {
+        let e = app.owner.err("keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+        // A connection opened before the change fails to write its log; one opened
+        // after it knows the file is read-only.
+        assert_cannot_store(&e, "");
+        last = Some(e);
+    }
+    assert_cannot_store(&last.unwrap(), "read-only");
+    assert_eq!(app.owner.ok("keys.getKey", json!({"id": key["id"]})).await, key, "reads are served, unchanged");
+    assert_eq!(app.owner.ok("keys.listKeys", json!({})).await["total"], 1);
+    assert_eq!(health(&app).await.0, 200, "/health: the database answers reads");
+
+    drop(read_only);
+    let issued = retry_unavailable(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+    assert_eq!((&issued["status"], &issued["version"]), (&json!("issued"), &json!(2)));
+    assert_eq!(
+        trail(&app, &key["id"]).await,
+        (vec!["created".to_owned(), "issued".to_owned()], vec!["key.created".to_owned(), "key.issued".to_owned()])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sqlite_disk_refuses_writes_clearly_and_keeps_serving_reads() {
+    let disk = Tmpfs::mount("8m");
+    let db = TestDatabase::sqlite_at(&disk.path.join("keyward.db"));
+    let app = TestApp::start_on(db, None, &[]).await;
+    let development = app.development("Riverside").await;
+    let filler = disk.path.join("filler");
+    fill(&filler);
+
+    // The log may still have room it already holds; the disk has none.
+    let mut created = 0;
+    let refused = loop {
+        match app
+            .owner
+            .call(
+                "keys.createKey",
+                json!({"developmentId": development["id"], "keyType": "physical_key", "label": "Spare"}),
+            )
+            .await
+        {
+            Ok(_) => created += 1,
+            Err(e) => break e,
+        }
+        assert!(created < 500, "500 keys written to a full disk");
+    };
+    assert_cannot_store(&refused, "disk is full");
+    let listed = app.owner.ok("keys.listKeys", json!({})).await;
+    assert_eq!(listed["total"], created, "reads are served; the refused write left nothing");
+    assert_eq!(health(&app).await.0, 200, "/health: the database answers reads");
+
+    std::fs::remove_file(&filler).expect("free the disk");
+    retry_unavailable(
+        &app.owner,
+        "keys.createKey",
+        json!({"developmentId": development["id"], "keyType": "physical_key", "label": "Spare"}),
+    )
+    .await;
+    assert_eq!(app.owner.ok("keys.listKeys", json!({})).await["total"], created + 1);
+}
