@@ -359,3 +359,17 @@ async fn a_full_sqlite_disk_refuses_writes_clearly_and_keeps_serving_reads() {
     .await;
     assert_eq!(app.owner.ok("keys.listKeys", json!({})).await["total"], created + 1);
 }
+
+#[tokio::test]
+async fn the_database_timeout_is_refused_out_of_range() {
+    for value in ["0", "99", "600001", "soon"] {
+        let out = crate::support::server::command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--db-timeout-ms", value])
+            .output()
+            .await
+            .expect("run keyward serve");
+        assert!(!out.status.success(), "--db-timeout-ms {value} is refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--db-timeout-ms"), "the error names the flag: {stderr}");
+    }
+}

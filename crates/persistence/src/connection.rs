@@ -130,9 +130,10 @@ impl AnyConnection {
             }
             // WAL lets readers run beside the writer; busy_timeout makes a second writer
             // wait instead of failing (with BEGIN IMMEDIATE, see `write_transaction`), for
-            // as long as the caller would wait (10 s when unbounded).
+            // as long as the caller would wait (10 s when unbounded). It comes first:
+            // setting the journal mode may have to wait for a lock too.
             AnyConnection::Sqlite(c) => c.batch_execute(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; \
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 bound.map_or(10_000, |b| b.as_millis())
             )),
