@@ -91,6 +91,15 @@ async fn outage_under_load(fault: impl FnOnce(&Proxy)) {
     let (_, (status, took)) = tokio::join!(futures_util::future::join_all(load), health(&app));
     assert_eq!(status, 503, "/health while the database is away");
     assert!(took <= HEALTH_BOUND, "/health took {took:?}");
+    // A crowd at once: more calls than connections, none waits longer.
+    let crowd = (0..40).map(|n| {
+        let (client, keys) = (&clients[n % clients.len()], &keys);
+        async move { timed_call(client, "keys.getKey", json!({"id": keys[n % keys.len()]["id"]})).await }
+    });
+    for (answer, took) in futures_util::future::join_all(crowd).await {
+        assert_unavailable(&answer, false);
+        assert!(took <= CALL_BOUND, "a call took {took:?} in the crowd");
+    }
 
     proxy.restore();
     wait_until("the service is back", Duration::from_secs(20), || async {

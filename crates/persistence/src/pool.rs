@@ -16,6 +16,7 @@ use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 use deadpool_sync::SyncWrapper;
 use diesel::connection::{Connection, TransactionManager};
 use keyward_domain::Error;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::connection::{AnyConnection, Bound, CommitGate, DatabaseUrl};
@@ -26,6 +27,11 @@ use crate::error::{StoreError, StoreResult, breaks_connection};
 struct Manager {
     url: DatabaseUrl,
     bound: Bound,
+    /// Connection attempts under way, at most the pool's size. An attempt the caller gave
+    /// up on goes on, on its blocking thread, until libpq's `connect_timeout`; without
+    /// this limit a long outage under load would pile them up by the thousand and keep
+    /// the blocking threads busy with stale attempts once the database is back.
+    connecting: Arc<Semaphore>,
 }
 
 impl managed::Manager for Manager {
@@ -34,7 +40,14 @@ impl managed::Manager for Manager {
 
     async fn create(&self) -> Result<Self::Type, Self::Error> {
         let (url, bound) = (self.url.clone(), self.bound);
-        SyncWrapper::new(deadpool::Runtime::Tokio1, move || AnyConnection::open(&url, bound)).await
+        let attempt = Arc::clone(&self.connecting)
+            .try_acquire_owned()
+            .map_err(|_| diesel::ConnectionError::BadConnection("too many connection attempts under way".to_owned()))?;
+        SyncWrapper::new(deadpool::Runtime::Tokio1, move || {
+            let _attempt = attempt;
+            AnyConnection::open(&url, bound)
+        })
+        .await
     }
 
     async fn recycle(&self, conn: &mut Self::Type, _: &Metrics) -> RecycleResult<Self::Error> {
@@ -77,7 +90,8 @@ impl Db {
     /// `None` waits as long as the database takes (the operator's commands).
     pub async fn connect(url: &DatabaseUrl, max_connections: usize, bound: Bound) -> Result<Db, String> {
         let wait = bound.unwrap_or(Duration::from_secs(10));
-        let pool = managed::Pool::builder(Manager { url: url.clone(), bound })
+        let connecting = Arc::new(Semaphore::new(max_connections));
+        let pool = managed::Pool::builder(Manager { url: url.clone(), bound, connecting })
             .max_size(max_connections)
             .wait_timeout(Some(wait))
             .create_timeout(Some(wait))
