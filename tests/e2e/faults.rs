@@ -17,6 +17,22 @@ const CALL_BOUND: Duration = Duration::from_millis(2 * 1000 + 1500);
 /// `/health` makes one step.
 const HEALTH_BOUND: Duration = Duration::from_millis(1000 + 1500);
 
+/// A test of one database's own fault, named `NAME::postgres` or `NAME::sqlite` like the
+/// tests of [`crate::on_both_databases!`] (so that CI's count of PostgreSQL tests sees it).
+macro_rules! on_one_database {
+    ($backend:ident: $(async fn $name:ident() $body:block)+) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $backend() $body
+            }
+        )+
+    };
+}
+
 /// A keyward on a fresh PostgreSQL database that it reaches only through a proxy; `None`
 /// when the PostgreSQL half is switched off.
 async fn behind_proxy() -> Option<(Proxy, TestApp)> {
@@ -128,14 +144,16 @@ async fn retry_unavailable(client: &Client, method: &'static str, params: Value)
     panic!("{method} still UNAVAILABLE after 10 tries with the database back")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_database_answers_unavailable_in_time_and_service_resumes() {
-    outage_under_load(Proxy::stall).await;
+on_one_database! { postgres:
+    async fn a_stalled_database_answers_unavailable_in_time_and_service_resumes() {
+        outage_under_load(Proxy::stall).await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cut_database_answers_unavailable_in_time_and_service_resumes() {
-    outage_under_load(Proxy::cut).await;
+on_one_database! { postgres:
+    async fn a_cut_database_answers_unavailable_in_time_and_service_resumes() {
+        outage_under_load(Proxy::cut).await;
+    }
 }
 
 /// Waits until no other session of the test database is inside a transaction: a write
@@ -177,51 +195,53 @@ async fn trail(app: &TestApp, id: &Value) -> (Vec<String>, Vec<String>) {
     (actions(&history, "action"), actions(&audit, "action"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_cut_off_before_its_commit_is_unavailable_and_never_commits() {
-    let Some((proxy, app)) = behind_proxy().await else { return };
-    let development = app.development("Riverside").await;
-    let key = app.key(&development["id"], "Flat 1").await;
+on_one_database! { postgres:
+    async fn a_write_cut_off_before_its_commit_is_unavailable_and_never_commits() {
+        let Some((proxy, app)) = behind_proxy().await else { return };
+        let development = app.development("Riverside").await;
+        let key = app.key(&development["id"], "Flat 1").await;
 
-    // BEGIN reaches PostgreSQL; nothing after it does, until the proxy is restored.
-    proxy.hold_after("BEGIN", Direction::Requests);
-    let (answer, took) = timed_call(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
-    assert!(proxy.is_holding(), "the write's transaction was caught");
-    assert_unavailable(&answer, false);
-    assert!(took <= CALL_BOUND, "took {took:?}");
+        // BEGIN reaches PostgreSQL; nothing after it does, until the proxy is restored.
+        proxy.hold_after("BEGIN", Direction::Requests);
+        let (answer, took) = timed_call(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+        assert!(proxy.is_holding(), "the write's transaction was caught");
+        assert_unavailable(&answer, false);
+        assert!(took <= CALL_BOUND, "took {took:?}");
 
-    // The held statements now run; the worker keyward gave up on must roll back.
-    proxy.restore();
-    transactions_ended(&app).await;
-    let now = app.owner.ok("keys.getKey", json!({"id": key["id"]})).await;
-    assert_eq!((&now["status"], &now["version"]), (&json!("in_stock"), &key["version"]), "{now}");
-    assert_eq!(trail(&app, &key["id"]).await, (vec!["created".to_owned()], vec!["key.created".to_owned()]));
+        // The held statements now run; the worker keyward gave up on must roll back.
+        proxy.restore();
+        transactions_ended(&app).await;
+        let now = app.owner.ok("keys.getKey", json!({"id": key["id"]})).await;
+        assert_eq!((&now["status"], &now["version"]), (&json!("in_stock"), &key["version"]), "{now}");
+        assert_eq!(trail(&app, &key["id"]).await, (vec!["created".to_owned()], vec!["key.created".to_owned()]));
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_whose_commit_answer_is_lost_says_it_may_have_committed() {
-    let Some((proxy, app)) = behind_proxy().await else { return };
-    let development = app.development("Riverside").await;
-    let key = app.key(&development["id"], "Flat 1").await;
+on_one_database! { postgres:
+    async fn a_write_whose_commit_answer_is_lost_says_it_may_have_committed() {
+        let Some((proxy, app)) = behind_proxy().await else { return };
+        let development = app.development("Riverside").await;
+        let key = app.key(&development["id"], "Flat 1").await;
 
-    // COMMIT reaches PostgreSQL; its answer never comes back.
-    proxy.hold_after("COMMIT", Direction::Answers);
-    let (answer, took) = timed_call(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
-    assert!(proxy.is_holding(), "the commit was caught");
-    assert_unavailable(&answer, true);
-    assert!(took <= CALL_BOUND, "took {took:?}");
-    let e = answer.unwrap_err();
-    assert!(e.message.contains("may have been saved"), "{e:?}");
+        // COMMIT reaches PostgreSQL; its answer never comes back.
+        proxy.hold_after("COMMIT", Direction::Answers);
+        let (answer, took) = timed_call(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+        assert!(proxy.is_holding(), "the commit was caught");
+        assert_unavailable(&answer, true);
+        assert!(took <= CALL_BOUND, "took {took:?}");
+        let e = answer.unwrap_err();
+        assert!(e.message.contains("may have been saved"), "{e:?}");
 
-    // It had committed, as the answer warned: the key is issued, with its trail.
-    proxy.restore();
-    transactions_ended(&app).await;
-    let now = app.owner.ok("keys.getKey", json!({"id": key["id"]})).await;
-    assert_eq!(now["status"], "issued", "{now}");
-    assert_eq!(
-        trail(&app, &key["id"]).await,
-        (vec!["created".to_owned(), "issued".to_owned()], vec!["key.created".to_owned(), "key.issued".to_owned()])
-    );
+        // It had committed, as the answer warned: the key is issued, with its trail.
+        proxy.restore();
+        transactions_ended(&app).await;
+        let now = app.owner.ok("keys.getKey", json!({"id": key["id"]})).await;
+        assert_eq!(now["status"], "issued", "{now}");
+        assert_eq!(
+            trail(&app, &key["id"]).await,
+            (vec!["created".to_owned(), "issued".to_owned()], vec!["key.created".to_owned(), "key.issued".to_owned()])
+        );
+    }
 }
 
 /// Runs a command that must succeed (the tests' own set-up of a fault).
@@ -299,74 +319,76 @@ fn assert_cannot_store(e: &crate::support::RpcError, fault: &str) {
     assert!(e.message.contains("cannot store changes") && e.message.contains(fault), "{e:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sqlite_file_made_read_only_refuses_writes_clearly_and_keeps_serving_reads() {
-    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite always runs");
-    let development = app.development("Riverside").await;
-    let key = app.key(&development["id"], "Flat 1").await;
-    let path = app.db.url.strip_prefix("sqlite://").unwrap().to_owned();
+on_one_database! { sqlite:
+    async fn a_database_file_made_read_only_refuses_writes_clearly_and_keeps_serving_reads() {
+        let app = TestApp::start(Backend::Sqlite).await.expect("SQLite always runs");
+        let development = app.development("Riverside").await;
+        let key = app.key(&development["id"], "Flat 1").await;
+        let path = app.db.url.strip_prefix("sqlite://").unwrap().to_owned();
 
-    let read_only = Immutable::set(vec![path.clone(), format!("{path}-wal")]);
-    let mut last = None;
-    for _ in 0..10 {
-        let e = app.owner.err("keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
-        // A connection opened before the change fails to write its log; one opened
-        // after it knows the file is read-only.
-        assert_cannot_store(&e, "");
-        last = Some(e);
+        let read_only = Immutable::set(vec![path.clone(), format!("{path}-wal")]);
+        let mut last = None;
+        for _ in 0..10 {
+            let e = app.owner.err("keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+            // A connection opened before the change fails to write its log; one opened
+            // after it knows the file is read-only.
+            assert_cannot_store(&e, "");
+            last = Some(e);
+        }
+        assert_cannot_store(&last.unwrap(), "read-only");
+        assert_eq!(app.owner.ok("keys.getKey", json!({"id": key["id"]})).await, key, "reads are served, unchanged");
+        assert_eq!(app.owner.ok("keys.listKeys", json!({})).await["total"], 1);
+        assert_eq!(health(&app).await.0, 200, "/health: the database answers reads");
+
+        drop(read_only);
+        let issued = retry_unavailable(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+        assert_eq!((&issued["status"], &issued["version"]), (&json!("issued"), &json!(2)));
+        assert_eq!(
+            trail(&app, &key["id"]).await,
+            (vec!["created".to_owned(), "issued".to_owned()], vec!["key.created".to_owned(), "key.issued".to_owned()])
+        );
     }
-    assert_cannot_store(&last.unwrap(), "read-only");
-    assert_eq!(app.owner.ok("keys.getKey", json!({"id": key["id"]})).await, key, "reads are served, unchanged");
-    assert_eq!(app.owner.ok("keys.listKeys", json!({})).await["total"], 1);
-    assert_eq!(health(&app).await.0, 200, "/health: the database answers reads");
-
-    drop(read_only);
-    let issued = retry_unavailable(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
-    assert_eq!((&issued["status"], &issued["version"]), (&json!("issued"), &json!(2)));
-    assert_eq!(
-        trail(&app, &key["id"]).await,
-        (vec!["created".to_owned(), "issued".to_owned()], vec!["key.created".to_owned(), "key.issued".to_owned()])
-    );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_sqlite_disk_refuses_writes_clearly_and_keeps_serving_reads() {
-    let disk = Tmpfs::mount("8m");
-    let db = TestDatabase::sqlite_at(&disk.path.join("keyward.db"));
-    let app = TestApp::start_on(db, None, &[]).await;
-    let development = app.development("Riverside").await;
-    let filler = disk.path.join("filler");
-    fill(&filler);
+on_one_database! { sqlite:
+    async fn a_full_disk_refuses_writes_clearly_and_keeps_serving_reads() {
+        let disk = Tmpfs::mount("8m");
+        let db = TestDatabase::sqlite_at(&disk.path.join("keyward.db"));
+        let app = TestApp::start_on(db, None, &[]).await;
+        let development = app.development("Riverside").await;
+        let filler = disk.path.join("filler");
+        fill(&filler);
 
-    // The log may still have room it already holds; the disk has none.
-    let mut created = 0;
-    let refused = loop {
-        match app
-            .owner
-            .call(
-                "keys.createKey",
-                json!({"developmentId": development["id"], "keyType": "physical_key", "label": "Spare"}),
-            )
-            .await
-        {
-            Ok(_) => created += 1,
-            Err(e) => break e,
-        }
-        assert!(created < 500, "500 keys written to a full disk");
-    };
-    assert_cannot_store(&refused, "disk is full");
-    let listed = app.owner.ok("keys.listKeys", json!({})).await;
-    assert_eq!(listed["total"], created, "reads are served; the refused write left nothing");
-    assert_eq!(health(&app).await.0, 200, "/health: the database answers reads");
+        // The log may still have room it already holds; the disk has none.
+        let mut created = 0;
+        let refused = loop {
+            match app
+                .owner
+                .call(
+                    "keys.createKey",
+                    json!({"developmentId": development["id"], "keyType": "physical_key", "label": "Spare"}),
+                )
+                .await
+            {
+                Ok(_) => created += 1,
+                Err(e) => break e,
+            }
+            assert!(created < 500, "500 keys written to a full disk");
+        };
+        assert_cannot_store(&refused, "disk is full");
+        let listed = app.owner.ok("keys.listKeys", json!({})).await;
+        assert_eq!(listed["total"], created, "reads are served; the refused write left nothing");
+        assert_eq!(health(&app).await.0, 200, "/health: the database answers reads");
 
-    std::fs::remove_file(&filler).expect("free the disk");
-    retry_unavailable(
-        &app.owner,
-        "keys.createKey",
-        json!({"developmentId": development["id"], "keyType": "physical_key", "label": "Spare"}),
-    )
-    .await;
-    assert_eq!(app.owner.ok("keys.listKeys", json!({})).await["total"], created + 1);
+        std::fs::remove_file(&filler).expect("free the disk");
+        retry_unavailable(
+            &app.owner,
+            "keys.createKey",
+            json!({"developmentId": development["id"], "keyType": "physical_key", "label": "Spare"}),
+        )
+        .await;
+        assert_eq!(app.owner.ok("keys.listKeys", json!({})).await["total"], created + 1);
+    }
 }
 
 #[tokio::test]
