@@ -148,9 +148,7 @@ on_one_database! { postgres:
     async fn a_stalled_database_answers_unavailable_in_time_and_service_resumes() {
         outage_under_load(Proxy::stall).await;
     }
-}
 
-on_one_database! { postgres:
     async fn a_cut_database_answers_unavailable_in_time_and_service_resumes() {
         outage_under_load(Proxy::cut).await;
     }
@@ -195,46 +193,46 @@ async fn trail(app: &TestApp, id: &Value) -> (Vec<String>, Vec<String>) {
     (actions(&history, "action"), actions(&audit, "action"))
 }
 
+/// An issueKey whose connection the proxy holds up after `statement` (held in
+/// `direction`); once it has answered, the proxy is restored and every transaction has
+/// ended. Returns the proxy (the server's only way to its database), the app, the key
+/// and the answer.
+async fn interrupted_write(
+    statement: &'static str,
+    direction: Direction,
+) -> Option<(Proxy, TestApp, Value, Result<Value, crate::support::RpcError>)> {
+    let (proxy, app) = behind_proxy().await?;
+    let development = app.development("Riverside").await;
+    let key = app.key(&development["id"], "Flat 1").await;
+    proxy.hold_after(statement, direction);
+    let (answer, took) = timed_call(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+    assert!(proxy.is_holding(), "the write's connection was caught after {statement}");
+    assert!(took <= CALL_BOUND, "took {took:?}");
+    // What was held goes through now; a worker keyward gave up on finishes one way or
+    // the other.
+    proxy.restore();
+    transactions_ended(&app).await;
+    Some((proxy, app, key, answer))
+}
+
 on_one_database! { postgres:
     async fn a_write_cut_off_before_its_commit_is_unavailable_and_never_commits() {
-        let Some((proxy, app)) = behind_proxy().await else { return };
-        let development = app.development("Riverside").await;
-        let key = app.key(&development["id"], "Flat 1").await;
-
-        // BEGIN reaches PostgreSQL; nothing after it does, until the proxy is restored.
-        proxy.hold_after("BEGIN", Direction::Requests);
-        let (answer, took) = timed_call(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
-        assert!(proxy.is_holding(), "the write's transaction was caught");
+        // BEGIN reaches PostgreSQL; nothing after it does until the restore.
+        let Some((_proxy, app, key, answer)) = interrupted_write("BEGIN", Direction::Requests).await else { return };
         assert_unavailable(&answer, false);
-        assert!(took <= CALL_BOUND, "took {took:?}");
-
-        // The held statements now run; the worker keyward gave up on must roll back.
-        proxy.restore();
-        transactions_ended(&app).await;
+        // The worker ran the held statements after the answer, and rolled them back.
         let now = app.owner.ok("keys.getKey", json!({"id": key["id"]})).await;
         assert_eq!((&now["status"], &now["version"]), (&json!("in_stock"), &key["version"]), "{now}");
         assert_eq!(trail(&app, &key["id"]).await, (vec!["created".to_owned()], vec!["key.created".to_owned()]));
     }
-}
 
-on_one_database! { postgres:
     async fn a_write_whose_commit_answer_is_lost_says_it_may_have_committed() {
-        let Some((proxy, app)) = behind_proxy().await else { return };
-        let development = app.development("Riverside").await;
-        let key = app.key(&development["id"], "Flat 1").await;
-
-        // COMMIT reaches PostgreSQL; its answer never comes back.
-        proxy.hold_after("COMMIT", Direction::Answers);
-        let (answer, took) = timed_call(&app.owner, "keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
-        assert!(proxy.is_holding(), "the commit was caught");
+        // COMMIT reaches PostgreSQL; its answer does not come back until the restore.
+        let Some((_proxy, app, key, answer)) = interrupted_write("COMMIT", Direction::Answers).await else { return };
         assert_unavailable(&answer, true);
-        assert!(took <= CALL_BOUND, "took {took:?}");
         let e = answer.unwrap_err();
         assert!(e.message.contains("may have been saved"), "{e:?}");
-
         // It had committed, as the answer warned: the key is issued, with its trail.
-        proxy.restore();
-        transactions_ended(&app).await;
         let now = app.owner.ok("keys.getKey", json!({"id": key["id"]})).await;
         assert_eq!(now["status"], "issued", "{now}");
         assert_eq!(
