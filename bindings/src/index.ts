@@ -124,6 +124,12 @@ export type ErrorData = {
 	providerCode?: number | null,
 	/**  The message may have gone out (SMS_UNAVAILABLE): do not simply send it again. */
 	maybeSent?: boolean | null,
+	/**
+	 *  UNAVAILABLE: `false` when nothing was changed (safe to retry); `true` when the
+	 *  database stopped answering after the change was sent for commit, so it may have
+	 *  been saved: read before trying again.
+	 */
+	maybeCommitted?: boolean | null,
 };
 
 /**  The stable machine-readable kind of an error (`data.kind`). */

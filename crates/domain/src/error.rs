@@ -38,11 +38,32 @@ pub enum Error {
     SmsRejected { provider_code: Option<i32> },
     #[error("{}", if *maybe_sent { "the SMS provider failed; the message may have been sent" } else { "the SMS provider is unavailable; nothing was sent" })]
     SmsUnavailable { maybe_sent: bool },
-    #[error("the database is unavailable; try again")]
+    /// The database did not answer (in time), or refused for a passing reason: nothing was
+    /// changed, safe to retry.
+    #[error("the database is unavailable; nothing was changed; try again")]
     Unavailable,
+    /// The database cannot store changes now (its disk is full, its file read-only or
+    /// failing): nothing was changed; reads still work.
+    #[error("the database cannot store changes now ({0}); nothing was changed; reads still work")]
+    CannotStore(StorageFault),
+    /// The database stopped answering after the commit was sent: the change may or may
+    /// not have been saved. Not safe to retry blindly.
+    #[error("the database stopped answering while saving; the change may have been saved: check before trying again")]
+    MaybeCommitted,
     /// A bug. The text is for the log only, never for the caller.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why the database cannot store changes ([`Error::CannotStore`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StorageFault {
+    #[error("its disk is full")]
+    Full,
+    #[error("its file is read-only")]
+    ReadOnly,
+    #[error("writing to its file failed")]
+    WriteFailed,
 }
 
 impl Error {

@@ -13,7 +13,7 @@ pub mod status;
 pub mod validate;
 
 pub use entities::*;
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageFault};
 pub use page::{Page, PageRequest};
 pub use role::{Actor, Capability, Role};
 pub use status::{KeyStatus, Transition};

@@ -80,6 +80,12 @@ pub struct ServeArgs {
     /// (`https://app.example.com,http://localhost:5173`). None by default.
     #[arg(long, env = "KEYWARD_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<http::HeaderValue>,
+    /// How long one database step of a call (waiting for a connection, connecting, the
+    /// query or transaction) may take before the call answers UNAVAILABLE; `/health`
+    /// answers 503 within it too. Also PostgreSQL's statement timeout.
+    #[arg(long, env = "KEYWARD_DB_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub db_timeout_ms: u64,
     /// How long a login lasts (at most a year).
     #[arg(long, env = "KEYWARD_TOKEN_TTL_MINUTES", default_value_t = 720,
           value_parser = clap::value_parser!(u64).range(0..=527_040))]

@@ -29,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(db) => {
-            connect_and_migrate(&db).await?;
+            connect_and_migrate(&db, None).await?;
             Ok(())
         }
         Command::Bootstrap(args) => bootstrap(args).await,
@@ -41,9 +41,11 @@ fn database_url(args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
     args.database_url.parse().map_err(anyhow::Error::msg)
 }
 
-async fn connect_and_migrate(args: &DatabaseArgs) -> anyhow::Result<Db> {
+/// `bound`: how long one database step may take (`serve`); `None` for the operator's
+/// commands, which wait as long as the database needs.
+async fn connect_and_migrate(args: &DatabaseArgs, bound: Option<Duration>) -> anyhow::Result<Db> {
     let url = database_url(args)?;
-    let db = Db::connect(&url, args.db_pool_size)
+    let db = Db::connect(&url, args.db_pool_size, bound)
         .await
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("cannot open the database {}", url.redacted()))?;
@@ -81,7 +83,7 @@ async fn check_secret_key(db: &Db, secret: &secret_key::Resolved) -> anyhow::Res
 
 async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     let secret = secret_key::resolve(args.secret.secret_key.as_deref(), &database_url(&args.db)?)?;
-    let db = connect_and_migrate(&args.db).await?;
+    let db = connect_and_migrate(&args.db, Some(Duration::from_millis(args.db_timeout_ms))).await?;
     let sealer = check_secret_key(&db, &secret).await?;
     let sms = sms_service(&args.sms)?;
     let pending_timeout = Duration::from_secs(args.sms.sms_pending_timeout_secs);
@@ -207,7 +209,7 @@ async fn bootstrap(args: cli::BootstrapArgs) -> anyhow::Result<()> {
         }
     };
     let password_hash = security::hash_password(validate::password("password", &password)?).await?;
-    let db = connect_and_migrate(&args.db).await?;
+    let db = connect_and_migrate(&args.db, None).await?;
     let owner = NewUser { email, name, role: Role::Owner, password_hash };
     let (org, _) = db.write(move |c| users::bootstrap(c, &org_name, owner)).await?;
     println!("{}", org.id);
@@ -216,7 +218,7 @@ async fn bootstrap(args: cli::BootstrapArgs) -> anyhow::Result<()> {
 
 async fn rotate_secret(args: cli::RotateSecretArgs) -> anyhow::Result<()> {
     let current = secret_key::resolve(args.secret.secret_key.as_deref(), &database_url(&args.db)?)?;
-    let db = connect_and_migrate(&args.db).await?;
+    let db = connect_and_migrate(&args.db, None).await?;
     let old = check_secret_key(&db, &current).await?;
     let new_key = match &args.new_secret_key {
         Some(text) => SecretKey::from_base64(text).map_err(anyhow::Error::msg).context("KEYWARD_NEW_SECRET_KEY")?,

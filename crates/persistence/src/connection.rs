@@ -1,9 +1,15 @@
 //! One connection type over both databases, chosen by URL scheme, with the per-connection
 //! setup, the write transaction and the embedded migrations.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use keyward_domain::Error;
+
+use crate::error::{StoreError, StoreResult};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -65,64 +71,192 @@ impl DatabaseUrl {
     }
 }
 
+/// How long the database may take, when bounded (`None`: as long as it takes, for the
+/// operator's commands). See `Db::connect`.
+pub type Bound = Option<Duration>;
+
+/// The PostgreSQL URL with libpq's own timeouts for `bound` added, unless the URL sets
+/// them: `connect_timeout` (the whole connection set-up), TCP keepalives (a peer that
+/// vanished is noticed while waiting for an answer) and `tcp_user_timeout` (data sent
+/// and never acknowledged).
+fn conninfo(url: &str, bound: Bound) -> String {
+    let Some(bound) = bound else { return url.to_owned() };
+    let secs = bound.as_millis().div_ceil(1000).max(1);
+    let params = [
+        ("connect_timeout", secs.to_string()),
+        ("keepalives", "1".to_owned()),
+        ("keepalives_idle", secs.to_string()),
+        ("keepalives_interval", "1".to_owned()),
+        ("keepalives_count", "3".to_owned()),
+        ("tcp_user_timeout", bound.as_millis().to_string()),
+    ];
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let given: Vec<&str> = query.split('&').filter_map(|p| p.split('=').next()).collect();
+    let mut out = url.to_owned();
+    for (name, value) in params {
+        if !given.contains(&name) {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{name}={value}"));
+        }
+    }
+    out
+}
+
 impl AnyConnection {
     /// Opens a connection and prepares it. Unlike the derive's `establish`, which tries
     /// every backend and reports "invalid connection url", this keeps the real error.
-    pub fn open(url: &DatabaseUrl) -> ConnectionResult<AnyConnection> {
+    pub fn open(url: &DatabaseUrl, bound: Bound) -> ConnectionResult<AnyConnection> {
         let mut conn = match url {
-            DatabaseUrl::Postgres(url) => AnyConnection::Pg(PgConnection::establish(url)?),
+            DatabaseUrl::Postgres(url) => AnyConnection::Pg(PgConnection::establish(&conninfo(url, bound))?),
             DatabaseUrl::Sqlite(path) => AnyConnection::Sqlite(SqliteConnection::establish(&path.to_string_lossy())?),
         };
-        conn.prepare().map_err(ConnectionError::CouldntSetupConfiguration)?;
+        conn.prepare(bound).map_err(ConnectionError::CouldntSetupConfiguration)?;
         Ok(conn)
     }
 
-    fn prepare(&mut self) -> QueryResult<()> {
+    fn prepare(&mut self, bound: Bound) -> QueryResult<()> {
         match self {
-            AnyConnection::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC'"),
+            // Bounded: the server cancels a statement that runs past the bound (the caller
+            // has given up by then), and ends a session left idle inside a transaction for
+            // twice as long (a client cut off mid-transaction must not hold its locks for
+            // hours; the client itself rolls back what it gave up on, see `CommitGate`).
+            AnyConnection::Pg(c) => {
+                let ms = bound.map_or(0, |b| b.as_millis());
+                c.batch_execute(&format!(
+                    "SET TIME ZONE 'UTC'; SET statement_timeout = {ms}; \
+                     SET idle_in_transaction_session_timeout = {};",
+                    2 * ms
+                ))
+            }
             // WAL lets readers run beside the writer; busy_timeout makes a second writer
-            // wait instead of failing (with BEGIN IMMEDIATE, see `write_transaction`).
-            AnyConnection::Sqlite(c) => c.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+            // wait instead of failing (with BEGIN IMMEDIATE, see `write_transaction`), for
+            // as long as the caller would wait (10 s when unbounded). It comes first:
+            // setting the journal mode may have to wait for a lock too.
+            AnyConnection::Sqlite(c) => c.batch_execute(&format!(
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            ),
+                bound.map_or(10_000, |b| b.as_millis())
+            )),
         }
     }
 
-    pub fn run_migrations(&mut self) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    /// Applies pending migrations without PostgreSQL's statement timeout (building an
+    /// index on a large table may take minutes), then sets `bound` again.
+    pub fn run_migrations(&mut self, bound: Bound) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
         let set = match self {
             AnyConnection::Pg(_) => PG_MIGRATIONS,
             AnyConnection::Sqlite(_) => SQLITE_MIGRATIONS,
         };
-        let applied = self.run_pending_migrations(set)?;
-        Ok(applied.iter().map(ToString::to_string).collect())
+        self.set_statement_timeout(None)?;
+        let applied = self.run_pending_migrations(set).map(|v| v.iter().map(ToString::to_string).collect());
+        self.set_statement_timeout(bound)?;
+        applied
+    }
+
+    fn set_statement_timeout(&mut self, bound: Bound) -> QueryResult<()> {
+        match self {
+            AnyConnection::Pg(c) => {
+                c.batch_execute(&format!("SET statement_timeout = {}", bound.map_or(0, |b| b.as_millis())))
+            }
+            AnyConnection::Sqlite(_) => Ok(()),
+        }
     }
 
     /// Runs `f` in a transaction that may write. On SQLite it begins with
     /// `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction that reads
     /// first and writes later fails with "database is locked" under concurrency, because
     /// SQLite cannot wait on a lock upgrade. An `Err` from `f` rolls everything back.
-    pub fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    ///
+    /// `gate` decides, with the caller that may give up waiting, whether it commits: once
+    /// the caller has answered "nothing was changed" the work is rolled back, and once the
+    /// commit was sent the caller can only answer "maybe" (see [`CommitGate`]). A commit
+    /// that PostgreSQL may have received before the connection broke is
+    /// [`Error::MaybeCommitted`].
+    pub fn write_transaction<T, F>(&mut self, gate: &CommitGate, f: F) -> StoreResult<T>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, E>,
-        E: From<diesel::result::Error>,
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T>,
     {
         type Manager = <AnyConnection as Connection>::TransactionManager;
+        if gate.is_abandoned() {
+            return Err(Error::Unavailable.into());
+        }
         match self {
             AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
             AnyConnection::Pg(_) => Manager::begin_transaction(self)?,
         }
-        match f(self) {
-            Ok(value) => {
-                Manager::commit_transaction(self)?;
-                Ok(value)
-            }
+        let value = match f(self) {
+            Ok(value) => value,
             Err(e) => {
                 // The error that made us roll back is the one worth reporting.
                 let _ = Manager::rollback_transaction(self);
-                Err(e)
+                return Err(e);
             }
+        };
+        if !gate.enter_commit() {
+            let _ = Manager::rollback_transaction(self);
+            return Err(Error::Unavailable.into());
         }
+        match Manager::commit_transaction(self) {
+            Ok(()) => Ok(value),
+            // SQLite commits or rolls back atomically and says which; PostgreSQL's answer
+            // to a COMMIT it may have carried out can be lost with the connection.
+            Err(
+                e @ diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ClosedConnection
+                    | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                    _,
+                ),
+            ) if matches!(self, AnyConnection::Pg(_)) => {
+                tracing::warn!(error = %e, "the connection broke during COMMIT; the outcome is unknown");
+                Err(StoreError::Rule(Error::MaybeCommitted))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Who decides the fate of one write: the worker thread, which is about to commit, or the
+/// caller, which may stop waiting. Exactly one of them moves the write out of `Working`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum WritePhase {
+    /// The transaction is being worked out; it can still be abandoned.
+    Working = 0,
+    /// The worker is committing: the caller can no longer say that nothing changed.
+    Committing = 1,
+    /// The caller stopped waiting and answered that nothing changed: the worker must roll
+    /// back whatever it did.
+    Abandoned = 2,
+}
+
+/// The shared [`WritePhase`] of one write (see `Db::write`).
+#[derive(Debug)]
+pub struct CommitGate(AtomicU8);
+
+impl Default for CommitGate {
+    fn default() -> Self {
+        CommitGate(AtomicU8::new(WritePhase::Working as u8))
+    }
+}
+
+impl CommitGate {
+    fn advance(&self, to: WritePhase) -> bool {
+        self.0.compare_exchange(WritePhase::Working as u8, to as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// The worker: may it commit? False once the caller has abandoned the write.
+    pub fn enter_commit(&self) -> bool {
+        self.advance(WritePhase::Committing)
+    }
+
+    /// The caller: gives up on the write. True if the write will now surely not commit;
+    /// false if the worker had already started committing.
+    pub fn abandon(&self) -> bool {
+        self.advance(WritePhase::Abandoned)
+    }
+
+    fn is_abandoned(&self) -> bool {
+        self.0.load(Ordering::Acquire) == WritePhase::Abandoned as u8
     }
 }
 
@@ -139,6 +273,63 @@ mod tests {
         assert!("mysql://x".parse::<DatabaseUrl>().is_err());
         assert!("sqlite://".parse::<DatabaseUrl>().is_err());
         assert!("keyward.db".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn bounded_postgres_urls_get_libpq_timeouts() {
+        let bound = Some(Duration::from_millis(1500));
+        assert_eq!(conninfo("postgres://h/db", None), "postgres://h/db");
+        assert_eq!(
+            conninfo("postgres://h/db", bound),
+            "postgres://h/db?connect_timeout=2&keepalives=1&keepalives_idle=2&keepalives_interval=1\
+             &keepalives_count=3&tcp_user_timeout=1500"
+        );
+        // The operator's own settings win.
+        let url = conninfo("postgres://h/db?sslmode=require&connect_timeout=30", bound);
+        assert!(url.starts_with("postgres://h/db?sslmode=require&connect_timeout=30&keepalives=1&"), "{url}");
+        assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
+    }
+
+    #[test]
+    fn a_write_is_committed_or_abandoned_never_both() {
+        let gate = CommitGate::default();
+        assert!(gate.abandon());
+        assert!(!gate.enter_commit(), "an abandoned write never commits");
+        assert!(gate.is_abandoned());
+        let gate = CommitGate::default();
+        assert!(gate.enter_commit());
+        assert!(!gate.abandon(), "a write being committed cannot be called unchanged");
+        assert!(!gate.is_abandoned());
+    }
+
+    /// The caller gives up while the work is under way: nothing it did is committed.
+    #[test]
+    fn an_abandoned_write_rolls_back() {
+        let dir = std::env::temp_dir().join(format!("keyward-gate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = DatabaseUrl::Sqlite(dir.join("gate.db"));
+        let mut conn = AnyConnection::open(&url, None).unwrap();
+        conn.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
+        let gate = CommitGate::default();
+        let written = conn.write_transaction(&gate, |c| {
+            c.batch_execute("INSERT INTO t VALUES (1)")?;
+            assert!(gate.abandon(), "the caller gives up first");
+            Ok(())
+        });
+        assert!(matches!(written, Err(StoreError::Rule(Error::Unavailable))), "{written:?}");
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let rows: Count = diesel::sql_query("SELECT count(*) AS n FROM t").get_result(&mut conn).unwrap();
+        assert_eq!(rows.n, 0, "an abandoned write never commits");
+        let gate = CommitGate::default();
+        conn.write_transaction(&gate, |c| Ok(c.batch_execute("INSERT INTO t VALUES (2)")?)).unwrap();
+        let rows: Count = diesel::sql_query("SELECT count(*) AS n FROM t").get_result(&mut conn).unwrap();
+        assert_eq!(rows.n, 1);
+        drop(conn);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,20 +1,37 @@
 //! The connection pool. Diesel is synchronous: every query runs on tokio's blocking
 //! threads through deadpool-sync, so the async server never blocks on the database.
+//!
+//! Every call is bounded (`--db-timeout-ms`): waiting for a connection, opening one and
+//! the work itself together. A database that stops answering (a partition, a stalled
+//! proxy that still acknowledges packets, a lock held too long) makes the call answer
+//! UNAVAILABLE when the bound runs out; the connection it was using is taken out of the
+//! pool, since it may be mid-query, and is closed by its blocking thread once that
+//! thread returns (PostgreSQL's statement timeout, libpq's keepalives or the server's
+//! idle-in-transaction timeout end it).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 use deadpool_sync::SyncWrapper;
 use diesel::connection::{Connection, TransactionManager};
 use keyward_domain::Error;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
-use crate::connection::{AnyConnection, DatabaseUrl};
-use crate::error::{StoreError, StoreResult};
+use crate::connection::{AnyConnection, Bound, CommitGate, DatabaseUrl};
+use crate::error::{StoreError, StoreResult, breaks_connection};
 
 /// Opens connections by URL scheme; a connection is recycled unless a panic poisoned it
 /// or it was left inside a broken transaction. No `SELECT 1` per checkout.
 struct Manager {
     url: DatabaseUrl,
+    bound: Bound,
+    /// Connection attempts under way, at most the pool's size. An attempt the caller gave
+    /// up on goes on, on its blocking thread, until libpq's `connect_timeout`; without
+    /// this limit a long outage under load would pile them up by the thousand and keep
+    /// the blocking threads busy with stale attempts once the database is back.
+    connecting: Arc<Semaphore>,
 }
 
 impl managed::Manager for Manager {
@@ -22,8 +39,15 @@ impl managed::Manager for Manager {
     type Error = diesel::ConnectionError;
 
     async fn create(&self) -> Result<Self::Type, Self::Error> {
-        let url = self.url.clone();
-        SyncWrapper::new(deadpool::Runtime::Tokio1, move || AnyConnection::open(&url)).await
+        let (url, bound) = (self.url.clone(), self.bound);
+        let attempt = Arc::clone(&self.connecting)
+            .try_acquire_owned()
+            .map_err(|_| diesel::ConnectionError::BadConnection("too many connection attempts under way".to_owned()))?;
+        SyncWrapper::new(deadpool::Runtime::Tokio1, move || {
+            let _attempt = attempt;
+            AnyConnection::open(&url, bound)
+        })
+        .await
     }
 
     async fn recycle(&self, conn: &mut Self::Type, _: &Metrics) -> RecycleResult<Self::Error> {
@@ -45,16 +69,33 @@ impl managed::Manager for Manager {
 pub struct Db {
     pool: managed::Pool<Manager>,
     is_postgres: bool,
+    bound: Bound,
+}
+
+/// The bound ran out before the work answered.
+struct TimedOut;
+
+/// `fut`, given until `deadline` (for ever without one); `None` when the time ran out.
+async fn within<T>(deadline: Option<Instant>, fut: impl Future<Output = T>) -> Option<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, fut).await.ok(),
+        None => Some(fut.await),
+    }
 }
 
 impl Db {
     /// Builds the pool and opens one connection, so that a wrong URL or an unreachable
-    /// server is reported at start-up with the database's own words.
-    pub async fn connect(url: &DatabaseUrl, max_connections: usize) -> Result<Db, String> {
-        let pool = managed::Pool::builder(Manager { url: url.clone() })
+    /// server is reported at start-up with the database's own words. With a `bound`, every
+    /// call (waiting for a connection, opening one, and the work) answers within it;
+    /// `None` waits as long as the database takes (the operator's commands).
+    pub async fn connect(url: &DatabaseUrl, max_connections: usize, bound: Bound) -> Result<Db, String> {
+        let wait = bound.unwrap_or(Duration::from_secs(10));
+        let connecting = Arc::new(Semaphore::new(max_connections));
+        let pool = managed::Pool::builder(Manager { url: url.clone(), bound, connecting })
             .max_size(max_connections)
-            .wait_timeout(Some(Duration::from_secs(10)))
-            .create_timeout(Some(Duration::from_secs(10)))
+            .wait_timeout(Some(wait))
+            .create_timeout(Some(wait))
+            .recycle_timeout(Some(wait))
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| e.to_string())?;
@@ -62,46 +103,116 @@ impl Db {
             managed::PoolError::Backend(e) => e.to_string(),
             other => other.to_string(),
         })?);
-        Ok(Db { pool, is_postgres: url.is_postgres() })
+        Ok(Db { pool, is_postgres: url.is_postgres(), bound })
     }
 
     pub fn is_postgres(&self) -> bool {
         self.is_postgres
     }
 
-    /// Applies pending migrations; returns the versions applied.
+    /// Applies pending migrations; returns the versions applied. Not bounded: a migration
+    /// may take as long as it needs.
     pub async fn migrate(&self) -> Result<Vec<String>, Error> {
-        self.run(|c| c.run_migrations().map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))).await
+        let bound = self.bound;
+        let migrate = move |c: &mut AnyConnection| {
+            c.run_migrations(bound).map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))
+        };
+        match self.on_connection(None, migrate).await {
+            Ok(result) => result.map_err(Error::from),
+            Err(TimedOut) => Err(Error::Unavailable),
+        }
     }
 
-    /// Runs `f` on a pooled connection (reads, or single statements).
+    /// Runs `f` on a pooled connection (reads, or single statements), within the bound.
     pub async fn run<T, F>(&self, f: F) -> Result<T, Error>
     where
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let conn = self.pool.get().await.map_err(|e| {
-            tracing::warn!(error = %e, "database connection unavailable");
-            Error::Unavailable
-        })?;
-        match conn.interact(f).await {
-            Ok(result) => result.map_err(Error::from),
-            Err(e) => Err(Error::Internal(format!("database task failed: {e}"))),
+        match self.on_connection(self.bound, f).await {
+            Ok(result) => result.map_err(reported),
+            Err(TimedOut) => Err(Error::Unavailable),
         }
     }
 
     /// Runs `f` in one write transaction: everything it did commits together or not at all.
+    /// When the bound runs out first, the answer says whether the change may have been
+    /// saved: [`Error::Unavailable`] if the commit was not yet under way (the worker then
+    /// rolls back, whenever it gets that far), [`Error::MaybeCommitted`] if it was.
     pub async fn write<T, F>(&self, f: F) -> Result<T, Error>
     where
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(|c| c.write_transaction(f)).await
+        let gate = Arc::new(CommitGate::default());
+        let worker = Arc::clone(&gate);
+        match self.on_connection(self.bound, move |c| c.write_transaction(&worker, f)).await {
+            Ok(result) => result.map_err(reported),
+            Err(TimedOut) if gate.abandon() => Err(Error::Unavailable),
+            Err(TimedOut) => {
+                tracing::warn!("the database stopped answering during a commit; the change may have been saved");
+                Err(Error::MaybeCommitted)
+            }
+        }
     }
 
-    /// Whether the database answers (for `GET /health`).
+    /// Whether the database answers a `SELECT 1` within the bound (for `GET /health`).
     pub async fn ping(&self) -> bool {
         use diesel::RunQueryDsl;
         self.run(|c| Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1")).execute(c)?)).await.is_ok()
     }
+
+    /// Runs `f` on a pooled connection on a blocking thread, all within `bound`. A
+    /// connection whose work outlived the bound, or that failed in a way that makes it
+    /// unusable, never goes back to the pool.
+    async fn on_connection<T, F>(&self, bound: Bound, f: F) -> Result<StoreResult<T>, TimedOut>
+    where
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let deadline = bound.map(|b| Instant::now() + b);
+        let conn = match within(deadline, self.pool.get()).await {
+            None => {
+                tracing::warn!("no database connection within the bound");
+                return Err(TimedOut);
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "database connection unavailable");
+                return Ok(Err(Error::Unavailable.into()));
+            }
+            Some(Ok(conn)) => conn,
+        };
+        match within(deadline, conn.interact(f)).await {
+            None => {
+                tracing::warn!(
+                    bound_ms = bound.map_or(0, |b| b.as_millis()),
+                    "the database did not answer within the bound; its connection is dropped"
+                );
+                // Out of the pool now; the wrapper closes the connection once the blocking
+                // thread lets go of it.
+                drop(Object::take(conn));
+                Err(TimedOut)
+            }
+            Some(Err(e)) => Ok(Err(Error::Internal(format!("database task failed: {e}")).into())),
+            Some(Ok(result)) => {
+                if let Err(e) = &result
+                    && breaks_connection(e)
+                {
+                    tracing::warn!(error = ?e, "a database connection failed; it is dropped");
+                    drop(Object::take(conn));
+                }
+                Ok(result)
+            }
+        }
+    }
+}
+
+/// The domain error for a failed call; a database that cannot store changes is logged
+/// for the operator, who has to act.
+fn reported(e: StoreError) -> Error {
+    let error = Error::from(e);
+    if let Error::CannotStore(fault) = &error {
+        tracing::error!(%fault, "the database cannot store changes");
+    }
+    error
 }

@@ -58,6 +58,11 @@ pub struct ErrorData {
     /// The message may have gone out (SMS_UNAVAILABLE): do not simply send it again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maybe_sent: Option<bool>,
+    /// UNAVAILABLE: `false` when nothing was changed (safe to retry); `true` when the
+    /// database stopped answering after the change was sent for commit, so it may have
+    /// been saved: read before trying again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maybe_committed: Option<bool>,
 }
 
 impl ErrorData {
@@ -71,6 +76,7 @@ impl ErrorData {
             retry_after_ms: None,
             provider_code: None,
             maybe_sent: None,
+            maybe_committed: None,
         }
     }
 }
@@ -139,7 +145,12 @@ pub fn to_rpc(error: &Error) -> ErrorObject {
         Error::SmsUnavailable { maybe_sent } => {
             (SMS_UNAVAILABLE, ErrorData { maybe_sent: Some(*maybe_sent), ..ErrorData::kind(ErrorKind::SmsUnavailable) })
         }
-        Error::Unavailable => (UNAVAILABLE, ErrorData::kind(ErrorKind::Unavailable)),
+        Error::Unavailable | Error::CannotStore(_) => {
+            (UNAVAILABLE, ErrorData { maybe_committed: Some(false), ..ErrorData::kind(ErrorKind::Unavailable) })
+        }
+        Error::MaybeCommitted => {
+            (UNAVAILABLE, ErrorData { maybe_committed: Some(true), ..ErrorData::kind(ErrorKind::Unavailable) })
+        }
         Error::Internal(_) => (INTERNAL, ErrorData::kind(ErrorKind::Internal)),
     };
     let message = match error {

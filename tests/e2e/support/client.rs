@@ -28,13 +28,17 @@ impl Client {
         Client { token, ..self.clone() }
     }
 
+    fn request(&self, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
+        let req = self.http.post(&self.url).header("content-type", "application/json").body(body);
+        match &self.token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
     /// Posts a raw body; returns the HTTP status and the body (JSON if it parses).
     pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let mut req = self.http.post(&self.url).header("content-type", "application/json").body(body);
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        let resp = req.send().await.expect("the server answers");
+        let resp = self.request(body).send().await.expect("the server answers");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("a body");
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
@@ -42,9 +46,15 @@ impl Client {
 
     /// Calls a procedure with `params` (any JSON, so that tests can send bad shapes).
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
-        let (_, body) =
-            self.post_raw(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string()).await;
-        parse_response(&body)
+        self.try_call(method, params).await.expect("the server answers")
+    }
+
+    /// Calls a procedure; `Err` when no answer came back at all (the server is gone).
+    pub async fn try_call(&self, method: &str, params: Value) -> Result<Result<Value, RpcError>, reqwest::Error> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let text = self.request(body).send().await?.text().await?;
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(parse_response(&body))
     }
 
     /// Calls and expects success.

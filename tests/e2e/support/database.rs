@@ -54,6 +54,16 @@ impl TestDatabase {
 }
 
 impl TestDatabase {
+    /// A SQLite database at `path`, in a directory the caller owns (and removes).
+    pub fn sqlite_at(path: &std::path::Path) -> TestDatabase {
+        TestDatabase {
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}", path.display()),
+            _dir: None,
+            postgres: None,
+        }
+    }
+
     /// Every row of `table` as text (PostgreSQL), or every byte of the database files as
     /// text (SQLite: the file and its write-ahead log), for checks that something is
     /// stored nowhere.

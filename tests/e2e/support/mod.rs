@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod database;
+pub mod proxy;
 pub mod raw_http;
 pub mod server;
 pub mod sms;

@@ -27,6 +27,8 @@ pub struct TestApp {
     pub owner: Client,
     pub org_id: String,
     users_created: AtomicUsize,
+    /// How `keyward serve` was started: its database URL and settings (for `restart`).
+    serve: (String, Vec<(String, String)>),
 }
 
 fn keyward() -> Command {
@@ -62,15 +64,35 @@ impl TestApp {
             eprintln!("PostgreSQL half skipped (KEYWARD_TEST_POSTGRES=skip)");
             return None;
         }
-        let db = TestDatabase::create(backend);
+        Some(Self::start_on(TestDatabase::create(backend), None, env).await)
+    }
+
+    /// A bootstrapped organisation on `db` and a server for it; the server reaches the
+    /// database at `serve_url` when given (a proxy in front of it), else at `db.url`.
+    pub async fn start_on(db: TestDatabase, serve_url: Option<String>, env: &[(&str, &str)]) -> TestApp {
         let org_id = bootstrap(&db.url, "Acme Estates", "owner@acme.test").await;
-        let mut env: Vec<(&str, &str)> = env.to_vec();
-        if backend == Backend::Postgres {
-            env.insert(0, ("KEYWARD_SECRET_KEY", SECRET_KEY));
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        if db.backend == Backend::Postgres {
+            env.insert(0, ("KEYWARD_SECRET_KEY".to_owned(), SECRET_KEY.to_owned()));
         }
-        let (server, url) = spawn_server(&db.url, &env).await;
+        let serve_url = serve_url.unwrap_or_else(|| db.url.clone());
+        let (server, url) = spawn_server(&serve_url, &pairs(&env)).await;
         let owner = login(&url, "owner@acme.test").await;
-        Some(TestApp { _server: server, db, url, owner, org_id, users_created: AtomicUsize::new(0) })
+        TestApp { _server: server, db, url, owner, org_id, users_created: AtomicUsize::new(0), serve: (serve_url, env) }
+    }
+
+    /// `kill -9` the server: it gets no chance to tidy up.
+    pub async fn kill(&mut self) {
+        super::sms::kill(&mut self._server).await;
+    }
+
+    /// Starts the server again, as it was started, on the same database (after `kill`);
+    /// `url` and `owner` follow it to its new port (the owner's session stays valid).
+    pub async fn restart(&mut self) {
+        let (server, url) = spawn_server(&self.serve.0, &pairs(&self.serve.1)).await;
+        self._server = server;
+        self.owner = Client::new(&url, self.owner.token.clone());
+        self.url = url;
     }
 
     /// Sends SIGTERM and waits for the server to exit (bounded); returns its exit status.
@@ -124,6 +146,10 @@ impl TestApp {
             .ok("keys.createKey", json!({"developmentId": development_id, "keyType": "physical_key", "label": label}))
             .await
     }
+}
+
+fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 async fn login(url: &str, email: &str) -> Client {
@@ -213,4 +239,21 @@ pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
 /// `keyward` with arguments, for tests of the command line itself.
 pub fn command() -> Command {
     keyward()
+}
+
+/// Checks `condition` every 100 ms until it holds; fails the test after `within`.
+#[track_caller]
+pub fn wait_until<F, Fut>(what: &'static str, within: Duration, mut condition: F) -> impl Future<Output = ()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let caller = std::panic::Location::caller();
+    async move {
+        let give_up = tokio::time::Instant::now() + within;
+        while !condition().await {
+            assert!(tokio::time::Instant::now() < give_up, "{what}: not within {within:?} (at {caller})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
