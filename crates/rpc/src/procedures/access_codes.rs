@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use keyward_domain::entities::{CodeStatus, CodeType};
 use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
-use keyward_domain::{AccessCode, AccessCodeChange, Actor, Capability, Error, Page, PageRequest};
+use keyward_domain::{AccessCode, AccessCodeChange, Actor, Capability, Error, Page, PageRequest, Secret};
 use keyward_persistence::repo::access_codes::{self, CodeFilter, CodePatch, NewCode, Reveal};
 use serde::Deserialize;
 use specta::Type;
@@ -63,7 +63,7 @@ pub struct CreateAccessCodeInput {
     pub code_type: CodeType,
     pub label: String,
     /// 1 to 32 printable characters.
-    pub code: String,
+    pub code: Secret,
     /// Default `active`.
     #[serde(default)]
     pub status: Option<CodeStatus>,
@@ -109,8 +109,9 @@ pub struct UpdateAccessCodeInput {
     pub code_type: Option<CodeType>,
     #[serde(default)]
     pub label: Option<String>,
+    /// 1 to 32 printable characters.
     #[serde(default)]
-    pub code: Option<String>,
+    pub code: Option<Secret>,
     #[serde(default)]
     pub status: Option<CodeStatus>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
@@ -133,7 +134,7 @@ impl Procedure for UpdateAccessCode {
         let patch = CodePatch {
             code_type: input.code_type,
             label: input.label.map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX)).transpose()?,
-            code: input.code.map(|c| validate::code("code", &c)).transpose()?,
+            code: input.code.as_ref().map(|c| validate::code("code", c)).transpose()?,
             status: input.status,
             expires_on: input.expires_on.map(|d| d.map(|d| validate::date("expiresOn", d)).transpose()).transpose()?,
             notes: super::keys::patch_text("notes", input.notes, LONG_TEXT_MAX)?,
