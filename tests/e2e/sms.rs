@@ -201,12 +201,12 @@ on_both_databases! {
 on_both_databases! {
     async fn national_and_international_forms_send_to_the_e164_number(app: SmsApp) {
         let (key, _) = register(&app).await;
-        for phone in ["07400 123456", "+44 (0) 7400 123456", "tel:+44-7400-123456"] {
+        for phone in ["07400 123456", "+44 (0) 7400 123456", "+44-7400-123456", "07400.123.456"] {
             sent(send(&app.owner, request(&key_target(&key), phone)).await);
         }
-        assert_eq!(recipients(&app), [PHONE; 3]);
+        assert_eq!(recipients(&app), [PHONE; 4]);
         let events = sms_events(&app).await;
-        assert_eq!(events.len(), 3);
+        assert_eq!(events.len(), 4);
         for event in &events {
             assert_event(event, "sms.sent", PHONE, 1, None);
         }
@@ -214,13 +214,52 @@ on_both_databases! {
 
     async fn invalid_numbers_are_refused_and_nothing_is_sent_or_recorded(app: SmsApp) {
         let (key, code) = register(&app).await;
-        for phone in ["07700 900123", "12345", "", "abc", "+44 7911 123456 ext. 12", "(415) 555-2671"] {
+        for phone in ["07700 900123", "12345", "", "abc", "+44 7911 123456 ext. 12", "(415) 555-2671", "+"] {
             for target in [key_target(&key), code_target(&code)] {
                 failed(send(&app.owner, request(&target, phone)).await).assert_invalid("phone");
             }
         }
         assert_eq!(app.fake.requests().len(), 0, "the fake saw nothing");
         assert!(sms_events(&app).await.is_empty(), "a refusal by validation leaves no event");
+    }
+}
+
+on_both_databases! {
+    // libphonenumber reads letters as a vanity keypad: `+44 7400 12345a` would go to
+    // `+447400123452`, a stranger. A letter anywhere a phone number is expected is refused.
+    async fn a_letter_in_a_phone_number_is_invalid_input_and_nothing_is_sent(app: SmsApp) {
+        let (key, code) = register(&app).await;
+        for phone in ["+44 7400 12345a", "07400 I23456", "0740O 123456", "+44 7400 123456 x1", "tel:+447400123456"] {
+            for target in [key_target(&key), code_target(&code)] {
+                let refused = failed(send(&app.owner, request(&target, phone)).await);
+                refused.assert_invalid("phone");
+                assert!(refused.message.contains("no letters"), "{phone}: {}", refused.message);
+            }
+        }
+        assert_eq!(app.fake.requests().len(), 0, "nothing reached the fake Twilio");
+        assert!(sms_events(&app).await.is_empty(), "nor the audit log");
+
+        // The phone a key is issued to: refused with a letter, the key stays in stock.
+        let issue = |phone: &str| json!({"id": key["id"], "issuedTo": "Sam Smith", "issuedToPhone": phone});
+        for phone in ["+44 7400 12345a", "07400 I23456", "call Sam"] {
+            app.owner.err("keys.issueKey", issue(phone)).await.assert_invalid("issuedToPhone");
+        }
+        let unchanged = app.owner.ok("keys.getKey", json!({"id": key["id"]})).await;
+        assert_eq!(unchanged["status"], "in_stock", "{unchanged}");
+        assert_eq!(unchanged["version"], key["version"]);
+        let issued = app.owner.ok("keys.issueKey", issue("+44 (0)7400 123-456")).await;
+        assert_eq!(issued["issuedToPhone"], "+44 (0)7400 123-456", "kept as written");
+
+        // The sender: a number with a letter is not taken for a sender ID either.
+        let before = app.owner.ok("settings.getSms", json!({})).await;
+        for from in ["+44 7400 12345a", "0740012345a", "+1 415 555 267I"] {
+            app.owner
+                .err("settings.updateSms", json!({"accountSid": SID, "authToken": "test-auth-token", "fromNumber": from}))
+                .await
+                .assert_invalid("fromNumber");
+        }
+        assert_eq!(app.owner.ok("settings.getSms", json!({})).await, before, "the settings are unchanged");
+        assert_eq!(app.fake.requests().len(), 0);
     }
 }
 
