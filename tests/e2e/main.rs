@@ -13,6 +13,7 @@ mod cors;
 mod developments;
 mod isolation;
 mod keys;
+mod log_hygiene;
 mod protocol;
 mod races;
 mod roles;
