@@ -88,8 +88,8 @@ pub fn get(
 
 #[derive(Debug, Default, Clone)]
 pub struct CodeFilter {
-    /// Substring of the label, or the exact code value.
-    pub search: Option<String>,
+    /// Substring of the label, or the exact code value (so a [`Secret`]).
+    pub search: Option<Secret>,
     pub development_id: Option<String>,
     pub code_type: Option<CodeType>,
     pub status: Option<CodeStatus>,
@@ -102,7 +102,7 @@ fn filtered<'a>(
 ) -> access_codes::BoxedQuery<'a, MultiBackend> {
     let mut q = access_codes::table.filter(access_codes::org_id.eq(org_id)).into_boxed();
     if let Some(search) = &f.search {
-        let label_matches = access_codes::search_text.like(super::like_contains(search)).escape('\\');
+        let label_matches = access_codes::search_text.like(super::like_contains(search.expose())).escape('\\');
         q = match lookup {
             Some(lookup) => q.filter(label_matches.or(access_codes::code_lookup.eq(lookup))),
             None => q.filter(label_matches),
@@ -132,7 +132,7 @@ pub fn list(
     // Only readers who may see values can search by value: for the others a match would
     // confirm a guessed code.
     let lookup = match reveal {
-        Reveal::Values => f.search.as_deref().map(|s| sealer.lookup(s)),
+        Reveal::Values => f.search.as_ref().map(|s| sealer.lookup(s.expose())),
         Reveal::Nothing => None,
     };
     let total: i64 = filtered(org_id, f, lookup.clone()).count().get_result(conn)?;

@@ -21,7 +21,7 @@ fn reveal(actor: &Actor) -> Reveal {
 pub struct ListAccessCodesInput {
     /// Case-insensitive substring of the label, or the exact code value.
     #[serde(default)]
-    pub search: Option<String>,
+    pub search: Option<Secret>,
     #[serde(default)]
     pub development_id: Option<String>,
     #[serde(default)]
@@ -46,7 +46,8 @@ impl Procedure for ListAccessCodes {
         let (org_id, reveal) = (actor.org_id.clone(), reveal(actor));
         let page = PageRequest::new(input.page, input.limit)?;
         let filter = CodeFilter {
-            search: validate::optional_line("search", input.search.as_deref(), SHORT_TEXT_MAX)?,
+            search: validate::optional_line("search", input.search.as_ref().map(Secret::expose), SHORT_TEXT_MAX)?
+                .map(Secret::from),
             development_id: input.development_id,
             code_type: input.code_type,
             status: input.status,
