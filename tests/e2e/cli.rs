@@ -150,3 +150,23 @@ async fn a_sqlite_path_in_a_missing_directory_says_the_directory_is_missing() {
     }
     assert!(!missing.exists(), "nothing was created");
 }
+
+/// `--help` names the environment variables but never shows a secret's value from them.
+#[tokio::test]
+async fn help_never_shows_a_secret_from_the_environment() {
+    for command_name in ["serve", "migrate", "bootstrap", "rotate-secret"] {
+        let out = command()
+            .args([command_name, "--help"])
+            .env("KEYWARD_DATABASE_URL", "postgres://keyward:Hq7-db-password@127.0.0.1/keyward")
+            .env("KEYWARD_SECRET_KEY", server::SECRET_KEY)
+            .env("KEYWARD_NEW_SECRET_KEY", server::SECRET_KEY)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{command_name} --help");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("KEYWARD_DATABASE_URL"), "{command_name}: {help}");
+        assert!(!help.contains("Hq7-db-password"), "{command_name}: the database password is shown: {help}");
+        assert!(!help.contains(server::SECRET_KEY), "{command_name}: the secret key is shown: {help}");
+    }
+}
