@@ -8,6 +8,7 @@
 //! Until the HTTP layer stops going through jsonrpsee's, this fails: `jsonrpsee-http`
 //! logs every request body at TRACE ("HTTP body: …"). Every other line is clean.
 
+use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
@@ -176,6 +177,10 @@ on_both_databases! {
                 .trim()
                 .to_owned(),
         };
+        // How the token travels to Twilio: HTTP Basic, `base64(accountSid:authToken)`.
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{auth_token}", fake_twilio::DEFAULT_ACCOUNT_SID));
+        assert_eq!(app.fake.requests()[0].auth_user.as_deref(), Some(fake_twilio::DEFAULT_ACCOUNT_SID));
         let secrets = [
             ("the owner's password", PASSWORD),
             ("a wrong password", WRONG_PASSWORD),
@@ -190,6 +195,7 @@ on_both_databases! {
             ("a refused code value", CONTROL_CODE_SHOWN),
             ("the Twilio auth token", auth_token.as_str()),
             ("a refused auth token", LONG_TOKEN),
+            ("the Twilio auth token as HTTP Basic credentials", basic.as_str()),
             ("the owner's session token", owner_token.as_str()),
             ("a user's session token", lee_token.as_str()),
             ("a user's new session token", relogin_token.as_str()),
