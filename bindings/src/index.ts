@@ -154,6 +154,10 @@ export type IssueKeyInput = {
 	id: string,
 	/**  Who receives the key. */
 	issuedTo: string,
+	/**
+	 *  Kept as written (up to 40 characters), but only digits, spaces and `+ - ( ) .`:
+	 *  a letter is a typo, INVALID_INPUT.
+	 */
 	issuedToPhone?: string | null,
 	purpose?: string | null,
 	expectedReturnAt?: string | null,
@@ -376,6 +380,7 @@ export type UpdateAccessCodeInput = {
 	expectedVersion?: number | null,
 	codeType?: CodeType | null,
 	label?: string | null,
+	/**  1 to 32 printable characters. */
 	code?: string | null,
 	status?: CodeStatus | null,
 	expiresOn?: string | null,
@@ -412,11 +417,12 @@ export type UpdateKeyInput = {
 export type UpdateSmsInput = {
 	/**  `AC` and 32 hex digits. */
 	accountSid: string,
-	/**  Twilio's auth token; stored sealed, never shown again. */
+	/**  Twilio's auth token: 1 to 64 printable characters; stored sealed, never shown again. */
 	authToken: string,
 	/**
-	 *  An E.164 number (`+447400123456`) or an alphanumeric sender ID (up to 11 letters,
-	 *  digits or spaces, at least one letter). This or `messagingServiceSid` is required.
+	 *  An E.164 number (`+447400123456`; digits, spaces and `+ - ( ) .` only, no letters)
+	 *  or an alphanumeric sender ID (up to 11 letters, digits or spaces, beginning with a
+	 *  letter). This or `messagingServiceSid` is required.
 	 */
 	fromNumber?: string | null,
 	/**  `MG` and 32 hex digits. */
@@ -430,6 +436,7 @@ export type UpdateUserInput = {
 	role?: Role | null,
 	/**  Disabling ends the user's sessions and refuses their logins. */
 	disabled?: boolean | null,
+	/**  10 to 200 characters; ends the user's sessions. */
 	password?: string | null,
 };
 

@@ -89,3 +89,84 @@ async fn json_logs_carry_a_span_per_call() {
     assert!(!logs.contains(login["token"].as_str().unwrap()), "the token is never logged");
     assert!(!logs.contains(server::PASSWORD), "the password is never logged");
 }
+
+/// Without `KEYWARD_PASSWORD` and without a terminal to ask on, `bootstrap` says what to
+/// do, and creates nothing.
+#[tokio::test]
+async fn bootstrap_without_a_terminal_or_password_says_to_set_keyward_password() {
+    let db = TestDatabase::create(Backend::Sqlite);
+    let out = command()
+        .args(["bootstrap", "--org", "Acme Estates", "--email", "owner@acme.test", "--name", "Ann Owner"])
+        .env("KEYWARD_DATABASE_URL", &db.url)
+        .env_remove("KEYWARD_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no terminal to ask for the password: set KEYWARD_PASSWORD"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no organisation id: {}", String::from_utf8_lossy(&out.stdout));
+
+    // The same command with the password set creates the organisation.
+    let out = command()
+        .args(["bootstrap", "--org", "Acme Estates", "--email", "owner@acme.test", "--name", "Ann Owner"])
+        .env("KEYWARD_DATABASE_URL", &db.url)
+        .env("KEYWARD_PASSWORD", server::PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A SQLite path whose directory does not exist: every command names the directory, not
+/// the key file or the connection, and nothing is created.
+#[tokio::test]
+async fn a_sqlite_path_in_a_missing_directory_says_the_directory_is_missing() {
+    let parent = crate::support::database::TempDir::new(&format!("keyward-missing-dir-{}", std::process::id()));
+    let missing = parent.path.join("no-such-dir");
+    let url = format!("sqlite://{}/keyward.db", missing.display());
+    let commands: [&[&str]; 3] = [
+        &["serve", "--listen", "127.0.0.1:0"],
+        &["migrate"],
+        &["bootstrap", "--org", "Acme Estates", "--email", "owner@acme.test", "--name", "Ann Owner"],
+    ];
+    for args in commands {
+        let out = command()
+            .args(args)
+            .env("KEYWARD_DATABASE_URL", &url)
+            .env("KEYWARD_PASSWORD", server::PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected = format!("the directory {} of the SQLite database", missing.display());
+        assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+        assert!(stderr.contains("does not exist"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("key file"), "{args:?}: the key file is not blamed: {stderr}");
+    }
+    assert!(!missing.exists(), "nothing was created");
+}
+
+/// `--help` names the environment variables but never shows a secret's value from them.
+#[tokio::test]
+async fn help_never_shows_a_secret_from_the_environment() {
+    for command_name in ["serve", "migrate", "bootstrap", "rotate-secret"] {
+        let out = command()
+            .args([command_name, "--help"])
+            .env("KEYWARD_DATABASE_URL", "postgres://keyward:Hq7-db-password@127.0.0.1/keyward")
+            .env("KEYWARD_SECRET_KEY", server::SECRET_KEY)
+            .env("KEYWARD_NEW_SECRET_KEY", server::SECRET_KEY)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{command_name} --help");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("KEYWARD_DATABASE_URL"), "{command_name}: {help}");
+        assert!(!help.contains("Hq7-db-password"), "{command_name}: the database password is shown: {help}");
+        assert!(!help.contains(server::SECRET_KEY), "{command_name}: the secret key is shown: {help}");
+    }
+}

@@ -16,6 +16,7 @@ mod faults;
 mod isolation;
 mod jsonrpc;
 mod keys;
+mod log_hygiene;
 mod protocol;
 mod races;
 mod roles;

@@ -15,7 +15,7 @@ fn ws_url(app: &TestApp, query: &str) -> String {
 }
 
 /// Sends one call on a socket and reads its answer.
-async fn call<S>(socket: &mut S, id: u32, method: &str, params: Value) -> Value
+pub(crate) async fn call<S>(socket: &mut S, id: u32, method: &str, params: Value) -> Value
 where
     S: SinkExt<Message> + StreamExt<Item = Result<Message, WsError>> + Unpin,
     <S as futures_util::Sink<Message>>::Error: std::fmt::Debug,

@@ -20,7 +20,8 @@ Commands:
                    test runner and leave the TypeScript half out.
                    PostgreSQL: KEYWARD_TEST_POSTGRES_URL, default postgres://root@127.0.0.1:5432/test.
                    When it is unreachable the PostgreSQL half is skipped with a banner,
-                   or, with CI=true, the run fails.
+                   or, with CI=true, the run fails. The run ends with a summary of what
+                   ran and what was skipped (and how to run it).
   bindings         Write the TypeScript bindings (bindings/src/index.ts) from the Rust types.
   bindings --check Fail, naming the file, if the checked-in bindings differ from the Rust types.
   help             Print this message.

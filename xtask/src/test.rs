@@ -72,14 +72,19 @@ pub fn run(args: &[String]) -> ExitCode {
     }
 
     // The TypeScript half, on a whole run only (ARGS select Rust tests).
+    let mut browser = None;
     let typescript = if !args.is_empty() {
         "not run (test arguments select Rust tests)".to_owned()
     } else {
         match crate::typescript::run() {
-            Ok(crate::typescript::Outcome::Ran(status)) if status.success() => "RAN".to_owned(),
-            Ok(crate::typescript::Outcome::Ran(status)) => {
-                failures.push(("the TypeScript tests", status));
-                "FAILED".to_owned()
+            Ok(crate::typescript::Outcome::Ran { status, browser_skipped }) => {
+                browser = Some(browser_skipped.map_or_else(|| "RAN".to_owned(), |why| format!("SKIPPED: {why}")));
+                if status.success() {
+                    "RAN".to_owned()
+                } else {
+                    failures.push(("the TypeScript tests", status));
+                    "FAILED".to_owned()
+                }
             }
             Ok(crate::typescript::Outcome::Skipped(why)) => {
                 crate::typescript::banner(&format!("TypeScript half SKIPPED: {why}"));
@@ -92,22 +97,51 @@ pub fn run(args: &[String]) -> ExitCode {
             }
         }
     };
-    eprintln!("xtask test: TypeScript half {typescript}.");
 
     let outcome = if failures.is_empty() {
         "passed".to_owned()
     } else {
         let what: Vec<String> = failures.iter().map(|(n, s)| format!("{n} {s}")).collect();
-        format!("FAILED ({})", what.join(", "))
+        format!("FAILED ({what})", what = what.join(", "))
     };
-    match &postgres {
-        Postgres::Runs(at) => eprintln!("xtask test: {outcome}; PostgreSQL half RAN against {at}."),
-        Postgres::Skipped(why) => eprintln!("xtask test: {outcome}; PostgreSQL half SKIPPED: {why}."),
-    }
+    eprint!("{}", summary(&outcome, &postgres, &typescript, browser.as_deref()));
     match failures.first() {
         None => ExitCode::SUCCESS,
         Some((_, status)) => exit_code(*status),
     }
+}
+
+/// The end of the run: what ran and what was skipped, each on its line, so that a skipped
+/// half announced mid-run is not lost in the scroll-back. The last line says whether the
+/// PostgreSQL half RAN or was SKIPPED (`.ci/run` checks it).
+fn summary(outcome: &str, postgres: &Postgres, typescript: &str, browser: Option<&str>) -> String {
+    let mut text = String::from("\nxtask test: summary\n");
+    let mut skipped = Vec::new();
+    match postgres {
+        Postgres::Runs(at) => text.push_str(&format!("  Rust, PostgreSQL half: RAN against {at}\n")),
+        Postgres::Skipped(why) => {
+            text.push_str(&format!("  Rust, PostgreSQL half: SKIPPED: {why}\n"));
+            skipped.push(format!("PostgreSQL (start it, or set {})", postgres::URL_VAR));
+        }
+    }
+    text.push_str(&format!("  TypeScript half {typescript}\n"));
+    if typescript.starts_with("SKIPPED") {
+        skipped.push("TypeScript (install Node 20+ with npm)".to_owned());
+    }
+    if let Some(browser) = browser {
+        text.push_str(&format!("  browser test (bindings/): {browser}\n"));
+        if browser.starts_with("SKIPPED") {
+            skipped.push("the browser test (apt-get install -y chromium)".to_owned());
+        }
+    }
+    if !skipped.is_empty() {
+        text.push_str(&format!("  NOT everything ran: {}. CI=true makes a skip a failure.\n", skipped.join("; ")));
+    }
+    match postgres {
+        Postgres::Runs(at) => text.push_str(&format!("xtask test: {outcome}; PostgreSQL half RAN against {at}.\n")),
+        Postgres::Skipped(why) => text.push_str(&format!("xtask test: {outcome}; PostgreSQL half SKIPPED: {why}.\n")),
+    }
+    text
 }
 
 fn decide_postgres() -> Result<Postgres, String> {
@@ -254,7 +288,26 @@ fn exit_status_failure() -> ExitStatus {
 
 #[cfg(test)]
 mod tests {
-    use super::has_doctests;
+    use super::{Postgres, has_doctests, summary};
+
+    #[test]
+    fn the_summary_ends_with_every_skipped_half() {
+        let all = summary("passed", &Postgres::Runs("127.0.0.1:5432".into()), "RAN", Some("RAN"));
+        assert!(!all.contains("SKIPPED") && !all.contains("NOT everything"), "{all}");
+        assert!(all.contains("TypeScript half RAN"), "{all}");
+        assert!(all.ends_with("xtask test: passed; PostgreSQL half RAN against 127.0.0.1:5432.\n"), "{all}");
+
+        let browser = summary("passed", &Postgres::Runs("pg".into()), "RAN", Some("SKIPPED: no chromium"));
+        assert!(browser.contains("browser test (bindings/): SKIPPED: no chromium"), "{browser}");
+        assert!(browser.contains("NOT everything ran: the browser test (apt-get install -y chromium)."), "{browser}");
+
+        let none = summary("passed", &Postgres::Skipped("cannot reach pg".into()), "SKIPPED (npm not found)", None);
+        assert!(
+            none.contains("NOT everything ran: PostgreSQL (start it, or set KEYWARD_TEST_POSTGRES_URL); TypeScript"),
+            "{none}"
+        );
+        assert!(none.ends_with("xtask test: passed; PostgreSQL half SKIPPED: cannot reach pg.\n"), "{none}");
+    }
 
     #[test]
     fn doctests_are_found_by_their_code_fences() {

@@ -15,7 +15,11 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const BROWSER_SKIP_VAR: &str = "KEYWARD_TEST_BROWSER";
 
 pub enum Outcome {
-    Ran(ExitStatus),
+    /// The npm steps ran; `browser_skipped` says why the browser test did not, if so.
+    Ran {
+        status: ExitStatus,
+        browser_skipped: Option<String>,
+    },
     Skipped(String),
 }
 
@@ -26,12 +30,14 @@ pub fn run() -> Result<Outcome, String> {
         return if ci { Err(why) } else { Ok(Outcome::Skipped(why)) };
     }
     let browser = std::path::Path::new(CHROMIUM).exists();
+    let mut browser_skipped = None;
     if !browser {
         let why = format!("{CHROMIUM} not found: `apt-get install -y chromium` runs the browser test");
         if ci {
             return Err(why);
         }
         banner(&format!("browser test SKIPPED: {why}"));
+        browser_skipped = Some(why);
     }
 
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
@@ -42,7 +48,7 @@ pub fn run() -> Result<Outcome, String> {
         let status =
             cargo().args(["build", "-p", "keyward", "-p", "fake-twilio"]).status().map_err(|e| e.to_string())?;
         if !status.success() {
-            return Ok(Outcome::Ran(status));
+            return Ok(Outcome::Ran { status, browser_skipped });
         }
     }
 
@@ -64,10 +70,10 @@ pub fn run() -> Result<Outcome, String> {
     for step in [&["ci", "--no-audit", "--no-fund"][..], &["run", "typecheck"], &["test"]] {
         let status = npm(step)?;
         if !status.success() {
-            return Ok(Outcome::Ran(status));
+            return Ok(Outcome::Ran { status, browser_skipped });
         }
     }
-    Ok(Outcome::Ran(ExitStatus::default()))
+    Ok(Outcome::Ran { status: ExitStatus::default(), browser_skipped })
 }
 
 fn has(program: &str) -> bool {

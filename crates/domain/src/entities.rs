@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use crate::{KeyStatus, Role};
+use crate::{KeyStatus, Role, Secret};
 
 /// Declares a wire enum whose variants are its snake_case names, with `as_str`/`parse`
 /// for storing it as text.
@@ -212,7 +212,7 @@ pub struct AccessCode {
     pub code_type: CodeType,
     pub label: String,
     /// The code itself; `null` for roles that may not see code values.
-    pub code: Option<String>,
+    pub code: Option<Secret>,
     pub status: CodeStatus,
     /// Last day the code is valid (inclusive).
     pub expires_on: Option<NaiveDate>,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod key_ref;
 pub mod page;
 pub mod role;
+pub mod secret;
 pub mod status;
 pub mod validate;
 
@@ -16,4 +17,5 @@ pub use entities::*;
 pub use error::{Error, Result, StorageFault};
 pub use page::{Page, PageRequest};
 pub use role::{Actor, Capability, Role};
+pub use secret::Secret;
 pub use status::{KeyStatus, Transition};

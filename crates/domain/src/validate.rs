@@ -1,7 +1,7 @@
 //! Checks on free text coming from callers. Each names the field it refuses, so the
 //! caller gets `INVALID_INPUT` with `data.field`.
 
-use crate::{Error, Result};
+use crate::{Error, Result, Secret};
 
 /// Labels, names, recipients: one line of text.
 pub const SHORT_TEXT_MAX: usize = 200;
@@ -49,9 +49,10 @@ fn check(field: &str, value: &str, max: usize, multiline: bool) -> Result<()> {
     Ok(())
 }
 
-/// An access code: 1–32 printable characters (spaces inside allowed), trimmed.
-pub fn code(field: &str, value: &str) -> Result<String> {
-    let value = value.trim();
+/// An access code: 1–32 printable characters (spaces inside allowed), trimmed. The
+/// refusal never repeats the value.
+pub fn code(field: &str, value: &Secret) -> Result<Secret> {
+    let value = value.expose().trim();
     let n = value.chars().count();
     if n == 0 || n > 32 {
         return Err(Error::invalid(field, "must be 1 to 32 characters"));
@@ -59,7 +60,7 @@ pub fn code(field: &str, value: &str) -> Result<String> {
     if value.chars().any(char::is_control) {
         return Err(Error::invalid(field, "must contain only printable characters"));
     }
-    Ok(value.to_owned())
+    Ok(Secret::from(value))
 }
 
 /// An instant both databases can store: years 1 to 9999.
@@ -92,12 +93,13 @@ pub fn quantity(field: &str, value: i32) -> Result<i32> {
     if (1..=10_000).contains(&value) { Ok(value) } else { Err(Error::invalid(field, "must be between 1 and 10000")) }
 }
 
-pub fn password(field: &str, value: &str) -> Result<String> {
-    let n = value.chars().count();
+/// A new password: 10 to 200 characters, taken as typed (not trimmed).
+pub fn password(field: &str, value: Secret) -> Result<Secret> {
+    let n = value.expose().chars().count();
     if !(10..=200).contains(&n) {
         return Err(Error::invalid(field, "must be 10 to 200 characters"));
     }
-    Ok(value.to_owned())
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -125,11 +127,12 @@ mod tests {
 
     #[test]
     fn codes_are_one_to_thirty_two_printable_characters() {
-        assert_eq!(code("code", " 1234# ").unwrap(), "1234#");
-        assert_eq!(code("code", &"9".repeat(32)).unwrap().len(), 32);
-        assert_eq!(code("code", "12 34").unwrap(), "12 34");
+        let code = |value: &str| code("code", &Secret::from(value)).map(|c| c.expose().to_owned());
+        assert_eq!(code(" 1234# ").unwrap(), "1234#");
+        assert_eq!(code(&"9".repeat(32)).unwrap().len(), 32);
+        assert_eq!(code("12 34").unwrap(), "12 34");
         for bad in ["", "  ", &"9".repeat(33), "12\u{0}3", "12\n3", "\u{7f}"] {
-            assert!(code("code", bad).is_err(), "{bad:?}");
+            assert!(code(bad).is_err(), "{bad:?}");
         }
     }
 

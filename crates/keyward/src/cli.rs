@@ -55,8 +55,9 @@ pub struct RotateSecretArgs {
 
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
-    /// `sqlite://PATH` (relative or absolute) or `postgres://…`.
-    #[arg(long, env = "KEYWARD_DATABASE_URL", default_value = "sqlite://keyward.db")]
+    /// `sqlite://PATH` (relative or absolute) or `postgres://…`. Its value from the
+    /// environment is not shown by `--help`: it may hold a password.
+    #[arg(long, env = "KEYWARD_DATABASE_URL", hide_env_values = true, default_value = "sqlite://keyward.db")]
     pub database_url: String,
     /// Connections in the pool.
     #[arg(long, env = "KEYWARD_DB_POOL_SIZE", default_value_t = 16)]

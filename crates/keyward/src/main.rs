@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use keyward_domain::{Role, validate};
+use keyward_domain::{Role, Secret, validate};
 use keyward_persistence::repo::sms::{self as sms_repo, Caps};
 use keyward_persistence::repo::users::{self, NewUser};
 use keyward_persistence::{DatabaseUrl, Db, Sealer, SecretKey, secrets};
@@ -38,7 +38,22 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn database_url(args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
-    args.database_url.parse().map_err(anyhow::Error::msg)
+    let url: DatabaseUrl = args.database_url.parse().map_err(anyhow::Error::msg)?;
+    // SQLite creates the file, not its directory: say so, before the key file (created
+    // beside it) or the connection fails with a less helpful message.
+    if let DatabaseUrl::Sqlite(path) = &url
+        && let Some(directory) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !directory.is_dir()
+    {
+        bail!(
+            "the directory {} of the SQLite database {} does not exist: create it (mkdir -p {}) \
+             or choose another KEYWARD_DATABASE_URL",
+            directory.display(),
+            path.display(),
+            directory.display()
+        );
+    }
+    Ok(url)
 }
 
 /// `bound`: how long one database step may take (`serve`); `None` for the operator's
@@ -198,22 +213,31 @@ async fn bootstrap(args: cli::BootstrapArgs) -> anyhow::Result<()> {
     let org_name = validate::required_line("org", &args.org, validate::SHORT_TEXT_MAX)?;
     let email = validate::email("email", &args.email)?;
     let name = validate::required_line("name", &args.name, validate::SHORT_TEXT_MAX)?;
-    let password = match std::env::var("KEYWARD_PASSWORD") {
-        Ok(p) => p,
-        Err(_) => {
-            let first = rpassword::prompt_password("Password for the owner: ").context("cannot read a password")?;
-            if rpassword::prompt_password("Again: ")? != first {
-                bail!("the passwords differ");
-            }
-            first
-        }
-    };
-    let password_hash = security::hash_password(validate::password("password", &password)?).await?;
+    let password = validate::password("password", owner_password()?)?;
+    let password_hash = security::hash_password(password.expose().to_owned()).await?;
     let db = connect_and_migrate(&args.db, None).await?;
     let owner = NewUser { email, name, role: Role::Owner, password_hash };
     let (org, _) = db.write(move |c| users::bootstrap(c, &org_name, owner)).await?;
     println!("{}", org.id);
     Ok(())
+}
+
+/// The new owner's password: `KEYWARD_PASSWORD`, or asked for twice on the terminal.
+fn owner_password() -> anyhow::Result<Secret> {
+    use std::io::IsTerminal;
+    const NO_TERMINAL: &str = "no terminal to ask for the password: set KEYWARD_PASSWORD";
+    if let Ok(password) = std::env::var("KEYWARD_PASSWORD") {
+        return Ok(Secret::from(password));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(NO_TERMINAL);
+    }
+    let ask = |prompt: &str| rpassword::prompt_password(prompt).map(Secret::from).context(NO_TERMINAL);
+    let first = ask("Password for the owner: ")?;
+    if ask("Again: ")? != first {
+        bail!("the passwords differ");
+    }
+    Ok(first)
 }
 
 async fn rotate_secret(args: cli::RotateSecretArgs) -> anyhow::Result<()> {

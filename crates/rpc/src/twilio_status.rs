@@ -35,7 +35,7 @@ pub async fn handle(app: &App, query: Option<&str>, signature_header: Option<&st
         Ok(None) => return StatusCode::FORBIDDEN,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE,
     };
-    if !signature::verify(&account.auth_token, &url(public_url, org_id), &params, header) {
+    if !signature::verify(account.auth_token.expose(), &url(public_url, org_id), &params, header) {
         tracing::warn!(org = org_id, "a Twilio status report with a bad signature was refused");
         return StatusCode::FORBIDDEN;
     }

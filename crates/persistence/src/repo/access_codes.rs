@@ -4,7 +4,9 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use keyward_domain::entities::{CodeStatus, CodeType};
-use keyward_domain::{AccessCode, AccessCodeChange, Actor, Error, FieldChange, Page, PageRequest, entities::diff};
+use keyward_domain::{
+    AccessCode, AccessCodeChange, Actor, Error, FieldChange, Page, PageRequest, Secret, entities::diff,
+};
 
 use super::audit::{self, NewEvent};
 use crate::connection::{AnyConnection, MultiBackend};
@@ -48,7 +50,7 @@ impl CodeRow {
             |what: &str, v: &str| StoreError::from(Error::Internal(format!("unknown {what} {v:?} in the database")));
         Ok(AccessCode {
             code: match reveal {
-                Reveal::Values => Some(sealer.open(&self.code_sealed)?),
+                Reveal::Values => Some(Secret::from(sealer.open(&self.code_sealed)?)),
                 Reveal::Nothing => None,
             },
             code_type: CodeType::parse(&self.code_type).ok_or_else(|| bad("code type", &self.code_type))?,
@@ -86,8 +88,8 @@ pub fn get(
 
 #[derive(Debug, Default, Clone)]
 pub struct CodeFilter {
-    /// Substring of the label, or the exact code value.
-    pub search: Option<String>,
+    /// Substring of the label, or the exact code value (so a [`Secret`]).
+    pub search: Option<Secret>,
     pub development_id: Option<String>,
     pub code_type: Option<CodeType>,
     pub status: Option<CodeStatus>,
@@ -100,7 +102,7 @@ fn filtered<'a>(
 ) -> access_codes::BoxedQuery<'a, MultiBackend> {
     let mut q = access_codes::table.filter(access_codes::org_id.eq(org_id)).into_boxed();
     if let Some(search) = &f.search {
-        let label_matches = access_codes::search_text.like(super::like_contains(search)).escape('\\');
+        let label_matches = access_codes::search_text.like(super::like_contains(search.expose())).escape('\\');
         q = match lookup {
             Some(lookup) => q.filter(label_matches.or(access_codes::code_lookup.eq(lookup))),
             None => q.filter(label_matches),
@@ -130,7 +132,7 @@ pub fn list(
     // Only readers who may see values can search by value: for the others a match would
     // confirm a guessed code.
     let lookup = match reveal {
-        Reveal::Values => f.search.as_deref().map(|s| sealer.lookup(s)),
+        Reveal::Values => f.search.as_ref().map(|s| sealer.lookup(s.expose())),
         Reveal::Nothing => None,
     };
     let total: i64 = filtered(org_id, f, lookup.clone()).count().get_result(conn)?;
@@ -153,7 +155,7 @@ pub struct NewCode {
     pub development_id: String,
     pub code_type: CodeType,
     pub label: String,
-    pub code: String,
+    pub code: Secret,
     pub status: CodeStatus,
     pub expires_on: Option<NaiveDate>,
     pub notes: Option<String>,
@@ -183,8 +185,8 @@ pub fn create(
         code_type: new.code_type.as_str().to_owned(),
         search_text: new.label.to_lowercase(),
         label: new.label,
-        code_sealed: sealer.seal(&new.code),
-        code_lookup: sealer.lookup(&new.code),
+        code_sealed: sealer.seal(new.code.expose()),
+        code_lookup: sealer.lookup(new.code.expose()),
         status: new.status.as_str().to_owned(),
         expires_on: new.expires_on,
         notes: new.notes,
@@ -223,7 +225,7 @@ pub fn create(
 pub struct CodePatch {
     pub code_type: Option<CodeType>,
     pub label: Option<String>,
-    pub code: Option<String>,
+    pub code: Option<Secret>,
     pub status: Option<CodeStatus>,
     pub expires_on: Option<Option<NaiveDate>>,
     pub notes: Option<Option<String>>,
@@ -265,10 +267,10 @@ pub fn update(
         diff(&mut changes, "codeType", &Some(&old.code_type), &Some(&new.code_type));
         diff(&mut changes, "label", &Some(&old.label), &Some(&new.label));
         if let Some(code) = &p.code
-            && sealer.open(&old.code_sealed)? != *code
+            && Secret::from(sealer.open(&old.code_sealed)?) != *code
         {
-            new.code_sealed = sealer.seal(code);
-            new.code_lookup = sealer.lookup(code);
+            new.code_sealed = sealer.seal(code.expose());
+            new.code_lookup = sealer.lookup(code.expose());
             changes.push(FieldChange::new("code", Some("***"), Some("***")));
         }
         diff(&mut changes, "status", &Some(&old.status), &Some(&new.status));

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
-use keyward_domain::{Actor, Error, FieldChange, SmsSettings, entities::diff};
+use keyward_domain::{Actor, Error, FieldChange, Secret, SmsSettings, entities::diff};
 use sha2::{Digest, Sha256};
 
 use super::audit::{self, NewEvent};
@@ -27,7 +27,7 @@ const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// What sending needs: the account, the token (opened), the sender.
 pub struct Account {
     pub account_sid: String,
-    pub auth_token: String,
+    pub auth_token: Secret,
     pub from_number: Option<String>,
     pub messaging_service_sid: Option<String>,
 }
@@ -51,7 +51,7 @@ pub fn account(conn: &mut AnyConnection, sealer: &Sealer, org_id: &str) -> Store
     settings_row(conn, org_id)?
         .map(|row| {
             Ok(Account {
-                auth_token: sealer.open(&row.auth_token_sealed)?,
+                auth_token: Secret::from(sealer.open(&row.auth_token_sealed)?),
                 account_sid: row.account_sid,
                 from_number: row.from_number,
                 messaging_service_sid: row.messaging_service_sid,
@@ -80,7 +80,7 @@ pub fn configured(conn: &mut AnyConnection, org_id: &str) -> StoreResult<bool> {
 /// Validated settings; the token arrives in clear and is sealed here.
 pub struct NewSettings {
     pub account_sid: String,
-    pub auth_token: String,
+    pub auth_token: Secret,
     pub from_number: Option<String>,
     pub messaging_service_sid: Option<String>,
 }
@@ -94,7 +94,7 @@ pub fn save(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: NewSe
     let row = SettingsRow {
         org_id: actor.org_id.clone(),
         account_sid: new.account_sid,
-        auth_token_sealed: sealer.seal(&new.auth_token),
+        auth_token_sealed: sealer.seal(new.auth_token.expose()),
         from_number: new.from_number,
         messaging_service_sid: new.messaging_service_sid,
         updated_at: time::now(),

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use keyward_domain::entities::{CodeStatus, CodeType};
 use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
-use keyward_domain::{AccessCode, AccessCodeChange, Actor, Capability, Error, Page, PageRequest};
+use keyward_domain::{AccessCode, AccessCodeChange, Actor, Capability, Error, Page, PageRequest, Secret};
 use keyward_persistence::repo::access_codes::{self, CodeFilter, CodePatch, NewCode, Reveal};
 use serde::Deserialize;
 use specta::Type;
@@ -21,7 +21,7 @@ fn reveal(actor: &Actor) -> Reveal {
 pub struct ListAccessCodesInput {
     /// Case-insensitive substring of the label, or the exact code value.
     #[serde(default)]
-    pub search: Option<String>,
+    pub search: Option<Secret>,
     #[serde(default)]
     pub development_id: Option<String>,
     #[serde(default)]
@@ -46,7 +46,8 @@ impl Procedure for ListAccessCodes {
         let (org_id, reveal) = (actor.org_id.clone(), reveal(actor));
         let page = PageRequest::new(input.page, input.limit)?;
         let filter = CodeFilter {
-            search: validate::optional_line("search", input.search.as_deref(), SHORT_TEXT_MAX)?,
+            search: validate::optional_line("search", input.search.as_ref().map(Secret::expose), SHORT_TEXT_MAX)?
+                .map(Secret::from),
             development_id: input.development_id,
             code_type: input.code_type,
             status: input.status,
@@ -63,7 +64,7 @@ pub struct CreateAccessCodeInput {
     pub code_type: CodeType,
     pub label: String,
     /// 1 to 32 printable characters.
-    pub code: String,
+    pub code: Secret,
     /// Default `active`.
     #[serde(default)]
     pub status: Option<CodeStatus>,
@@ -109,8 +110,9 @@ pub struct UpdateAccessCodeInput {
     pub code_type: Option<CodeType>,
     #[serde(default)]
     pub label: Option<String>,
+    /// 1 to 32 printable characters.
     #[serde(default)]
-    pub code: Option<String>,
+    pub code: Option<Secret>,
     #[serde(default)]
     pub status: Option<CodeStatus>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
@@ -133,7 +135,7 @@ impl Procedure for UpdateAccessCode {
         let patch = CodePatch {
             code_type: input.code_type,
             label: input.label.map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX)).transpose()?,
-            code: input.code.map(|c| validate::code("code", &c)).transpose()?,
+            code: input.code.as_ref().map(|c| validate::code("code", c)).transpose()?,
             status: input.status,
             expires_on: input.expires_on.map(|d| d.map(|d| validate::date("expiresOn", d)).transpose()).transpose()?,
             notes: super::keys::patch_text("notes", input.notes, LONG_TEXT_MAX)?,

@@ -6,6 +6,7 @@ use keyward_domain::key_ref::normalise_key_ref;
 use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
 use keyward_domain::{Capability, Error, Key, KeyMovement, KeyStatus, Page, PageRequest, Transition};
 use keyward_persistence::repo::keys::{self, KeyFields, KeyFilter, KeyPatch, NewKey, TransitionDetails};
+use keyward_sms::phone;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -277,6 +278,8 @@ pub struct IssueKeyInput {
     pub id: String,
     /// Who receives the key.
     pub issued_to: String,
+    /// Kept as written (up to 40 characters), but only digits, spaces and `+ - ( ) .`:
+    /// a letter is a typo, INVALID_INPUT.
     #[serde(default)]
     pub issued_to_phone: Option<String>,
     #[serde(default)]
@@ -299,7 +302,7 @@ impl Procedure for IssueKey {
         let actor = call.actor()?.clone();
         let details = TransitionDetails {
             issued_to: Some(validate::required_line("issuedTo", &input.issued_to, SHORT_TEXT_MAX)?),
-            issued_to_phone: validate::optional_line("issuedToPhone", input.issued_to_phone.as_deref(), PHONE_MAX)?,
+            issued_to_phone: optional_phone("issuedToPhone", input.issued_to_phone.as_deref())?,
             purpose: validate::optional_line("purpose", input.purpose.as_deref(), SHORT_TEXT_MAX)?,
             expected_return_at: input
                 .expected_return_at
@@ -310,6 +313,16 @@ impl Procedure for IssueKey {
         let id = input.id;
         call.app.db.write(move |c| keys::transition(c, &actor, &id, Transition::Issue, details)).await
     }
+}
+
+/// A phone number kept as the caller wrote it: one line, at most [`PHONE_MAX`]
+/// characters, and only the characters a number is written with (no letters).
+fn optional_phone(field: &str, value: Option<&str>) -> Result<Option<String>, Error> {
+    let value = validate::optional_line(field, value, PHONE_MAX)?;
+    if let Some(number) = &value {
+        phone::check_characters(number).map_err(|e| Error::invalid(field, e.to_string()))?;
+    }
+    Ok(value)
 }
 
 /// Params of the status changes other than issuing.

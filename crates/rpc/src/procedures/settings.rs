@@ -1,7 +1,7 @@
 //! `settings.*`: the organisation's SMS settings (owner only). The auth token is sealed
 //! at rest and never answered.
 
-use keyward_domain::{Capability, Error, SmsSettings, validate};
+use keyward_domain::{Capability, Error, Secret, SmsSettings, validate};
 use keyward_persistence::repo::sms::{self, NewSettings};
 use keyward_sms::phone;
 use serde::Deserialize;
@@ -28,10 +28,11 @@ impl Procedure for GetSms {
 pub struct UpdateSmsInput {
     /// `AC` and 32 hex digits.
     pub account_sid: String,
-    /// Twilio's auth token; stored sealed, never shown again.
-    pub auth_token: String,
-    /// An E.164 number (`+447400123456`) or an alphanumeric sender ID (up to 11 letters,
-    /// digits or spaces, at least one letter). This or `messagingServiceSid` is required.
+    /// Twilio's auth token: 1 to 64 printable characters; stored sealed, never shown again.
+    pub auth_token: Secret,
+    /// An E.164 number (`+447400123456`; digits, spaces and `+ - ( ) .` only, no letters)
+    /// or an alphanumeric sender ID (up to 11 letters, digits or spaces, beginning with a
+    /// letter). This or `messagingServiceSid` is required.
     #[serde(default)]
     pub from_number: Option<String>,
     /// `MG` and 32 hex digits.
@@ -45,12 +46,19 @@ fn sid(field: &str, prefix: &str, value: &str) -> Result<String, Error> {
     if ok { Ok(value.to_owned()) } else { Err(Error::invalid(field, format!("must be {prefix} and 32 hex digits"))) }
 }
 
+/// A sender: a value that begins with `+` or a digit is a phone number (so a letter in
+/// it is a typo, refused like any number's); one that begins with a letter is an
+/// alphanumeric sender ID.
 fn sender(value: &str) -> Result<String, Error> {
     let value = value.trim();
     if value.starts_with('+') {
         // Any valid international number; the region does not matter with a `+`.
         let region = phone::region("GB").expect("GB is a region");
         return phone::normalise(value, region).map_err(|e| Error::invalid("fromNumber", e.to_string()));
+    }
+    if value.starts_with(|c: char| c.is_ascii_digit()) {
+        phone::check_characters(value).map_err(|e| Error::invalid("fromNumber", e.to_string()))?;
+        return Err(Error::invalid("fromNumber", "must be in international form, beginning with +"));
     }
     let alphanumeric = (1..=11).contains(&value.len())
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
@@ -74,10 +82,11 @@ impl Procedure for UpdateSms {
 
     async fn call(call: Call<'_>, input: UpdateSmsInput) -> Result<SmsSettings, Error> {
         let actor = call.actor()?.clone();
-        let auth_token = input.auth_token.trim().to_owned();
+        let auth_token = input.auth_token.expose().trim();
         if auth_token.is_empty() || auth_token.chars().count() > 64 || auth_token.chars().any(char::is_control) {
             return Err(Error::invalid("authToken", "must be 1 to 64 printable characters"));
         }
+        let auth_token = Secret::from(auth_token);
         let new = NewSettings {
             account_sid: sid("accountSid", "AC", &input.account_sid)?,
             auth_token,

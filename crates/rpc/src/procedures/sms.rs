@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use keyward_domain::{Actor, Capability, CodeStatus, Error, validate};
+use keyward_domain::{Actor, Capability, CodeStatus, Error, Secret, validate};
 use keyward_persistence::repo::access_codes::{self, Reveal};
 use keyward_persistence::repo::sms::{self, Attempt, Begun, Outcome, Recorded};
 use keyward_persistence::repo::{developments, keys};
@@ -107,7 +107,8 @@ impl Procedure for SendSms {
                         return Err(Error::CodeNotActive.into());
                     }
                     let development = developments::get(c, &org_id, &code.development_id)?;
-                    let value = code.code.unwrap_or_default();
+                    // The one place a code value leaves its `Secret`: the message body.
+                    let value = code.code.as_ref().map(Secret::expose).unwrap_or_default();
                     (code.label.clone(), format!("{}: {} code {}.", development.name, code.label, value))
                 };
                 let account =
@@ -132,7 +133,8 @@ impl Procedure for SendSms {
             body,
             status_callback: app.sms.public_url.as_deref().map(|base| crate::twilio_status::url(base, &actor.org_id)),
         };
-        let credentials = Credentials { account_sid: account.account_sid, auth_token: account.auth_token };
+        let credentials =
+            Credentials { account_sid: account.account_sid, auth_token: account.auth_token.expose().to_owned() };
         // From the pending row on, the send runs to its end even if the caller hangs up:
         // a dropped call must not leave a message unsent but `pending`, or sent but unrecorded.
         let span = tracing::Span::current();

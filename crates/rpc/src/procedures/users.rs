@@ -1,6 +1,6 @@
 //! `users.*`: the organisation's people and their roles (owner only).
 
-use keyward_domain::{Capability, Error, Role, User, validate};
+use keyward_domain::{Capability, Error, Role, Secret, User, validate};
 use keyward_persistence::repo::users::{self, NewUser, UserUpdate};
 use serde::Deserialize;
 use specta::Type;
@@ -30,7 +30,7 @@ pub struct CreateUserInput {
     pub name: String,
     pub role: Role,
     /// 10 to 200 characters.
-    pub password: String,
+    pub password: Secret,
 }
 
 pub struct Create;
@@ -44,8 +44,8 @@ impl Procedure for Create {
         let actor = call.actor()?.clone();
         let email = validate::email("email", &input.email)?;
         let name = validate::required_line("name", &input.name, validate::SHORT_TEXT_MAX)?;
-        let password = validate::password("password", &input.password)?;
-        let password_hash = security::hash_password(password).await?;
+        let password = validate::password("password", input.password)?;
+        let password_hash = security::hash_password(password.expose().to_owned()).await?;
         let new = NewUser { email, name, role: input.role, password_hash };
         call.app.db.write(move |c| users::create(c, &actor, new)).await
     }
@@ -63,8 +63,9 @@ pub struct UpdateUserInput {
     /// Disabling ends the user's sessions and refuses their logins.
     #[serde(default)]
     pub disabled: Option<bool>,
+    /// 10 to 200 characters; ends the user's sessions.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
 pub struct Update;
@@ -78,7 +79,7 @@ impl Procedure for Update {
         let actor = call.actor()?.clone();
         let name = input.name.map(|n| validate::required_line("name", &n, validate::SHORT_TEXT_MAX)).transpose()?;
         let password_hash = match input.password {
-            Some(p) => Some(security::hash_password(validate::password("password", &p)?).await?),
+            Some(p) => Some(security::hash_password(validate::password("password", p)?.expose().to_owned()).await?),
             None => None,
         };
         let update = UserUpdate { name, role: input.role, disabled: input.disabled, password_hash };
