@@ -4,6 +4,7 @@
 //! Architecture invariant: no I/O, no async runtime, no diesel, no jsonrpsee. Everything
 //! here is a pure function of its arguments, so it is unit-tested in place.
 
+pub mod audit;
 pub mod entities;
 pub mod error;
 pub mod key_ref;
@@ -12,6 +13,7 @@ pub mod role;
 pub mod status;
 pub mod validate;
 
+pub use audit::{BreakReason, BrokenLink, ChainHead, ChainVerification};
 pub use entities::*;
 pub use error::{Error, Result};
 pub use page::{Page, PageRequest};

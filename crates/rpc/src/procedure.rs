@@ -2,6 +2,7 @@
 //! params by name → run → map the error.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -42,12 +43,18 @@ pub trait ProcedureVisitor {
 #[derive(Debug, Clone)]
 pub struct BearerToken(pub String);
 
+/// The peer address of the connection that carried a call (put into the request's
+/// extensions by the server; absent for calls that did not come over a socket).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
 /// A call in progress: the app and, for signed procedures, the caller.
 pub struct Call<'a> {
     pub app: &'a App,
     shared: Arc<App>,
     actor: Option<Actor>,
     token_hash: Option<String>,
+    client_addr: Option<SocketAddr>,
 }
 
 impl Call<'_> {
@@ -59,6 +66,11 @@ impl Call<'_> {
     /// The app, owned: for work that must finish even if the caller hangs up.
     pub fn app_owned(&self) -> Arc<App> {
         Arc::clone(&self.shared)
+    }
+
+    /// The caller's address, when the server knows it (per-address login limits).
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.client_addr
     }
 
     /// The hash of the caller's session token (for logout).
@@ -101,7 +113,8 @@ async fn dispatch<P: Procedure>(
             }
         };
         let input: P::Input = params::parse(&params)?;
-        P::call(Call { app: &app, shared: Arc::clone(&app), actor, token_hash }, input).await
+        let client_addr = extensions.get::<ClientAddr>().map(|a| a.0);
+        P::call(Call { app: &app, shared: Arc::clone(&app), actor, token_hash, client_addr }, input).await
     }
     .await;
     result.map_err(|e| {
@@ -192,6 +205,8 @@ mod tests {
             ("settings.getSms", Signed(ManageOrganisation)),
             ("settings.updateSms", Signed(ManageOrganisation)),
             ("audit.list", Signed(ReadAudit)),
+            ("audit.head", Signed(ReadAudit)),
+            ("audit.verify", Signed(ReadAudit)),
         ];
         assert_eq!(super::access_table(), expected);
     }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, NewEvent};
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_unique_violation};
-use crate::schema::{organisations, sms_daily_usage, sms_messages, sms_settings};
+use crate::schema::{sms_daily_usage, sms_messages, sms_settings};
 use crate::secrets::Sealer;
 use crate::time;
 
@@ -87,9 +87,7 @@ pub struct NewSettings {
 
 pub fn save(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: NewSettings) -> StoreResult<SmsSettings> {
     // Two first saves at once would both insert: serialise on the organisation's row.
-    diesel::update(organisations::table.find(&actor.org_id))
-        .set(organisations::name.eq(organisations::name))
-        .execute(conn)?;
+    super::lock_organisation(conn, &actor.org_id)?;
     let old = settings_row(conn, &actor.org_id)?;
     let row = SettingsRow {
         org_id: actor.org_id.clone(),
@@ -245,9 +243,7 @@ pub fn begin(
     let today = now.date();
     // The organisation's row, not today's counter: sends either side of midnight must
     // serialise too (the same idempotency key, the same recipient's hour).
-    diesel::update(organisations::table.find(&actor.org_id))
-        .set(organisations::name.eq(organisations::name))
-        .execute(conn)?;
+    super::lock_organisation(conn, &actor.org_id)?;
     ensure_counter(conn, &actor.org_id, today)?;
 
     if let Some(replay) = previous_send(conn, &actor.org_id, attempt, true)? {
