@@ -57,3 +57,14 @@ pub enum BreakReason {
     /// The event's content does not match its hash: it was edited (or forged).
     Hash,
 }
+
+impl BreakReason {
+    /// The name the wire uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakReason::Sequence => "sequence",
+            BreakReason::PreviousHash => "previousHash",
+            BreakReason::Hash => "hash",
+        }
+    }
+}

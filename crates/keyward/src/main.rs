@@ -269,9 +269,14 @@ async fn verify_audit(args: cli::AuditVerifyArgs) -> anyhow::Result<()> {
             Some(link) => {
                 broken += 1;
                 println!(
-                    "organisation {org_id}: BROKEN at event {} (seq {}): {:?}; expected {}, found {} \
+                    "organisation {org_id}: BROKEN at event {} (seq {}): {}; expected {}, found {} \
                      ({} events verified before it)",
-                    link.event_id, link.seq, link.reason, link.expected_hash, link.found_hash, report.verified
+                    link.event_id,
+                    link.seq,
+                    link.reason.as_str(),
+                    link.expected_hash,
+                    link.found_hash,
+                    report.verified
                 );
             }
         }
