@@ -504,6 +504,7 @@ fn with_retries(
     id: &str,
     mut plan: impl FnMut(&KeyRow, NaiveDateTime) -> StoreResult<Planned>,
 ) -> StoreResult<Key> {
+    super::lock_organisation(conn, &actor.org_id)?;
     for _ in 0..MAX_ATTEMPTS {
         let old = find(conn, &actor.org_id, id)?;
         // One instant for the whole change: updatedAt, the status change, the history.
@@ -580,6 +581,7 @@ fn record_movement(
 
 /// Deletes a key that nobody holds; an issued key is INVALID_TRANSITION.
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
+    super::lock_organisation(conn, &actor.org_id)?;
     for _ in 0..MAX_ATTEMPTS {
         let old = find(conn, &actor.org_id, id)?;
         let current = old.status()?;
