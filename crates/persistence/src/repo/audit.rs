@@ -31,7 +31,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use keyward_domain::{
-    Actor, AuditEvent, BreakReason, BrokenLink, ChainHead, ChainVerification, FieldChange, Page, PageRequest,
+    Actor, AuditEvent, BreakReason, BrokenLink, ChainHead, ChainVerification, Error, FieldChange, Page, PageRequest,
 };
 use sha2::{Digest, Sha256};
 
@@ -120,6 +120,11 @@ fn insert(
     actor_name: &str,
     event: NewEvent<'_>,
 ) -> StoreResult<()> {
+    if !in_transaction(conn) {
+        // Outside a transaction the lock below would end with its statement, and two
+        // writers could take the same seq: a bug in the caller, refused loudly.
+        return Err(Error::Internal(format!("audit event {} recorded outside Db::write", event.action)).into());
+    }
     super::lock_organisation(conn, org_id)?;
     let mut head = last_link(conn, org_id)?;
     if head.as_ref().is_some_and(|(_, hash)| hash.is_empty()) {
@@ -147,6 +152,12 @@ fn insert(
     row.prev_hash = prev_hash;
     diesel::insert_into(audit_events::table).values(&row).execute(conn)?;
     Ok(())
+}
+
+fn in_transaction(conn: &mut AnyConnection) -> bool {
+    use diesel::connection::{Connection, TransactionManager};
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    matches!(Manager::transaction_manager_status_mut(conn).transaction_depth(), Ok(Some(_)))
 }
 
 /// The seq and hash of the organisation's newest event.
@@ -372,6 +383,27 @@ mod tests {
             r#"["0000000000000000000000000000000000000000000000000000000000000000","0193a5b0-0000-7000-8000-000000000001","0193a5af-0000-7000-8000-000000000000",1,"2026-12-05T10:00:00.120000Z",null,"keyward","key.issued","key","0193a5b0-0000-7000-8000-0000000000aa","Key \"ACME-001\" issued to Ann\n(contractor)","[{\"field\":\"status\",\"from\":\"available\",\"to\":\"issued\"}]"]"#
         );
         assert_eq!(row.chained_hash(GENESIS), "a676b414a2968ccb21801d3ce50d122ed74134f5af71aee716a9e36bd324e626");
+    }
+
+    #[test]
+    fn events_are_recorded_only_inside_a_write_transaction() {
+        use keyward_domain::Role;
+
+        use crate::connection::DatabaseUrl;
+        use crate::repo::users::{self, NewUser};
+        let mut conn = AnyConnection::open(&DatabaseUrl::Sqlite(":memory:".into())).unwrap();
+        conn.run_migrations().unwrap();
+        let owner = |email: &str| NewUser {
+            email: email.to_owned(),
+            name: "O".to_owned(),
+            role: Role::Owner,
+            password_hash: "x".to_owned(),
+        };
+        let outside = users::bootstrap(&mut conn, "Acme", owner("a@example.test"));
+        assert!(matches!(outside, Err(crate::StoreError::Rule(Error::Internal(_)))));
+        let (org, _) = conn.write_transaction(|c| users::bootstrap(c, "Acme", owner("b@example.test"))).unwrap();
+        assert_eq!(verify(&mut conn, &org.id).unwrap(), ChainVerification { verified: 2, broken: None });
+        assert_eq!(head(&mut conn, &org.id).unwrap().seq, 2);
     }
 
     #[test]
