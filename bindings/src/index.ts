@@ -40,6 +40,57 @@ export type AuditEvent = {
 	changes: FieldChange[],
 };
 
+export type BreakReason = 
+/**
+ *  The sequence number is not the next one: events before it were deleted or
+ *  reordered.
+ */
+"sequence" | 
+/**
+ *  The event does not point at the previous event's hash: an event before it was
+ *  removed, inserted or moved.
+ */
+"previousHash" | 
+/**  The event's content does not match its hash: it was edited (or forged). */
+"hash";
+
+/**  The first event at which the chain does not hold. */
+export type BrokenLink = {
+	/**  The event found where the chain breaks. */
+	eventId: string,
+	/**  Its sequence number as stored. */
+	seq: number,
+	reason: BreakReason,
+	/**
+	 *  For `sequence` and `previousHash`: the previous event's hash (what this event's
+	 *  `prevHash` should be); for `hash`: the hash re-computed from the event's content.
+	 */
+	expectedHash: string,
+	/**  For `sequence` and `previousHash`: the stored `prevHash`; for `hash`: the stored hash. */
+	foundHash: string,
+};
+
+/**
+ *  The newest event of an organisation's chain: an operator who keeps `hash` elsewhere
+ *  can later tell whether anything up to `seq` was changed.
+ */
+export type ChainHead = {
+	/**  How many events the chain has (the head's sequence number; 0 for none). */
+	seq: number,
+	/**  The head event's hash (64 lowercase hex digits; 64 zeros for an empty chain). */
+	hash: string,
+	/**  When the head event was written (`null` for an empty chain). */
+	at: string | null,
+};
+
+/**  What re-walking a chain found. */
+export type ChainVerification = {
+	/**  Events checked and found sound, from seq 1 up to the first broken link. */
+	verified: number,
+	/**  The first broken link; `null` when the whole chain holds. */
+	broken: BrokenLink | null,
+};
+
 export type CodeStatus = "active" | "inactive";
 
 export type CodeType = "gate" | "door" | "intercom" | "alarm" | "lift" | "parking" | "bin_store" | "plant_room" | "meter_room" | "other";
@@ -487,10 +538,12 @@ export type Procedures = {
   "settings.getSms": { input: NoParams; output: SmsSettings };
   "settings.updateSms": { input: UpdateSmsInput; output: SmsSettings };
   "audit.list": { input: ListAuditInput; output: Page<AuditEvent> };
+  "audit.head": { input: NoParams; output: ChainHead };
+  "audit.verify": { input: NoParams; output: ChainVerification };
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "keys.listKeys" | "keys.listAccessCodes" | "keys.summary" | "settings.getSms" | "audit.list";
+export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "keys.listKeys" | "keys.listAccessCodes" | "keys.summary" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["auth.login"] as const;
@@ -619,6 +672,8 @@ export function createClient(options: ClientOptions) {
     },
     audit: {
       list: (input?: Procedures["audit.list"]["input"]) => call("audit.list", input ?? {}),
+      head: (input?: Procedures["audit.head"]["input"]) => call("audit.head", input ?? {}),
+      verify: (input?: Procedures["audit.verify"]["input"]) => call("audit.verify", input ?? {}),
     },
   };
 }

@@ -66,6 +66,8 @@ const covered: Record<keyof Procedures, true> = {
   "settings.getSms": true,
   "settings.updateSms": true,
   "audit.list": true,
+  "audit.head": true,
+  "audit.verify": true,
 };
 
 /** Procedures that answered with a `result` (seen on the wire by `recordingFetch`). */
@@ -141,6 +143,7 @@ describe("keyward contract through the generated client", () => {
     const wrong = await failsWith(anon.auth.login({ email: server.ownerEmail, password: "wrong password!" }), "UNAUTHENTICATED");
     const unknown = await failsWith(anon.auth.login({ email: "nobody@acme.test", password: server.ownerPassword }), "UNAUTHENTICATED");
     assert.equal(wrong.code, -32001);
+    assert.equal(wrong.message, "wrong email or password");
     assert.equal(wrong.message, unknown.message, "unknown email and wrong password must answer the same");
   });
 
@@ -632,6 +635,17 @@ describe("keyward contract through the generated client", () => {
     for (const e of devs.items) assert.equal(e.entityType, "development");
     assert.equal((await owner.audit.list({ from: "2099-01-01T00:00:00Z" })).total, 0);
     assert.equal((await failsWith(owner.audit.list({ limit: 101 }), "INVALID_INPUT")).field, "limit");
+  });
+
+  it("audit.head and audit.verify: the organisation's hash chain holds", async () => {
+    const total = (await owner.audit.list({ limit: 1 })).total;
+    const head = await owner.audit.head();
+    assert.equal(head.seq, total);
+    assert.match(head.hash, /^[0-9a-f]{64}$/);
+    assert.ok(head.at && Date.parse(head.at) > 0);
+    const report = await owner.audit.verify();
+    assert.deepEqual(report, { verified: total, broken: null });
+    await failsWith(housekeeping.audit.verify(), "FORBIDDEN");
   });
 
   it("users.update: disabling a user ends their sessions and refuses their logins", async () => {

@@ -1,10 +1,13 @@
 //! Signing in and out, sessions, and the users of an organisation.
 
+use std::time::Duration;
+
+use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::on_both_databases;
-use crate::support::server::PASSWORD;
-use crate::support::{Backend, TestApp};
+use crate::support::server::{self, PASSWORD, SECRET_KEY};
+use crate::support::{Backend, Client, RpcError, TestApp};
+use crate::{on_both_databases, on_both_databases_with};
 
 on_both_databases! {
     async fn login_answers_the_same_for_an_unknown_email_and_a_wrong_password(app: TestApp) {
@@ -13,6 +16,7 @@ on_both_databases! {
         let unknown_email = anon.err("auth.login", json!({"email": "nobody@acme.test", "password": PASSWORD})).await;
         let not_an_email = anon.err("auth.login", json!({"email": "nobody", "password": PASSWORD})).await;
         wrong_password.assert_kind(-32001, "UNAUTHENTICATED");
+        assert_eq!(wrong_password.message, "wrong email or password");
         assert_eq!(wrong_password, unknown_email);
         assert_eq!(wrong_password, not_an_email);
         // The email is case-insensitive.
@@ -114,5 +118,127 @@ mod expired_tokens {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         are_refused(Backend::Postgres).await;
+    }
+}
+
+/// A login refused for too many attempts: RATE_LIMITED, and a wait no longer than `most`.
+#[track_caller]
+fn assert_rate_limited(e: &RpcError, most: Duration) {
+    e.assert_kind(-32029, "RATE_LIMITED");
+    let wait = e.data["retryAfterMs"].as_u64().expect("retryAfterMs");
+    assert!(wait > 0 && u128::from(wait) <= most.as_millis(), "{e:?}");
+}
+
+on_both_databases_with! {
+    &[("KEYWARD_LOGIN_LOCK_AFTER", "3"), ("KEYWARD_LOGIN_LOCK_SECS", "3600")];
+
+    async fn repeated_failures_lock_an_email_known_or_not_on_every_node(app: TestApp) {
+        let anon = app.anonymous();
+        let login = |email: &str, password: &str| json!({"email": email, "password": password});
+
+        // A success resets the count: 2 + 2 failures never reach 3 in a row.
+        let team = app.user("team").await;
+        let team_email = team.ok("auth.me", json!({})).await["user"]["email"].as_str().unwrap().to_owned();
+        for _ in 0..2 {
+            for _ in 0..2 {
+                anon.err("auth.login", login(&team_email, "wrong")).await.assert_kind(-32001, "UNAUTHENTICATED");
+            }
+            anon.ok("auth.login", login(&team_email, PASSWORD)).await;
+        }
+
+        // Three failures in a row lock the account: even the right password is refused.
+        for _ in 0..3 {
+            anon.err("auth.login", login("owner@acme.test", "wrong")).await.assert_kind(-32001, "UNAUTHENTICATED");
+        }
+        let locked = anon.err("auth.login", login("owner@acme.test", PASSWORD)).await;
+        assert_rate_limited(&locked, Duration::from_secs(3600));
+
+        // An unknown email is locked the same way: the lock does not tell who has an account.
+        for _ in 0..3 {
+            anon.err("auth.login", login("nobody@acme.test", "wrong")).await.assert_kind(-32001, "UNAUTHENTICATED");
+        }
+        let unknown = anon.err("auth.login", login("nobody@acme.test", PASSWORD)).await;
+        assert_rate_limited(&unknown, Duration::from_secs(3600));
+        assert_eq!((unknown.code, &unknown.message[..20]), (locked.code, &locked.message[..20]));
+
+        // The count lives in the database: another node refuses too.
+        let env: &[(&str, &str)] =
+            if app.db.backend == Backend::Postgres { &[("KEYWARD_SECRET_KEY", SECRET_KEY)] } else { &[] };
+        let (_other, url) = server::spawn_server(&app.db.url, env).await;
+        let elsewhere = Client::new(&url, None).err("auth.login", login("owner@acme.test", PASSWORD)).await;
+        assert_rate_limited(&elsewhere, Duration::from_secs(3600));
+
+        // Sessions already open are not affected, and nothing else is locked.
+        app.owner.ok("auth.me", json!({})).await;
+        anon.ok("auth.login", login(&team_email, PASSWORD)).await;
+        // The email is stored only as a hash.
+        let raw = app.db.texts("SELECT email_hash AS v FROM login_failures");
+        assert_eq!(raw.len(), 2, "{raw:?}");
+        assert!(raw.iter().all(|h| h.len() == 64 && !h.contains('@')), "{raw:?}");
+    }
+}
+
+on_both_databases_with! {
+    &[("KEYWARD_LOGIN_PER_EMAIL_PER_MINUTE", "2")];
+
+    async fn logins_per_email_are_limited_in_memory(app: TestApp) {
+        // A user who has not signed in yet (the owner's start-up login took one attempt).
+        app.owner
+            .ok("users.create", json!({"email": "kim@acme.test", "name": "Kim", "role": "team", "password": PASSWORD}))
+            .await;
+        let anon = app.anonymous();
+        for email in ["kim@acme.test", "nobody@acme.test"] {
+            for _ in 0..2 {
+                anon.err("auth.login", json!({"email": email, "password": "wrong"})).await.assert_kind(-32001, "UNAUTHENTICATED");
+            }
+            let refused = anon.err("auth.login", json!({"email": email, "password": PASSWORD})).await;
+            assert_rate_limited(&refused, Duration::from_secs(30));
+        }
+        // Another email is not held back.
+        let team = app.user("team").await;
+        team.ok("auth.me", json!({})).await;
+    }
+}
+
+on_both_databases_with! {
+    &[
+        ("KEYWARD_LOGIN_PER_EMAIL_PER_MINUTE", "100000"),
+        ("KEYWARD_LOGIN_PER_ADDRESS_PER_MINUTE", "100000"),
+        ("KEYWARD_LOGIN_LOCK_AFTER", "100000"),
+    ];
+
+    // Argon2 takes 19 MiB a hash: 1,000 logins at once must not take 1,000 times that.
+    async fn a_thousand_concurrent_wrong_logins_keep_memory_bounded(app: TestApp) {
+        let anon = app.anonymous();
+        let attempts = (0..1000).map(|i| {
+            let email = if i % 10 == 0 { "owner@acme.test".to_owned() } else { format!("guess{i}@acme.test") };
+            let anon = anon.clone();
+            async move { anon.call("auth.login", json!({"email": email, "password": "wrong guess"})).await }
+        });
+        let answers = join_all(attempts).await;
+        let (mut refused, mut limited) = (0, 0);
+        for answer in &answers {
+            let e = answer.as_ref().expect_err("no wrong login succeeds");
+            match e.code {
+                -32001 => refused += 1,
+                -32029 => {
+                    assert_rate_limited(e, Duration::from_secs(10));
+                    limited += 1;
+                }
+                _ => panic!("unexpected answer {e:?}"),
+            }
+        }
+        assert_eq!(refused + limited, 1000);
+        assert!(refused > 0, "some were checked");
+
+        let status = std::fs::read_to_string(format!("/proc/{}/status", app.pid())).expect("the server's status");
+        let peak_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status");
+        assert!(peak_kb < 150 * 1024, "the server peaked at {peak_kb} kB ({refused} checked, {limited} rate limited)");
+        // And it still serves.
+        app.anonymous().ok("auth.login", json!({"email": "owner@acme.test", "password": PASSWORD})).await;
     }
 }

@@ -6,6 +6,7 @@ mod support;
 
 mod access_codes;
 mod audit;
+mod audit_chain;
 mod auth;
 mod bad_input;
 mod cli;

@@ -49,6 +49,8 @@ const TABLE: &[(&str, &[&str])] = &[
     ("settings.getSms", OWNER),
     ("settings.updateSms", OWNER),
     ("audit.list", MANAGERS),
+    ("audit.head", MANAGERS),
+    ("audit.verify", MANAGERS),
 ];
 
 on_both_databases! {

@@ -13,6 +13,10 @@ pub enum Error {
     InvalidInput { field: String, reason: String },
     #[error("not signed in, or the session has ended")]
     Unauthenticated,
+    /// `auth.login` refused: one answer for an unknown email, a disabled user and a wrong
+    /// password (UNAUTHENTICATED on the wire).
+    #[error("wrong email or password")]
+    WrongCredentials,
     #[error("your role may not do this")]
     Forbidden,
     /// No such entity in the caller's organisation.
@@ -28,7 +32,7 @@ pub enum Error {
     DevelopmentNotEmpty,
     #[error("the access code is inactive or expired")]
     CodeNotActive,
-    #[error("too many messages; try again in {retry_after_ms} ms")]
+    #[error("too many attempts; try again in {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u32 },
     /// No SMS settings, or Twilio refused the organisation's credentials.
     #[error("SMS is not set up for this organisation (or Twilio refused its credentials)")]

@@ -4,6 +4,7 @@
 //! Architecture invariant: no I/O, no async runtime, no diesel, no jsonrpsee. Everything
 //! here is a pure function of its arguments, so it is unit-tested in place.
 
+pub mod audit;
 pub mod entities;
 pub mod error;
 pub mod key_ref;
@@ -13,6 +14,7 @@ pub mod secret;
 pub mod status;
 pub mod validate;
 
+pub use audit::{BreakReason, BrokenLink, ChainHead, ChainVerification};
 pub use entities::*;
 pub use error::{Error, Result, StorageFault};
 pub use page::{Page, PageRequest};

@@ -31,6 +31,25 @@ pub enum Command {
     Bootstrap(BootstrapArgs),
     /// Re-seal every secret under a new secret key, in one transaction.
     RotateSecret(RotateSecretArgs),
+    /// The audit log's hash chains.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Re-walk each organisation's chain (or one's) and report the first broken link, or
+    /// how many events hold. Exits non-zero when a chain is broken.
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Only this organisation (its id); every organisation by default.
+    #[arg(long)]
+    pub org: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +110,43 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_TOKEN_TTL_MINUTES", default_value_t = 720,
           value_parser = clap::value_parser!(u64).range(0..=527_040))]
     pub token_ttl_minutes: u64,
+    /// How often each organisation's audit chain head is logged (INFO, one line per
+    /// organisation with new events), for an operator to keep an external copy.
+    #[arg(long, env = "KEYWARD_AUDIT_ANCHOR_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_anchor_secs: u64,
+    #[command(flatten)]
+    pub login: LoginArgs,
+}
+
+/// Limits on `auth.login` and on password hashing.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Login attempts per client address per minute, sustained (in memory, per node).
+    #[arg(long, env = "KEYWARD_LOGIN_PER_ADDRESS_PER_MINUTE", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_per_address_per_minute: u32,
+    /// Login attempts per email per minute, sustained (in memory, per node; known or not).
+    #[arg(long, env = "KEYWARD_LOGIN_PER_EMAIL_PER_MINUTE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_per_email_per_minute: u32,
+    /// Consecutive failed logins after which an account is locked (counted in the
+    /// database, shared by every node). Each further failure doubles the lock.
+    #[arg(long, env = "KEYWARD_LOGIN_LOCK_AFTER", default_value_t = 10,
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub login_lock_after: i32,
+    /// The first lock's length; it doubles with each further failure, up to a day.
+    #[arg(long, env = "KEYWARD_LOGIN_LOCK_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub login_lock_secs: u64,
+    /// Password hashes computed at once (Argon2 needs 19 MiB each).
+    #[arg(long, env = "KEYWARD_PASSWORD_HASHING_PERMITS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub password_hashing_permits: u32,
+    /// How long a login may wait for a hashing permit before RATE_LIMITED.
+    #[arg(long, env = "KEYWARD_PASSWORD_HASHING_WAIT_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub password_hashing_wait_ms: u64,
 }
 
 /// The transport's limits against connection exhaustion.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod secret_key;
+mod tasks;
 mod telemetry;
 
 use std::num::NonZeroU32;
@@ -12,10 +13,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use keyward_domain::{Role, Secret, validate};
-use keyward_persistence::repo::sms::{self as sms_repo, Caps};
+use keyward_persistence::repo::audit;
+use keyward_persistence::repo::logins::LockPolicy;
+use keyward_persistence::repo::sms::Caps;
 use keyward_persistence::repo::users::{self, NewUser};
 use keyward_persistence::{DatabaseUrl, Db, Sealer, SecretKey, secrets};
-use keyward_rpc::{App, Sms, security, server};
+use keyward_rpc::{App, Logins, Sms, security, server};
 use keyward_sms::burst::BurstLimiter;
 use keyward_sms::phone;
 use keyward_sms::twilio::{RetryPolicy, TwilioClient};
@@ -34,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bootstrap(args) => bootstrap(args).await,
         Command::RotateSecret(args) => rotate_secret(args).await,
+        Command::Audit(cli::AuditCommand::Verify(args)) => verify_audit(args).await,
     }
 }
 
@@ -114,9 +118,17 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
         );
     }
     // Before serving: what a previous run left pending is settled first.
-    sweep_pending_sms(&db, pending_timeout).await;
-    let burst = Arc::clone(&sms.burst);
-    let app = App { db: db.clone(), sealer, token_ttl: Duration::from_secs(args.token_ttl_minutes * 60), sms };
+    tasks::sweep_pending_sms(&db, pending_timeout).await;
+    let logins = logins(&args.login)?;
+    let limiters = vec![Arc::clone(&sms.burst), Arc::clone(&logins.per_address), Arc::clone(&logins.per_email)];
+    let app = App {
+        db: db.clone(),
+        sealer,
+        token_ttl: Duration::from_secs(args.token_ttl_minutes * 60),
+        sms,
+        passwords: password_hashing(&args.login),
+        logins,
+    };
     let options =
         server::Options { listen: args.listen, cors_origins: args.cors_origins, limits: args.transport.limits() };
     let (handle, addr) =
@@ -127,18 +139,38 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     // A plain line on stdout, for scripts and tests that start keyward on port 0.
     println!("keyward listening on http://{addr}");
 
-    let purge = tokio::spawn(purge_expired_sessions(db.clone()));
-    let sweep = tokio::spawn(sweep_sms(db, burst, pending_timeout));
+    let tasks = [
+        tokio::spawn(tasks::purge_expired(db.clone())),
+        tokio::spawn(tasks::sweep(db.clone(), limiters, pending_timeout)),
+        tokio::spawn(tasks::anchor_audit_chains(db, Duration::from_secs(args.audit_anchor_secs))),
+    ];
     shutdown.await?;
     tracing::info!("shutting down: finishing calls in flight");
-    purge.abort();
-    sweep.abort();
+    for task in &tasks {
+        task.abort();
+    }
     // Stop accepting; calls in flight finish, within the drain limit.
     handle.stop();
     if tokio::time::timeout(Duration::from_secs(25), handle.stopped()).await.is_err() {
         tracing::warn!("calls still running after 25 s; exiting anyway");
     }
     Ok(())
+}
+
+fn password_hashing(args: &cli::LoginArgs) -> security::PasswordHashing {
+    let permits = usize::try_from(args.password_hashing_permits).unwrap_or(1);
+    security::PasswordHashing::new(permits, Duration::from_millis(args.password_hashing_wait_ms))
+}
+
+fn logins(args: &cli::LoginArgs) -> anyhow::Result<Logins> {
+    let nonzero = |n: u32| NonZeroU32::new(n).context("login limits are at least 1");
+    let (per_address, per_email) =
+        (nonzero(args.login_per_address_per_minute)?, nonzero(args.login_per_email_per_minute)?);
+    Ok(Logins {
+        per_address: Arc::new(BurstLimiter::new(per_address, per_address)),
+        per_email: Arc::new(BurstLimiter::new(per_email, per_email)),
+        lock: LockPolicy { lock_after: args.login_lock_after, first_lock: Duration::from_secs(args.login_lock_secs) },
+    })
 }
 
 /// Installs the SIGTERM handler now (a SIGTERM that arrives before it would kill the
@@ -152,18 +184,6 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = anyhow::Result<()>>>
         }
         Ok(())
     })
-}
-
-/// Expired sessions are refused anyway; removing them hourly keeps the table small.
-async fn purge_expired_sessions(db: Db) {
-    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        every_hour.tick().await;
-        match db.run(users::purge_expired_sessions).await {
-            Ok(n) => tracing::debug!(removed = n, "expired sessions purged"),
-            Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
-        }
-    }
 }
 
 fn sms_service(args: &cli::SmsArgs) -> anyhow::Result<Sms> {
@@ -188,33 +208,13 @@ fn sms_service(args: &cli::SmsArgs) -> anyhow::Result<Sms> {
     })
 }
 
-/// Sends left `pending` past the timeout (the server stopped mid-send) become `unknown`;
-/// they are never re-sent, since the provider may have received them.
-async fn sweep_pending_sms(db: &Db, timeout: Duration) {
-    match db.write(move |c| sms_repo::mark_stale_pending(c, timeout)).await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(count = n, "SMS sends left pending are now unknown: they may have been sent"),
-        Err(e) => tracing::warn!(error = %e, "could not sweep pending SMS"),
-    }
-}
-
-/// Every minute: the pending sweep, and dropping idle burst-limiter state.
-async fn sweep_sms(db: Db, burst: Arc<BurstLimiter>, timeout: Duration) {
-    let mut every_minute = tokio::time::interval(Duration::from_secs(60));
-    every_minute.tick().await; // the first tick is immediate; start-up already swept
-    loop {
-        every_minute.tick().await;
-        sweep_pending_sms(&db, timeout).await;
-        burst.forget_idle();
-    }
-}
-
 async fn bootstrap(args: cli::BootstrapArgs) -> anyhow::Result<()> {
     let org_name = validate::required_line("org", &args.org, validate::SHORT_TEXT_MAX)?;
     let email = validate::email("email", &args.email)?;
     let name = validate::required_line("name", &args.name, validate::SHORT_TEXT_MAX)?;
     let password = validate::password("password", owner_password()?)?;
-    let password_hash = security::hash_password(password.expose().to_owned()).await?;
+    let hashing = security::PasswordHashing::new(1, Duration::from_secs(60));
+    let password_hash = hashing.hash(password).await?;
     let db = connect_and_migrate(&args.db, None).await?;
     let owner = NewUser { email, name, role: Role::Owner, password_hash };
     let (org, _) = db.write(move |c| users::bootstrap(c, &org_name, owner)).await?;
@@ -269,6 +269,47 @@ async fn rotate_secret(args: cli::RotateSecretArgs) -> anyhow::Result<()> {
             println!("re-sealed {resealed} secrets; the new key is in {}", file.display());
         }
         None => println!("re-sealed {resealed} secrets; configure the new KEYWARD_SECRET_KEY before the next start"),
+    }
+    Ok(())
+}
+
+/// `keyward audit verify`: one line per organisation on stdout; an error (and a non-zero
+/// exit) when any chain is broken.
+async fn verify_audit(args: cli::AuditVerifyArgs) -> anyhow::Result<()> {
+    let db = connect_and_migrate(&args.db, None).await?;
+    let orgs = match args.org {
+        Some(org_id) => {
+            let known = db.run(audit::organisation_ids).await?;
+            if !known.contains(&org_id) {
+                bail!("no organisation {org_id} in this database");
+            }
+            vec![org_id]
+        }
+        None => db.run(audit::organisation_ids).await?,
+    };
+    let mut broken = 0;
+    for org_id in orgs {
+        let id = org_id.clone();
+        let report = db.run(move |c| audit::verify(c, &id)).await?;
+        match report.broken {
+            None => println!("organisation {org_id}: {} events verified, chain intact", report.verified),
+            Some(link) => {
+                broken += 1;
+                println!(
+                    "organisation {org_id}: BROKEN at event {} (seq {}): {}; expected {}, found {} \
+                     ({} events verified before it)",
+                    link.event_id,
+                    link.seq,
+                    link.reason.as_str(),
+                    link.expected_hash,
+                    link.found_hash,
+                    report.verified
+                );
+            }
+        }
+    }
+    if broken > 0 {
+        bail!("{broken} audit chain(s) broken");
     }
     Ok(())
 }

@@ -110,12 +110,21 @@ impl Db {
         self.is_postgres
     }
 
-    /// Applies pending migrations; returns the versions applied. Not bounded: a migration
-    /// may take as long as it needs.
+    /// Applies pending migrations, then hashes the audit events written before the chain
+    /// existed (in Rust: the canonical JSON and SHA-256 are not computable alike in both
+    /// databases' SQL); returns the versions applied. Not bounded: a migration may take as
+    /// long as it needs.
     pub async fn migrate(&self) -> Result<Vec<String>, Error> {
         let bound = self.bound;
         let migrate = move |c: &mut AnyConnection| {
-            c.run_migrations(bound).map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))
+            let applied =
+                c.run_migrations(None).map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))?;
+            let chained = c.write_transaction(&CommitGate::default(), crate::repo::audit::build_missing_chains)?;
+            if chained > 0 {
+                tracing::info!(events = chained, "audit events chained");
+            }
+            c.run_migrations(bound).map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))?;
+            Ok(applied)
         };
         match self.on_connection(None, migrate).await {
             Ok(result) => result.map_err(Error::from),

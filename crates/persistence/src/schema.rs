@@ -94,6 +94,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_failures (email_hash) {
+        email_hash -> Text,
+        failures -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        last_failure_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         org_id -> Text,
@@ -105,6 +114,9 @@ diesel::table! {
         entity_id -> Text,
         summary -> Text,
         changes -> Text,
+        seq -> Integer,
+        prev_hash -> Text,
+        hash -> Text,
     }
 }
 
@@ -188,6 +200,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     keys,
     key_movements,
     audit_events,
+    login_failures,
     access_codes,
     secret_check,
     sms_settings,

@@ -117,7 +117,9 @@ pub fn to_rpc(error: &Error) -> ErrorObject {
                 ..ErrorData::kind(ErrorKind::InvalidInput)
             },
         ),
-        Error::Unauthenticated => (UNAUTHENTICATED, ErrorData::kind(ErrorKind::Unauthenticated)),
+        Error::Unauthenticated | Error::WrongCredentials => {
+            (UNAUTHENTICATED, ErrorData::kind(ErrorKind::Unauthenticated))
+        }
         Error::Forbidden => (FORBIDDEN, ErrorData::kind(ErrorKind::Forbidden)),
         Error::NotFound => (NOT_FOUND, ErrorData::kind(ErrorKind::NotFound)),
         Error::KeyRefTaken(_) => {

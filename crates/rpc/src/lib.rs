@@ -29,6 +29,7 @@ mod twilio_status;
 use std::sync::Arc;
 use std::time::Duration;
 
+use keyward_persistence::repo::logins::LockPolicy;
 use keyward_persistence::repo::sms::Caps;
 use keyward_persistence::{Db, Sealer};
 use keyward_sms::SmsSender;
@@ -43,6 +44,19 @@ pub struct App {
     /// How long a session token lives after login.
     pub token_ttl: Duration,
     pub sms: Sms,
+    /// Bounds Argon2 hashing (logins, new passwords).
+    pub passwords: security::PasswordHashing,
+    pub logins: Logins,
+}
+
+/// The limits on `auth.login`; each over-limit answer is RATE_LIMITED with `retryAfterMs`.
+pub struct Logins {
+    /// Attempts per client address (in memory, per node).
+    pub per_address: Arc<BurstLimiter>,
+    /// Attempts per email string, known or not (in memory, per node).
+    pub per_email: Arc<BurstLimiter>,
+    /// Consecutive failures per email that lock it (in the database, across nodes).
+    pub lock: LockPolicy,
 }
 
 /// What `keys.sendSms` needs besides the database.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde_json::value::RawValue;
 use specta::Type;
 
 use crate::error::ErrorObject;
+use crate::jsonrpc::CallContext;
 use crate::security::hash_token;
 use crate::{App, error, params};
 
@@ -50,12 +52,18 @@ impl std::fmt::Debug for BearerToken {
     }
 }
 
+/// The peer address of the connection that carried a call (put into the request's
+/// extensions by the server; absent for calls that did not come over a socket).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
 /// A call in progress: the app and, for signed procedures, the caller.
 pub struct Call<'a> {
     pub app: &'a App,
     shared: Arc<App>,
     actor: Option<Actor>,
     token_hash: Option<String>,
+    client_addr: Option<SocketAddr>,
 }
 
 impl Call<'_> {
@@ -69,6 +77,11 @@ impl Call<'_> {
         Arc::clone(&self.shared)
     }
 
+    /// The caller's address, when the server knows it (per-address login limits).
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.client_addr
+    }
+
     /// The hash of the caller's session token (for logout).
     pub fn token_hash(&self) -> Result<&str, Error> {
         self.token_hash.as_deref().ok_or(Error::Unauthenticated)
@@ -78,7 +91,7 @@ impl Call<'_> {
 /// What the registry keeps per procedure: [`dispatch`] for its type.
 pub(crate) type Handler = for<'a> fn(
     &'a Arc<App>,
-    Option<&'a BearerToken>,
+    &'a CallContext,
     Option<&'a RawValue>,
 ) -> Pin<Box<dyn Future<Output = Result<Box<RawValue>, ErrorObject>> + Send + 'a>>;
 
@@ -87,7 +100,7 @@ pub(crate) fn handlers() -> HashMap<&'static str, Handler> {
     struct Register(HashMap<&'static str, Handler>);
     impl ProcedureVisitor for Register {
         fn visit<P: Procedure>(&mut self) {
-            let handler: Handler = |app, token, params| Box::pin(dispatch::<P>(app, token, params));
+            let handler: Handler = |app, ctx, params| Box::pin(dispatch::<P>(app, ctx, params));
             if self.0.insert(P::NAME, handler).is_some() {
                 panic!("procedure {} is listed twice", P::NAME);
             }
@@ -102,11 +115,11 @@ pub(crate) fn handlers() -> HashMap<&'static str, Handler> {
 /// error object.
 async fn dispatch<P: Procedure>(
     app: &Arc<App>,
-    token: Option<&BearerToken>,
+    ctx: &CallContext,
     params: Option<&RawValue>,
 ) -> Result<Box<RawValue>, ErrorObject> {
     let result = async {
-        let token_hash = token.map(|t| hash_token(&t.0));
+        let token_hash = ctx.token.as_ref().map(|t| hash_token(&t.0));
         let actor = match P::ACCESS {
             Access::Public => None,
             Access::Signed(capability) => {
@@ -117,7 +130,8 @@ async fn dispatch<P: Procedure>(
             }
         };
         let input: P::Input = params::parse(params.map(RawValue::get))?;
-        let output = P::call(Call { app, shared: Arc::clone(app), actor, token_hash }, input).await?;
+        let call = Call { app, shared: Arc::clone(app), actor, token_hash, client_addr: ctx.client_addr };
+        let output = P::call(call, input).await?;
         serde_json::value::to_raw_value(&output)
             .map_err(|e| Error::Internal(format!("cannot serialise the result: {e}")))
     }
@@ -210,6 +224,8 @@ mod tests {
             ("settings.getSms", Signed(ManageOrganisation)),
             ("settings.updateSms", Signed(ManageOrganisation)),
             ("audit.list", Signed(ReadAudit)),
+            ("audit.head", Signed(ReadAudit)),
+            ("audit.verify", Signed(ReadAudit)),
         ];
         assert_eq!(super::access_table(), expected);
     }

@@ -1,15 +1,17 @@
 //! Passwords (Argon2id) and bearer tokens (256 random bits, stored only as SHA-256
 //! hashes). Hashing runs on a blocking thread: it is slow on purpose.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex, mpsc};
+use std::time::Duration;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use keyward_domain::Error;
+use keyward_domain::{Error, Secret};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// A fresh bearer token and the hash under which it is stored.
 pub fn new_token() -> (String, String) {
@@ -25,36 +27,160 @@ pub fn hash_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub async fn hash_password(password: String) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || hash_password_now(&password))
-        .await
-        .map_err(|e| Error::Internal(format!("password hashing task: {e}")))?
+/// Argon2 needs 19 MiB per hash: without a bound, a burst of logins takes the server's
+/// memory with it. At most `permits` hashes run at once, each on one of `permits` threads
+/// of its own, and each thread reuses one block of Argon2 memory for every hash (an
+/// allocation per hash, freed after, is not given back by the allocator: RSS grew by
+/// about 19 MiB per login, on whichever threads ran them). So hashing takes at most
+/// `permits` × 19 MiB, ever. A caller waits at most `wait` for a permit, then gets
+/// RATE_LIMITED.
+#[derive(Clone)]
+pub struct PasswordHashing {
+    permits: Arc<Semaphore>,
+    wait: Duration,
+    jobs: mpsc::Sender<Job>,
 }
 
-fn hash_password_now(password: &str) -> Result<String, Error> {
+/// Work for a hashing thread, given that thread's Argon2 memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+impl PasswordHashing {
+    pub fn new(permits: usize, wait: Duration) -> PasswordHashing {
+        let permits = permits.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..permits {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("password-hashing-{n}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => return, // every sender is gone
+                        }
+                    }
+                })
+                .expect("start a password hashing thread");
+        }
+        PasswordHashing { permits: Arc::new(Semaphore::new(permits)), wait, jobs }
+    }
+
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, Error> {
+        let busy = || Error::RateLimited { retry_after_ms: u32::try_from(self.wait.as_millis()).unwrap_or(u32::MAX) };
+        match tokio::time::timeout(self.wait, Arc::clone(&self.permits).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => Err(busy()),
+        }
+    }
+
+    /// Runs `f` on a hashing thread once a permit is free.
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Result<T, Error> {
+        let permit = self.permit().await?;
+        let (answer, answered) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |memory| {
+                let _ = answer.send(f(memory));
+            }))
+            .map_err(|_| Error::Internal("the password hashing threads have stopped".to_owned()))?;
+        let result = answered.await.map_err(|_| Error::Internal("password hashing failed".to_owned()));
+        drop(permit);
+        result
+    }
+
+    pub async fn hash(&self, password: Secret) -> Result<String, Error> {
+        self.run(move |memory| hash_password_now(memory, password.expose())).await?
+    }
+
+    /// Checks a password against a stored hash. Without a hash (unknown email) it checks
+    /// against a dummy one, so that both failures take the same time and look the same.
+    pub async fn verify(&self, password: Secret, stored_hash: Option<String>) -> Result<bool, Error> {
+        static DUMMY: LazyLock<String> = LazyLock::new(|| {
+            hash_password_now(&mut Vec::new(), "not anyone's password").expect("hashing a constant works")
+        });
+        self.run(move |memory| {
+            let known = stored_hash.is_some();
+            let hash = stored_hash.unwrap_or_else(|| DUMMY.clone());
+            let matches = verify_password_now(memory, password.expose(), &hash).unwrap_or(false);
+            known && matches
+        })
+        .await
+    }
+}
+
+/// Argon2 of `password` and `salt` into `out`, in `memory` (grown once, then reused).
+fn argon2_into(
+    memory: &mut Vec<Block>,
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+}
+
+/// A new PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) with the default
+/// parameters and a random salt.
+fn hash_password_now(memory: &mut Vec<Block>, password: &str) -> Result<String, Error> {
+    let failed = |e: &dyn std::fmt::Display| Error::Internal(format!("password hashing: {e}"));
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Internal(format!("salt: {e}")))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Internal(format!("password hashing: {e}")))
+    let salt_string = SaltString::encode_b64(&salt).map_err(|e| failed(&e))?;
+    let params = Params::default();
+    let (algorithm, version) = (Algorithm::Argon2id, Version::V0x13);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(
+        memory,
+        &Argon2::new(algorithm, version, params.clone()),
+        &params,
+        password.as_bytes(),
+        &salt,
+        &mut out,
+    )
+    .map_err(|e| failed(&e))?;
+    let hash = PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(version.into()),
+        params: ParamsString::try_from(&params).map_err(|e| failed(&e))?,
+        salt: Some(salt_string.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(hash.to_string())
 }
 
-/// Checks a password against a stored hash. Without a hash (unknown email) it checks
-/// against a dummy one, so that both failures take the same time and look the same.
-pub async fn verify_password(password: String, stored_hash: Option<String>) -> bool {
-    static DUMMY: LazyLock<String> =
-        LazyLock::new(|| hash_password_now("not anyone's password").expect("hashing a constant works"));
-    tokio::task::spawn_blocking(move || {
-        let known = stored_hash.is_some();
-        let hash = stored_hash.unwrap_or_else(|| DUMMY.clone());
-        let matches = PasswordHash::new(&hash)
-            .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok());
-        known && matches
-    })
-    .await
-    .unwrap_or(false)
+/// Whether `password` matches a stored PHC string; `Err` for a string that is not an
+/// Argon2 hash we can check.
+fn verify_password_now(memory: &mut Vec<Block>, password: &str, stored: &str) -> Result<bool, password_hash::Error> {
+    let parsed = PasswordHash::new(stored)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm)?;
+    let version = parsed.version.map(Version::try_from).transpose()?.unwrap_or_default();
+    let params = Params::try_from(&parsed)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(password_hash::Error::PhcStringField);
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf)?;
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(
+        memory,
+        &Argon2::new(algorithm, version, params.clone()),
+        &params,
+        password.as_bytes(),
+        salt,
+        &mut out,
+    )?;
+    // `Output`'s equality is constant-time.
+    Ok(Output::new(&out)? == expected)
 }
 
 #[cfg(test)]
@@ -73,10 +199,39 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_only_against_their_hash() {
-        let hash = hash_password("correct horse battery".to_owned()).await.unwrap();
+        let hashing = PasswordHashing::new(2, Duration::from_secs(30));
+        let hash = hashing.hash(Secret::from("correct horse battery")).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery".to_owned(), Some(hash.clone())).await);
-        assert!(!verify_password("wrong horse battery".to_owned(), Some(hash)).await);
-        assert!(!verify_password("not anyone's password".to_owned(), None).await);
+        assert!(hashing.verify(Secret::from("correct horse battery"), Some(hash.clone())).await.unwrap());
+        assert!(!hashing.verify(Secret::from("wrong horse battery"), Some(hash)).await.unwrap());
+        assert!(!hashing.verify(Secret::from("not anyone's password"), None).await.unwrap());
+    }
+
+    /// Hashes stored before (written by the argon2 crate's own API) still verify, and ours
+    /// verify with it: the same PHC strings.
+    #[test]
+    fn hashes_are_the_argon2_crates_own() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+        let theirs = Argon2::default().hash_password(b"correct horse battery", &salt).unwrap().to_string();
+        let mut memory = Vec::new();
+        assert!(verify_password_now(&mut memory, "correct horse battery", &theirs).unwrap());
+        assert!(!verify_password_now(&mut memory, "correct horse batterz", &theirs).unwrap());
+        let ours = hash_password_now(&mut memory, "correct horse battery").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse battery", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"wrong", &parsed).is_err());
+        assert!(verify_password_now(&mut memory, "x", "not a hash").is_err());
+        assert_eq!(memory.len(), Params::default().block_count(), "one block of memory, reused");
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_cannot_get_a_permit_in_time_is_rate_limited() {
+        let hashing = PasswordHashing::new(1, Duration::from_millis(50));
+        let held = hashing.permit().await.unwrap();
+        let refused = hashing.hash(Secret::from("correct horse battery")).await.unwrap_err();
+        assert_eq!(refused, Error::RateLimited { retry_after_ms: 50 });
+        drop(held);
+        assert!(hashing.hash(Secret::from("correct horse battery")).await.is_ok());
     }
 }

@@ -101,6 +101,54 @@ impl TestDatabase {
     }
 }
 
+/// A connection of the test's own to the database, for tests that tamper with it on
+/// purpose (the audit chain) or put it in an older state (migrations).
+pub enum RawConnection {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(PgConnection),
+}
+
+impl TestDatabase {
+    pub fn connect(&self) -> RawConnection {
+        match &self.postgres {
+            Some(_) => {
+                RawConnection::Postgres(PgConnection::establish(&self.url).expect("connect to the test database"))
+            }
+            None => {
+                let path = self.url.strip_prefix("sqlite://").expect("a sqlite URL");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("open the test database");
+                diesel::sql_query("PRAGMA busy_timeout = 10000").execute(&mut conn).expect("set busy_timeout");
+                RawConnection::Sqlite(conn)
+            }
+        }
+    }
+
+    /// Runs SQL statements (separated by `;`) on the database; panics on failure.
+    pub fn execute(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
+        match self.connect() {
+            RawConnection::Sqlite(mut c) => c.batch_execute(sql),
+            RawConnection::Postgres(mut c) => c.batch_execute(sql),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The one text column `v` of every row a query returns.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let rows: Vec<Row> = match self.connect() {
+            RawConnection::Sqlite(mut c) => diesel::sql_query(sql).load(&mut c),
+            RawConnection::Postgres(mut c) => diesel::sql_query(sql).load(&mut c),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.into_iter().map(|r| r.v).collect()
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((admin, name)) = &self.postgres

@@ -100,6 +100,11 @@ impl TestApp {
         terminate(&mut self._server).await
     }
 
+    /// The server's process id (for reading its memory use from /proc).
+    pub fn pid(&self) -> u32 {
+        self._server.id().expect("the server is running")
+    }
+
     pub fn anonymous(&self) -> Client {
         Client::new(&self.url, None)
     }

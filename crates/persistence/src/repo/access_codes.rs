@@ -176,6 +176,7 @@ pub fn create(
     actor: &Actor,
     new: NewCode,
 ) -> StoreResult<AccessCode> {
+    super::lock_organisation(conn, &actor.org_id)?;
     development_exists(conn, &actor.org_id, &new.development_id)?;
     let now = time::now();
     let row = CodeRow {
@@ -241,6 +242,7 @@ pub fn update(
     expected_version: Option<i32>,
     patch: CodePatch,
 ) -> StoreResult<AccessCode> {
+    super::lock_organisation(conn, &actor.org_id)?;
     for _ in 0..MAX_ATTEMPTS {
         let old = find(conn, &actor.org_id, id)?;
         if let Some(expected) = expected_version
@@ -329,6 +331,7 @@ fn describe(label: &str, changes: &[FieldChange]) -> String {
 /// Deletes a code; guarded by the version read, so that of two concurrent deletes only
 /// one succeeds (and is audited), the other answering NOT_FOUND.
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
+    super::lock_organisation(conn, &actor.org_id)?;
     for _ in 0..MAX_ATTEMPTS {
         let old = find(conn, &actor.org_id, id)?;
         let deleted = diesel::delete(

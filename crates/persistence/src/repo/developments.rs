@@ -52,6 +52,7 @@ pub fn list(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<Developme
 
 /// `name` and `key_prefix` arrive validated.
 pub fn create(conn: &mut AnyConnection, actor: &Actor, name: String, key_prefix: String) -> StoreResult<Development> {
+    super::lock_organisation(conn, &actor.org_id)?;
     let now = time::now();
     let row = DevelopmentRow {
         id: time::new_id(),
@@ -86,6 +87,7 @@ pub fn update(
     name: Option<String>,
     key_prefix: Option<String>,
 ) -> StoreResult<Development> {
+    super::lock_organisation(conn, &actor.org_id)?;
     let old = find(conn, &actor.org_id, id)?;
     let mut new = old.clone();
     new.name = name.unwrap_or(new.name);
@@ -125,6 +127,7 @@ pub fn update(
 
 /// Deletes an empty development; one that still has keys or codes is DEVELOPMENT_NOT_EMPTY.
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
+    super::lock_organisation(conn, &actor.org_id)?;
     let row = find(conn, &actor.org_id, id)?;
     let has_keys: bool = diesel::select(diesel::dsl::exists(
         keys::table.filter(keys::org_id.eq(&actor.org_id)).filter(keys::development_id.eq(id)),

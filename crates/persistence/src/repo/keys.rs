@@ -13,7 +13,7 @@ use keyward_domain::{
 use super::audit::{self, NewEvent};
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation, is_unique_violation};
-use crate::schema::{developments, key_movements, keys, organisations};
+use crate::schema::{developments, key_movements, keys};
 use crate::time;
 
 /// How often a write retries after losing a race to another writer of the same key
@@ -244,12 +244,9 @@ pub fn suggest_ref(conn: &mut AnyConnection, org_id: &str, development_id: &str)
 }
 
 /// Serialises writers of key refs within an organisation until the transaction ends, so
-/// that a suggested ref cannot be taken between choosing and inserting it. On PostgreSQL
-/// the no-op UPDATE takes the organisation row's lock; on SQLite the write transaction
-/// already holds the database's write lock.
+/// that a suggested ref cannot be taken between choosing and inserting it.
 fn lock_key_refs(conn: &mut AnyConnection, org_id: &str) -> StoreResult<()> {
-    diesel::update(organisations::table.find(org_id)).set(organisations::name.eq(organisations::name)).execute(conn)?;
-    Ok(())
+    super::lock_organisation(conn, org_id)
 }
 
 /// The descriptive fields of a key, validated. Optional texts are `None` when empty.
@@ -507,6 +504,7 @@ fn with_retries(
     id: &str,
     mut plan: impl FnMut(&KeyRow, NaiveDateTime) -> StoreResult<Planned>,
 ) -> StoreResult<Key> {
+    super::lock_organisation(conn, &actor.org_id)?;
     for _ in 0..MAX_ATTEMPTS {
         let old = find(conn, &actor.org_id, id)?;
         // One instant for the whole change: updatedAt, the status change, the history.
@@ -583,6 +581,7 @@ fn record_movement(
 
 /// Deletes a key that nobody holds; an issued key is INVALID_TRANSITION.
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
+    super::lock_organisation(conn, &actor.org_id)?;
     for _ in 0..MAX_ATTEMPTS {
         let old = find(conn, &actor.org_id, id)?;
         let current = old.status()?;

@@ -6,6 +6,7 @@ pub mod access_codes;
 pub mod audit;
 pub mod developments;
 pub mod keys;
+pub mod logins;
 pub mod sms;
 pub mod summary;
 pub mod users;
@@ -23,6 +24,22 @@ pub(crate) fn like_contains(search: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+/// Locks the organisation's row until the transaction ends, serialising the writers that
+/// take it within one organisation (key refs, SMS limits, the audit chain). On PostgreSQL
+/// the no-op UPDATE takes the row's lock; on SQLite the write transaction already holds
+/// the database's write lock. Call it only inside [`crate::Db::write`].
+///
+/// Rule: a write that records an audit event calls this FIRST, before it touches any
+/// other row. The audit append takes this lock anyway; taken last, after a key or message
+/// row, it would deadlock against a writer that took it first and then wants that row.
+pub(crate) fn lock_organisation(conn: &mut crate::connection::AnyConnection, org_id: &str) -> crate::StoreResult<()> {
+    use diesel::prelude::*;
+
+    use crate::schema::organisations;
+    diesel::update(organisations::table.find(org_id)).set(organisations::name.eq(organisations::name)).execute(conn)?;
+    Ok(())
 }
 
 /// A count from the database as a wire integer (counts on the wire fit in 32 bits).

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, NewEvent};
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_unique_violation};
-use crate::schema::{organisations, sms_daily_usage, sms_messages, sms_settings};
+use crate::schema::{sms_daily_usage, sms_messages, sms_settings};
 use crate::secrets::Sealer;
 use crate::time;
 
@@ -87,9 +87,7 @@ pub struct NewSettings {
 
 pub fn save(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: NewSettings) -> StoreResult<SmsSettings> {
     // Two first saves at once would both insert: serialise on the organisation's row.
-    diesel::update(organisations::table.find(&actor.org_id))
-        .set(organisations::name.eq(organisations::name))
-        .execute(conn)?;
+    super::lock_organisation(conn, &actor.org_id)?;
     let old = settings_row(conn, &actor.org_id)?;
     let row = SettingsRow {
         org_id: actor.org_id.clone(),
@@ -245,9 +243,7 @@ pub fn begin(
     let today = now.date();
     // The organisation's row, not today's counter: sends either side of midnight must
     // serialise too (the same idempotency key, the same recipient's hour).
-    diesel::update(organisations::table.find(&actor.org_id))
-        .set(organisations::name.eq(organisations::name))
-        .execute(conn)?;
+    super::lock_organisation(conn, &actor.org_id)?;
     ensure_counter(conn, &actor.org_id, today)?;
 
     if let Some(replay) = previous_send(conn, &actor.org_id, attempt, true)? {
@@ -432,6 +428,7 @@ pub fn finish(
     attempt: &Attempt,
     outcome: &Outcome,
 ) -> StoreResult<()> {
+    super::lock_organisation(conn, &actor.org_id)?;
     let (message_id, provider_status, code, http_status, attempts) = match outcome {
         Outcome::Sent { provider_message_id, provider_status, attempts } => {
             (Some(provider_message_id.clone()), Some(provider_status.clone()), None, Some(201), *attempts)
@@ -534,12 +531,14 @@ pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResul
     let stale: Vec<StoredSend> = sms_messages::table
         .filter(sms_messages::status.eq("pending"))
         .filter(sms_messages::created_at.lt(cutoff))
-        // One order for every node, so that two sweeps cannot deadlock on PostgreSQL.
-        .order(sms_messages::id)
+        // One order for every node, so that two sweeps cannot deadlock on PostgreSQL:
+        // organisations in id order, each locked before its messages are touched.
+        .order((sms_messages::org_id, sms_messages::id))
         .select(StoredSend::as_select())
         .load(conn)?;
     let mut marked = 0;
     for row in stale {
+        super::lock_organisation(conn, &row.org_id)?;
         let updated = diesel::update(sms_messages::table.find(&row.id).filter(sms_messages::status.eq("pending")))
             .set((sms_messages::status.eq("unknown"), sms_messages::updated_at.eq(time::now())))
             .execute(conn)?;
@@ -583,6 +582,7 @@ pub fn apply_report(
     provider_status: &str,
     error_code: Option<i32>,
 ) -> StoreResult<bool> {
+    super::lock_organisation(conn, org_id)?;
     let status = match provider_status {
         "delivered" | "undelivered" | "failed" => provider_status,
         "queued" | "sending" | "sent" | "accepted" | "scheduled" => "sent",

@@ -79,6 +79,7 @@ pub fn bootstrap(conn: &mut AnyConnection, org_name: &str, owner: NewUser) -> St
 }
 
 pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewUser) -> StoreResult<User> {
+    super::lock_organisation(conn, &actor.org_id)?;
     insert_user(conn, actor, time::new_id(), new)
 }
 
@@ -210,6 +211,7 @@ pub struct UserUpdate {
 /// Changes a user. A new role, disabling, or a new password ends all of the user's
 /// sessions, so the change takes effect at once.
 pub fn update(conn: &mut AnyConnection, actor: &Actor, id: &str, update: UserUpdate) -> StoreResult<User> {
+    super::lock_organisation(conn, &actor.org_id)?;
     let old: UserRow = users::table.filter(users::org_id.eq(&actor.org_id)).filter(users::id.eq(id)).first(conn)?;
     if id == actor.user_id {
         // An owner who demotes or disables themselves could leave nobody able to manage users.

@@ -33,6 +33,8 @@ pub struct CallContext {
     pub token: Option<BearerToken>,
     /// The HTTP request's `x-request-id` (for a WebSocket, the upgrade's).
     pub request_id: String,
+    /// The peer address of the connection (per-address login limits); `None` in-process.
+    pub client_addr: Option<std::net::SocketAddr>,
 }
 
 impl Rpc {
@@ -90,7 +92,7 @@ impl Rpc {
         async {
             let started = Instant::now();
             let outcome = match found {
-                Some((_, handler)) => handler(&self.app, ctx.token.as_ref(), request.params).await,
+                Some((_, handler)) => handler(&self.app, ctx, request.params).await,
                 None => Err(error::method_not_found()),
             };
             let duration_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -1,11 +1,13 @@
-//! `audit.list`: who changed what, and when.
+//! `audit.list`: who changed what, and when; `audit.head` and `audit.verify`: the
+//! organisation's hash chain (see `keyward_persistence::repo::audit`).
 
 use chrono::{DateTime, Utc};
-use keyward_domain::{AuditEvent, Capability, Error, Page, PageRequest, validate};
+use keyward_domain::{AuditEvent, Capability, ChainHead, ChainVerification, Error, Page, PageRequest, validate};
 use keyward_persistence::repo::audit::{self, AuditFilter};
 use serde::Deserialize;
 use specta::Type;
 
+use super::NoParams;
 use crate::procedure::{Access, Call, Procedure};
 
 #[derive(Debug, Default, Deserialize, Type)]
@@ -48,14 +50,44 @@ impl Procedure for List {
         {
             return Err(Error::invalid("to", "must not be before `from`"));
         }
+        // Exact-match filters: at most a line's length, like every text they match.
+        let text = |field: &str, value: Option<String>| {
+            validate::optional_line(field, value.as_deref(), validate::SHORT_TEXT_MAX)
+        };
         let filter = AuditFilter {
-            entity_type: input.entity_type,
-            entity_id: input.entity_id,
-            actor_id: input.actor_id,
-            action: input.action,
+            entity_type: text("entityType", input.entity_type)?,
+            entity_id: text("entityId", input.entity_id)?,
+            actor_id: text("actorId", input.actor_id)?,
+            action: text("action", input.action)?,
             from: input.from.map(|at| validate::instant("from", at)).transpose()?,
             to: input.to.map(|at| validate::instant("to", at)).transpose()?,
         };
         call.app.db.run(move |c| audit::list(c, &org_id, &filter, page)).await
+    }
+}
+
+pub struct Head;
+impl Procedure for Head {
+    const NAME: &'static str = "audit.head";
+    const ACCESS: Access = Access::Signed(Capability::ReadAudit);
+    type Input = NoParams;
+    type Output = ChainHead;
+
+    async fn call(call: Call<'_>, _: NoParams) -> Result<ChainHead, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        call.app.db.run(move |c| audit::head(c, &org_id)).await
+    }
+}
+
+pub struct Verify;
+impl Procedure for Verify {
+    const NAME: &'static str = "audit.verify";
+    const ACCESS: Access = Access::Signed(Capability::ReadAudit);
+    type Input = NoParams;
+    type Output = ChainVerification;
+
+    async fn call(call: Call<'_>, _: NoParams) -> Result<ChainVerification, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        call.app.db.run(move |c| audit::verify(c, &org_id)).await
     }
 }

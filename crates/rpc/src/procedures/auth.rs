@@ -1,8 +1,10 @@
 //! `auth.*`: signing in and out.
 
+use std::time::Duration;
+
 use chrono::{DateTime, SubsecRound, Utc};
-use keyward_domain::{Capability, Error, Organisation, User, validate};
-use keyward_persistence::repo::users;
+use keyward_domain::{Capability, Error, Organisation, Secret, User, validate};
+use keyward_persistence::repo::{logins, users};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -14,7 +16,7 @@ use crate::security;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginInput {
     pub email: String,
-    pub password: String,
+    pub password: Secret,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -33,21 +35,50 @@ impl Procedure for Login {
     type Input = LoginInput;
     type Output = LoginOutput;
 
+    /// In order: the per-address and per-email limits (in memory), the email's lock
+    /// (in the database), a hashing permit, the password. A failure counts against the
+    /// email whether or not an account has it, and every failure looks the same.
     async fn call(call: Call<'_>, input: LoginInput) -> Result<LoginOutput, Error> {
-        // One answer for an unknown email, a disabled user and a wrong password.
-        let email = validate::email("email", &input.email).map_err(|_| Error::Unauthenticated)?;
-        let found = call.app.db.run(move |c| users::login_credentials(c, &email)).await?;
-        let (user_id, hash) = found.unzip();
-        if !security::verify_password(input.password, hash).await {
-            return Err(Error::Unauthenticated);
+        let limits = &call.app.logins;
+        if let Some(addr) = call.client_addr() {
+            limits.per_address.check(&addr.ip().to_string()).map_err(rate_limited)?;
         }
-        let user_id = user_id.ok_or(Error::Unauthenticated)?;
+        let email = validate::email("email", &input.email).map_err(|_| Error::WrongCredentials)?;
+        let email_key = logins::email_key(&email);
+        limits.per_email.check(&email_key).map_err(rate_limited)?;
+        let key = email_key.clone();
+        let (locked_until, found) = call
+            .app
+            .db
+            .run(move |c| Ok((logins::locked_until(c, &key)?, users::login_credentials(c, &email)?)))
+            .await?;
+        if let Some(until) = locked_until {
+            return Err(rate_limited((until - Utc::now()).to_std().unwrap_or_default()));
+        }
+        let (user_id, hash) = found.unzip();
+        let verified = call.app.passwords.verify(input.password, hash).await?;
+        let policy = limits.lock;
+        let Some(user_id) = user_id.filter(|_| verified) else {
+            call.app.db.write(move |c| logins::record_failure(c, &email_key, policy)).await?;
+            return Err(Error::WrongCredentials);
+        };
         let (token, token_hash) = security::new_token();
         // Whole seconds: what the database stores and the client sees are the same instant.
         let expires_at = (Utc::now() + call.app.token_ttl).trunc_subsecs(0);
-        let user = call.app.db.write(move |c| users::start_session(c, &user_id, &token_hash, expires_at)).await?;
+        let user = call
+            .app
+            .db
+            .write(move |c| {
+                logins::clear(c, &email_key)?;
+                users::start_session(c, &user_id, &token_hash, expires_at)
+            })
+            .await?;
         Ok(LoginOutput { token, expires_at, user })
     }
+}
+
+fn rate_limited(wait: Duration) -> Error {
+    Error::RateLimited { retry_after_ms: u32::try_from(wait.as_millis().max(1)).unwrap_or(u32::MAX) }
 }
 
 pub struct Logout;

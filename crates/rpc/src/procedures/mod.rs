@@ -60,6 +60,8 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<settings::UpdateSms>();
 
     v.visit::<audit::List>();
+    v.visit::<audit::Head>();
+    v.visit::<audit::Verify>();
 }
 
 /// Params of procedures that take none (`{}` or nothing).

@@ -7,7 +7,6 @@ use specta::Type;
 
 use super::{Items, NoParams};
 use crate::procedure::{Access, Call, Procedure};
-use crate::security;
 
 pub struct List;
 impl Procedure for List {
@@ -45,7 +44,7 @@ impl Procedure for Create {
         let email = validate::email("email", &input.email)?;
         let name = validate::required_line("name", &input.name, validate::SHORT_TEXT_MAX)?;
         let password = validate::password("password", input.password)?;
-        let password_hash = security::hash_password(password.expose().to_owned()).await?;
+        let password_hash = call.app.passwords.hash(password).await?;
         let new = NewUser { email, name, role: input.role, password_hash };
         call.app.db.write(move |c| users::create(c, &actor, new)).await
     }
@@ -79,7 +78,7 @@ impl Procedure for Update {
         let actor = call.actor()?.clone();
         let name = input.name.map(|n| validate::required_line("name", &n, validate::SHORT_TEXT_MAX)).transpose()?;
         let password_hash = match input.password {
-            Some(p) => Some(security::hash_password(validate::password("password", p)?.expose().to_owned()).await?),
+            Some(p) => Some(call.app.passwords.hash(validate::password("password", p)?).await?),
             None => None,
         };
         let update = UserUpdate { name, role: input.role, disabled: input.disabled, password_hash };

@@ -13,7 +13,7 @@ use tower_http::request_id::RequestId;
 use super::{Shared, websocket};
 use crate::error::{self, ErrorObject};
 use crate::jsonrpc::{CallContext, envelope};
-use crate::procedure::BearerToken;
+use crate::procedure::{BearerToken, ClientAddr};
 use crate::twilio_status;
 
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -172,7 +172,8 @@ fn call_context(req: &Request<Incoming>) -> CallContext {
     };
     let request_id =
         req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-").to_owned();
-    CallContext { token: from_header.or_else(from_query).map(BearerToken), request_id }
+    let client_addr = req.extensions().get::<ClientAddr>().map(|a| a.0);
+    CallContext { token: from_header.or_else(from_query).map(BearerToken), request_id, client_addr }
 }
 
 /// A JSON-RPC error body (id null) for a request refused before JSON-RPC.

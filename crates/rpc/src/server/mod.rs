@@ -149,11 +149,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, cors: CorsLayer
         match shared.connections.admit(peer.ip()) {
             Admission::Serve(guard) => {
                 tracing::trace!(%peer, "connection accepted");
-                tokio::spawn(serve_connection(stream, Arc::clone(&shared), cors.clone(), Mode::Normal, guard));
+                tokio::spawn(serve_connection(stream, peer, Arc::clone(&shared), cors.clone(), Mode::Normal, guard));
             }
             Admission::Saturated(guard) => {
                 tracing::warn!(%peer, "connection limit reached: answering saturated");
-                tokio::spawn(serve_connection(stream, Arc::clone(&shared), cors.clone(), Mode::Saturated, guard));
+                tokio::spawn(serve_connection(stream, peer, Arc::clone(&shared), cors.clone(), Mode::Saturated, guard));
             }
             Admission::Refuse(refusal) => {
                 tracing::debug!(%peer, ?refusal, "connection refused");
@@ -163,13 +163,21 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, cors: CorsLayer
     }
 }
 
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, cors: CorsLayer, mode: Mode, guard: Guard) {
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    cors: CorsLayer,
+    mode: Mode,
+    guard: Guard,
+) {
     let _ = stream.set_nodelay(true);
     let guard: ConnectionRef = Arc::new(guard);
     let endpoint = {
         let (shared, guard) = (Arc::clone(&shared), Arc::clone(&guard));
-        tower::service_fn(move |req: ::http::Request<Incoming>| {
+        tower::service_fn(move |mut req: ::http::Request<Incoming>| {
             let (shared, guard) = (Arc::clone(&shared), Arc::clone(&guard));
+            req.extensions_mut().insert(crate::procedure::ClientAddr(peer));
             async move { Ok::<_, std::convert::Infallible>(http::handle(shared, mode, guard, req).await) }
         })
     };
