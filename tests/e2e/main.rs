@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod cors;
 mod developments;
+mod fuzz;
 mod isolation;
 mod keys;
 mod protocol;
