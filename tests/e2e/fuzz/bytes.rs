@@ -64,14 +64,26 @@ fn oddities() -> Vec<String> {
     all
 }
 
+/// An HTTP body, shown as (lossy) text.
+#[derive(Clone)]
+pub struct Body(pub Vec<u8>);
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(&self.0))
+    }
+}
+
 /// One hostile body.
-pub fn body() -> BoxedStrategy<Vec<u8>> {
-    let mutated = (proptest::sample::select(seed_requests()), mutation()).prop_map(|(seed, m)| m.apply(seed.into_bytes()));
+pub fn body() -> BoxedStrategy<Body> {
+    let mutated =
+        (proptest::sample::select(seed_requests()), mutation()).prop_map(|(seed, m)| m.apply(seed.into_bytes()));
     prop_oneof![
         3 => prop::collection::vec(any::<u8>(), 0..256),
         6 => mutated,
         2 => proptest::sample::select(oddities()).prop_map(String::into_bytes),
     ]
+    .prop_map(Body)
     .boxed()
 }
 

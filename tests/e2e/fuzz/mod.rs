@@ -29,7 +29,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestCaseResult, TestError, TestRunner};
 use serde_json::{Value, json};
 
-use crate::support::{Backend, SmsApp};
+use crate::support::{Backend, Client, SmsApp};
 use params::{Call, Kind, slot};
 
 /// The run's size when `PROPTEST_CASES` does not say.
@@ -76,7 +76,12 @@ impl Budget {
         let arbitrary_batches = (total * 15 / 100).div_ceil(BATCH);
         let typed_batches = total.saturating_sub(raw + single + arbitrary_batches * BATCH).div_ceil(BATCH);
         let n = |x: usize| u32::try_from(x).expect("a sane case count");
-        Budget { raw: n(raw), single: n(single), typed_batches: n(typed_batches), arbitrary_batches: n(arbitrary_batches) }
+        Budget {
+            raw: n(raw),
+            single: n(single),
+            typed_batches: n(typed_batches),
+            arbitrary_batches: n(arbitrary_batches),
+        }
     }
 }
 
@@ -129,6 +134,8 @@ struct Fuzz<'a> {
     slots: Mutex<HashMap<String, String>>,
     created: AtomicUsize,
     calls: AtomicUsize,
+    /// How the calls were answered: `ok`, or the error's kind (or code), counted.
+    outcomes: Mutex<HashMap<String, usize>>,
 }
 
 /// What one HTTP request was answered.
@@ -146,6 +153,7 @@ impl<'a> Fuzz<'a> {
             slots: Mutex::new(HashMap::new()),
             created: AtomicUsize::new(0),
             calls: AtomicUsize::new(0),
+            outcomes: Mutex::new(HashMap::new()),
         };
         for kind in Kind::ALL {
             for n in 0..kind.slots() {
@@ -157,7 +165,7 @@ impl<'a> Fuzz<'a> {
 
     /// Creates the entity behind slot `n` of `kind` (again, after a deletion).
     async fn fill(&self, kind: Kind, n: usize) {
-        let owner = &self.app.owner;
+        let owner = &Client::new(&self.app.url, Some(self.token.lock().unwrap().clone()));
         let c = self.created.fetch_add(1, Ordering::Relaxed);
         let in_slot = |kind, n| self.slots.lock().unwrap()[&slot(kind, n)].clone();
         let id = match kind {
@@ -256,9 +264,24 @@ impl<'a> Fuzz<'a> {
             })
             .collect();
         let body = if as_batch { Value::Array(requests.clone()) } else { requests[0].clone() };
+        let body = body.to_string().into_bytes();
+        // Strings are at most 10 000 characters, so a batch is far below the 2 MiB limit.
+        assert!(body.len() < 2 * 1024 * 1024, "a generated batch of {} bytes is over the body limit", body.len());
         self.calls.fetch_add(requests.len(), Ordering::Relaxed);
-        let answer = self.post(body.to_string().into_bytes()).await?;
+        let answer = self.post(body).await?;
         let responses = check_calls(&requests, as_batch, &answer).map_err(TestCaseError::fail)?;
+        {
+            let mut outcomes = self.outcomes.lock().unwrap();
+            for response in responses.values() {
+                let error = &response["error"];
+                let outcome = match error["data"]["kind"].as_str() {
+                    _ if error.is_null() => "ok".to_owned(),
+                    Some(kind) => kind.to_owned(),
+                    None => error["code"].to_string(),
+                };
+                *outcomes.entry(outcome).or_default() += 1;
+            }
+        }
         self.mend(&requests, &responses).await;
         Ok(())
     }
@@ -271,6 +294,9 @@ impl<'a> Fuzz<'a> {
                 lost_session = true;
             }
             let method = requests[*i]["method"].as_str().unwrap_or_default();
+            if response.get("result").is_some() && method == "auth.logout" {
+                lost_session = true;
+            }
             if response.get("result").is_some() && method.contains(".delete") {
                 let params = requests[*i]["params"].to_string();
                 let slots = self.slots.lock().unwrap();
@@ -283,14 +309,14 @@ impl<'a> Fuzz<'a> {
                 }
             }
         }
+        if lost_session {
+            let owner = self.app.login("owner@acme.test").await;
+            *self.token.lock().unwrap() = owner.token.expect("a token");
+        }
         // Developments first: keys and codes are made in them.
         deleted.sort_by_key(|(kind, _)| Kind::ALL.iter().position(|k| k == kind));
         for (kind, n) in deleted {
             self.fill(kind, n).await;
-        }
-        if lost_session {
-            let owner = self.app.login("owner@acme.test").await;
-            *self.token.lock().unwrap() = owner.token.expect("a token");
         }
     }
 
@@ -303,7 +329,7 @@ impl<'a> Fuzz<'a> {
 
 fn show(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    match text.char_indices().nth(600) {
+    match text.char_indices().nth(2000) {
         Some((at, _)) => format!("{}… ({} bytes)", &text[..at], bytes.len()),
         None => text.into_owned(),
     }
@@ -390,7 +416,8 @@ fn is_notification(v: &Value) -> bool {
 /// Checks the answer to a raw body: JSON-RPC response(s), never INTERNAL; nothing only
 /// for a body of notifications.
 fn check_raw(sent: &[u8], answer: &Answer) -> Result<(), String> {
-    let fail = |why: String| Err(format!("{why}\n  body: {}\n  HTTP {}: {}", show(sent), answer.status, show(&answer.body)));
+    let fail =
+        |why: String| Err(format!("{why}\n  body: {}\n  HTTP {}: {}", show(sent), answer.status, show(&answer.body)));
     let only_notifications = match serde_json::from_slice::<Value>(sent) {
         Ok(Value::Array(all)) => !all.is_empty() && all.iter().all(is_notification),
         Ok(one) => is_notification(&one),
@@ -451,7 +478,8 @@ where
     match runner(cases, seed).run(&strategy, property) {
         Ok(()) => {}
         Err(TestError::Fail(why, minimal)) => panic!(
-            "fuzz {name} failed (reproduce with PROPTEST_RNG_SEED={seed}):\n{why}\nminimal case (ids as slots): {minimal:?}"
+            "fuzz {name} failed (reproduce with PROPTEST_RNG_SEED={seed}):\n{why}\nminimal case (ids as slots): {}",
+            show(format!("{minimal:?}").as_bytes())
         ),
         Err(TestError::Abort(why)) => panic!("fuzz {name} aborted (PROPTEST_RNG_SEED={seed}): {why}"),
     }
@@ -469,7 +497,7 @@ async fn run(app: SmsApp, total: usize) {
     let handle = tokio::runtime::Handle::current();
     let started = std::time::Instant::now();
     tokio::task::block_in_place(|| {
-        check("raw bodies", budget.raw, seed, bytes::body(), |body| handle.block_on(fuzz.raw(body)));
+        check("raw bodies", budget.raw, seed, bytes::body(), |body| handle.block_on(fuzz.raw(body.0)));
         let single = (params::call(&procedures), id_style());
         check("single calls", budget.single, seed.wrapping_add(1), single, |call| {
             handle.block_on(fuzz.send(&[call], false))
@@ -478,18 +506,21 @@ async fn run(app: SmsApp, total: usize) {
         check("typed batches", budget.typed_batches, seed.wrapping_add(2), typed, |calls| {
             handle.block_on(fuzz.send(&calls, true))
         });
-        let arbitrary = prop::collection::vec((params::arbitrary_call(&procedures), id_style()), BATCH).prop_map(one_login);
+        let arbitrary =
+            prop::collection::vec((params::arbitrary_call(&procedures), id_style()), BATCH).prop_map(one_login);
         check("arbitrary params", budget.arbitrary_batches, seed.wrapping_add(3), arbitrary, |calls| {
             handle.block_on(fuzz.send(&calls, true))
         });
     });
     let calls = fuzz.calls.load(Ordering::Relaxed);
-    eprintln!("fuzz: {calls} calls in {:.1} s", started.elapsed().as_secs_f64());
+    let mut outcomes: Vec<(String, usize)> = fuzz.outcomes.lock().unwrap().clone().into_iter().collect();
+    outcomes.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    eprintln!("fuzz: {calls} calls in {:.1} s; answers: {outcomes:?}", started.elapsed().as_secs_f64());
     assert!(calls >= total, "the run made {calls} calls, fewer than its {total} cases");
     let health = fuzz.http.get(format!("{}health", app.url)).send().await.expect("the server still answers");
     assert_eq!(health.status(), 200, "GET /health after the fuzz run");
     let token = fuzz.token.lock().unwrap().clone();
-    crate::support::Client::new(&app.url, Some(token)).ok("keys.listKeys", json!({"limit": 1})).await;
+    Client::new(&app.url, Some(token)).ok("keys.listKeys", json!({"limit": 1})).await;
 }
 
 /// At most one `auth.login` per batch (it hashes a password; the server may refuse more):

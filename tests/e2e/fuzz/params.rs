@@ -155,9 +155,10 @@ fn object(fields: &[Field], hint: Option<Kind>) -> BoxedStrategy<Value> {
         })
         .collect();
     let snake: Vec<String> = fields.iter().map(|f| to_snake(&f.name)).filter(|s| s.contains('_')).collect();
-    let mut extra_names: Vec<String> = ["orgId", "organisationId", "id", "", "__proto__", "constructor", "status", "version"]
-        .map(str::to_owned)
-        .to_vec();
+    let mut extra_names: Vec<String> =
+        ["orgId", "organisationId", "id", "", "__proto__", "constructor", "status", "version"]
+            .map(str::to_owned)
+            .to_vec();
     extra_names.extend(snake);
     let extra = prop::option::weighted(0.08, (proptest::sample::select(extra_names), arbitrary_json()));
     (parts, extra)
@@ -245,12 +246,14 @@ fn string(kind: StrKind, name: &str, hint: Option<Kind>) -> BoxedStrategy<String
         (_, "id") => Some(id(hint)),
         (_, "developmentId") => Some(id(Some(Kind::Development))),
         (_, n) if n.ends_with("Id") => Some(id(None)),
-        (_, "email") => Some(prop_oneof![
-            Just("owner@acme.test".to_owned()),
-            Just("owner@other.test".to_owned()),
-            "[a-z]{1,8}@[a-z]{1,8}\\.test",
-        ]
-        .boxed()),
+        (_, "email") => Some(
+            prop_oneof![
+                Just("owner@acme.test".to_owned()),
+                Just("owner@other.test".to_owned()),
+                "[a-z]{1,8}@[a-z]{1,8}\\.test",
+            ]
+            .boxed(),
+        ),
         (_, "password") => Some("[a-z ]{10,24}".boxed()),
         (_, "phone" | "issuedToPhone" | "fromNumber") => Some(
             proptest::sample::select(vec![
@@ -287,6 +290,8 @@ fn string(kind: StrKind, name: &str, hint: Option<Kind>) -> BoxedStrategy<String
         _ => None,
     };
     match special {
+        // A valid password costs the server a hash: seldom.
+        Some(s) if name == "password" => prop_oneof![1 => s, 4 => text()].boxed(),
         Some(s) => prop_oneof![3 => s, 1 => text()].boxed(),
         None => text(),
     }
@@ -327,9 +332,8 @@ fn instant() -> BoxedStrategy<String> {
         "2026-12-05T25:00:00Z",
         "",
     ];
-    let ts = (-62_135_596_800_i64..=253_402_300_799).prop_map(|s| {
-        chrono::DateTime::from_timestamp(s, 0).map(|t| t.to_rfc3339()).unwrap_or_default()
-    });
+    let ts = (-62_135_596_800_i64..=253_402_300_799)
+        .prop_map(|s| chrono::DateTime::from_timestamp(s, 0).map(|t| t.to_rfc3339()).unwrap_or_default());
     prop_oneof![3 => proptest::sample::select(fixed).prop_map(str::to_owned), 3 => ts].boxed()
 }
 
@@ -352,7 +356,8 @@ fn date() -> BoxedStrategy<String> {
 
 /// Hostile text: plain, any unicode, control characters and NUL, lookalikes, SQL and
 /// LIKE metacharacters, and lengths at and past every text limit (200, 255, 4000) up to
-/// 100 000 characters, in 1-, 2- and 4-byte characters.
+/// 10 000 characters (so that a batch stays under the body limit), in 1-, 2- and 4-byte
+/// characters.
 pub fn text() -> BoxedStrategy<String> {
     let special = vec![
         "",
@@ -377,9 +382,9 @@ pub fn text() -> BoxedStrategy<String> {
         "${jndi:ldap://x}",
         "<script>alert(1)</script>",
     ];
-    let lengths = vec![199_usize, 200, 201, 254, 255, 256, 3_999, 4_000, 4_001, 10_000, 100_000];
-    let long = (proptest::sample::select(lengths), proptest::sample::select(vec!['x', 'é', '🔑', ' ', '\u{0}']))
-        .prop_map(|(n, c)| std::iter::repeat_n(c, n).collect());
+    let lengths = vec![199_usize, 200, 201, 254, 255, 256, 3_999, 4_000, 4_001, 10_000];
+    let long = (proptest::sample::select(lengths), proptest::sample::select(vec!["x", "é", "🔑", " ", "\u{0}"]))
+        .prop_map(|(n, c)| c.repeat(n));
     prop_oneof![
         4 => "[a-zA-Z0-9 ]{0,20}",
         2 => "\\PC{0,30}",
