@@ -14,6 +14,7 @@ mod developments;
 mod fuzz;
 mod isolation;
 mod keys;
+mod limits;
 mod protocol;
 mod races;
 mod roles;

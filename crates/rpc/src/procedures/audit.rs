@@ -48,11 +48,16 @@ impl Procedure for List {
         {
             return Err(Error::invalid("to", "must not be before `from`"));
         }
+        // Filters are matched exactly: one line of at most 200 characters each (empty is
+        // no filter), like every other search string.
+        let filter_text = |field: &str, value: Option<String>| {
+            validate::optional_line(field, value.as_deref(), validate::SHORT_TEXT_MAX)
+        };
         let filter = AuditFilter {
-            entity_type: input.entity_type,
-            entity_id: input.entity_id,
-            actor_id: input.actor_id,
-            action: input.action,
+            entity_type: filter_text("entityType", input.entity_type)?,
+            entity_id: filter_text("entityId", input.entity_id)?,
+            actor_id: filter_text("actorId", input.actor_id)?,
+            action: filter_text("action", input.action)?,
             from: input.from.map(|at| validate::instant("from", at)).transpose()?,
             to: input.to.map(|at| validate::instant("to", at)).transpose()?,
         };
