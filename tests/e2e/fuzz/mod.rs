@@ -280,7 +280,11 @@ impl<'a> Fuzz<'a> {
             .enumerate()
             .map(|(i, (call, style))| {
                 let mut request = json!({"jsonrpc": "2.0", "method": call.method});
-                if let Some(id) = request_id(i, *style) {
+                // A notification whose params are not an object or array is an invalid
+                // request, which may be answered: send it with an id instead.
+                let structured = matches!(call.params, None | Some(Value::Object(_) | Value::Array(_)));
+                let style = if structured { *style } else { IdStyle::Index };
+                if let Some(id) = request_id(i, style) {
                     request["id"] = id;
                 }
                 if let Some(params) = &call.params {
@@ -433,9 +437,18 @@ fn check_calls(requests: &[Value], as_batch: bool, answer: &Answer) -> Result<Ha
     Ok(by_index)
 }
 
-/// A notification: a valid request without an id, which gets no answer.
-fn is_notification(v: &Value) -> bool {
-    v.get("jsonrpc") == Some(&json!("2.0")) && v["method"].is_string() && v.get("id").is_none()
+/// Whether a request without an id gets no answer: `Some(true)` for a valid notification,
+/// `Some(false)` for one with members the spec does not define or params that are not an
+/// object or array (a server may take it as a notification, or answer -32600), `None` when
+/// it is no notification.
+fn is_notification(v: &Value) -> Option<bool> {
+    if v.get("jsonrpc") != Some(&json!("2.0")) || !v["method"].is_string() || v.get("id").is_some() {
+        return None;
+    }
+    let object = v.as_object()?;
+    let known = object.keys().all(|k| matches!(k.as_str(), "jsonrpc" | "method" | "params"));
+    let params = matches!(v.get("params"), None | Some(Value::Object(_) | Value::Array(_)));
+    Some(known && params)
 }
 
 /// Checks the answer to a raw body: JSON-RPC response(s), never INTERNAL; nothing only
@@ -443,16 +456,19 @@ fn is_notification(v: &Value) -> bool {
 fn check_raw(sent: &[u8], answer: &Answer) -> Result<(), String> {
     let fail =
         |why: String| Err(format!("{why}\n  body: {}\n  HTTP {}: {}", show(sent), answer.status, show(&answer.body)));
-    let only_notifications = match serde_json::from_slice::<Value>(sent) {
-        Ok(Value::Array(all)) => !all.is_empty() && all.iter().all(is_notification),
-        Ok(one) => is_notification(&one),
-        Err(_) => false,
+    // `Some(true)`: must get no answer; `Some(false)`: may get none.
+    let silent = match serde_json::from_slice::<Value>(sent) {
+        Ok(Value::Array(all)) if !all.is_empty() => {
+            all.iter().map(is_notification).try_fold(true, |all, one| one.map(|one| all && one))
+        }
+        Ok(one @ Value::Object(_)) => is_notification(&one),
+        _ => None,
     };
     let text = String::from_utf8_lossy(&answer.body);
     if text.trim().is_empty() {
-        return if only_notifications { Ok(()) } else { fail("no JSON-RPC answer".into()) };
+        return if silent.is_some() { Ok(()) } else { fail("no JSON-RPC answer".into()) };
     }
-    if only_notifications {
+    if silent == Some(true) {
         return fail("notifications only, yet answered".into());
     }
     let responses = match serde_json::from_str(&text) {
@@ -468,6 +484,9 @@ fn check_raw(sent: &[u8], answer: &Answer) -> Result<(), String> {
     }
     // A protocol error carries `id: null`, or the request's id where one could be read.
     let sent_id = serde_json::from_slice::<Value>(sent).ok().and_then(|v| v.get("id").cloned()).unwrap_or(Value::Null);
+    if silent == Some(false) {
+        return Ok(());
+    }
     let protocol_error = |r: &Value| r["error"]["code"].as_i64().filter(|_| r["id"].is_null() || r["id"] == sent_id);
     match (expectation(sent), responses.as_slice()) {
         (Expect::Protocol(code), [one]) if protocol_error(one) == Some(code) => Ok(()),
