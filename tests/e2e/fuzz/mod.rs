@@ -16,6 +16,7 @@
 //! counted in calls (a batch of 50 is 50 cases). Reproduce a run with the seed it prints:
 //! `PROPTEST_RNG_SEED=<seed>`.
 
+mod answers;
 mod bytes;
 mod params;
 mod shape;
@@ -31,6 +32,7 @@ use serde_json::{Value, json};
 
 use crate::support::server::PASSWORD;
 use crate::support::{Backend, Client, SmsApp};
+use answers::{Answer, check_calls, check_raw, show};
 use params::{Call, Kind, slot};
 
 /// The run's size when `PROPTEST_CASES` does not say.
@@ -140,12 +142,6 @@ struct Fuzz<'a> {
     calls: AtomicUsize,
     /// How the calls were answered: `ok`, or the error's kind (or code), counted.
     outcomes: Mutex<HashMap<String, usize>>,
-}
-
-/// What one HTTP request was answered.
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
 }
 
 impl<'a> Fuzz<'a> {
@@ -353,184 +349,6 @@ impl<'a> Fuzz<'a> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let answer = self.post(body.clone()).await?;
         check_raw(&body, &answer).map_err(TestCaseError::fail)
-    }
-}
-
-fn show(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    match text.char_indices().nth(2000) {
-        Some((at, _)) => format!("{}… ({} bytes)", &text[..at], bytes.len()),
-        None => text.into_owned(),
-    }
-}
-
-/// What makes one JSON-RPC response object well formed; `Err` says what is wrong.
-fn check_response(response: &Value) -> Result<(), String> {
-    let obj = response.as_object().ok_or("a response that is not an object")?;
-    if obj.get("jsonrpc") != Some(&json!("2.0")) {
-        return Err("no \"jsonrpc\": \"2.0\"".into());
-    }
-    match obj.get("id") {
-        Some(Value::Null | Value::Number(_) | Value::String(_)) => {}
-        _ => return Err("no id, or an id that is not null, a number or a string".into()),
-    }
-    match (obj.get("result"), obj.get("error")) {
-        (Some(_), None) => Ok(()),
-        (None, Some(error)) => {
-            let code = error["code"].as_i64().ok_or("an error without an integer code")?;
-            if !error["message"].is_string() {
-                return Err("an error without a message".into());
-            }
-            if code == -32603 {
-                return Err("INTERNAL (-32603) for bad input".into());
-            }
-            Ok(())
-        }
-        _ => Err("not exactly one of result and error".into()),
-    }
-}
-
-/// Checks the answer to `requests`; returns each call's response by its index.
-fn check_calls(requests: &[Value], as_batch: bool, answer: &Answer) -> Result<HashMap<usize, Value>, String> {
-    let sent = if as_batch { Value::Array(requests.to_vec()) } else { requests[0].clone() };
-    let fail = |why: String, request: &Value| {
-        Err(format!(
-            "{why}\n  request: {}\n  HTTP {}: {}",
-            show(request.to_string().as_bytes()),
-            answer.status,
-            show(&answer.body)
-        ))
-    };
-    let expected: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].get("id").is_some()).collect();
-    let body = String::from_utf8_lossy(&answer.body);
-    if expected.is_empty() {
-        if !body.trim().is_empty() {
-            return fail("notifications only, yet answered".into(), &sent);
-        }
-        return Ok(HashMap::new());
-    }
-    let parsed: Value = match serde_json::from_str(&body) {
-        Ok(v) => v,
-        Err(e) => return fail(format!("the answer is not JSON ({e})"), &sent),
-    };
-    let responses = match (as_batch, parsed) {
-        (true, Value::Array(all)) => all,
-        (false, one @ Value::Object(_)) => vec![one],
-        _ => return fail("the answer has the wrong form (batch: array; single: object)".into(), &sent),
-    };
-    let mut by_index = HashMap::new();
-    for response in responses {
-        if let Err(why) = check_response(&response) {
-            let request = requests.iter().find(|r| r.get("id") == response.get("id")).unwrap_or(&sent);
-            return fail(format!("{why}: {response}"), request);
-        }
-        let Some(i) = expected.iter().copied().find(|&i| requests[i]["id"] == response["id"]) else {
-            return fail(format!("a response whose id matches no call: {response}"), &sent);
-        };
-        if by_index.insert(i, response).is_some() {
-            return fail("two responses for one call".into(), &requests[i]);
-        }
-    }
-    if let Some(&missing) = expected.iter().find(|i| !by_index.contains_key(i)) {
-        return fail("no response for this call".into(), &requests[missing]);
-    }
-    Ok(by_index)
-}
-
-/// Whether a request without an id gets no answer: `Some(true)` for a valid notification,
-/// `Some(false)` for one with members the spec does not define or params that are not an
-/// object or array (a server may take it as a notification, or answer -32600), `None` when
-/// it is no notification.
-fn is_notification(v: &Value) -> Option<bool> {
-    if v.get("jsonrpc") != Some(&json!("2.0")) || !v["method"].is_string() || v.get("id").is_some() {
-        return None;
-    }
-    let object = v.as_object()?;
-    let known = object.keys().all(|k| matches!(k.as_str(), "jsonrpc" | "method" | "params"));
-    let params = matches!(v.get("params"), None | Some(Value::Object(_) | Value::Array(_)));
-    Some(known && params)
-}
-
-/// Checks the answer to a raw body: JSON-RPC response(s), never INTERNAL; nothing only
-/// for a body of notifications.
-fn check_raw(sent: &[u8], answer: &Answer) -> Result<(), String> {
-    let fail =
-        |why: String| Err(format!("{why}\n  body: {}\n  HTTP {}: {}", show(sent), answer.status, show(&answer.body)));
-    // `Some(true)`: must get no answer; `Some(false)`: may get none.
-    let silent = match serde_json::from_slice::<Value>(sent) {
-        Ok(Value::Array(all)) if !all.is_empty() => {
-            all.iter().map(is_notification).try_fold(true, |all, one| one.map(|one| all && one))
-        }
-        Ok(one @ Value::Object(_)) => is_notification(&one),
-        _ => None,
-    };
-    let text = String::from_utf8_lossy(&answer.body);
-    if text.trim().is_empty() {
-        return if silent.is_some() { Ok(()) } else { fail("no JSON-RPC answer".into()) };
-    }
-    if silent == Some(true) {
-        return fail("notifications only, yet answered".into());
-    }
-    let responses = match serde_json::from_str(&text) {
-        Ok(Value::Array(all)) if !all.is_empty() => all,
-        Ok(one @ Value::Object(_)) => vec![one],
-        Ok(_) => return fail("an answer that is neither a response nor a batch of them".into()),
-        Err(e) => return fail(format!("the answer is not JSON ({e})")),
-    };
-    for response in &responses {
-        if let Err(why) = check_response(response) {
-            return fail(format!("{why}: {response}"));
-        }
-    }
-    // A protocol error carries `id: null`, or the request's id where one could be read.
-    let sent_id = serde_json::from_slice::<Value>(sent).ok().and_then(|v| v.get("id").cloned()).unwrap_or(Value::Null);
-    if silent == Some(false) {
-        return Ok(());
-    }
-    let protocol_error = |r: &Value| r["error"]["code"].as_i64().filter(|_| r["id"].is_null() || r["id"] == sent_id);
-    match (expectation(sent), responses.as_slice()) {
-        (Expect::Protocol(code), [one]) if protocol_error(one) == Some(code) => Ok(()),
-        (Expect::Protocol(code), _) => fail(format!("expected one error {code} with id null (or the request's)")),
-        // A request whose id serde_json reads one way may be read otherwise by the server
-        // (duplicate keys): then a protocol error is also an answer.
-        (Expect::Id(id), [one])
-            if one["id"] == id || protocol_error(one).is_some_and(|c| c == -32600 || c == -32700) =>
-        {
-            Ok(())
-        }
-        (Expect::Id(id), _) => fail(format!("expected one response with id {id}")),
-        (Expect::Unchecked, _) => Ok(()),
-    }
-}
-
-/// What the contract answers a body that is not a batch.
-enum Expect {
-    /// One protocol error with `id: null`: -32700 for what is not JSON, -32600 for JSON
-    /// that is not a request (or an empty batch).
-    Protocol(i64),
-    /// One response with this id.
-    Id(Value),
-    /// A batch: one response per call, checked call by call in the other strategies. Also
-    /// a lone surrogate escape (`"\\ud800"`), which JSON's grammar allows and serde_json
-    /// refuses: a server may read it either way.
-    Unchecked,
-}
-
-fn expectation(sent: &[u8]) -> Expect {
-    match serde_json::from_slice::<Value>(sent) {
-        Err(e) if e.to_string().contains("surrogate") => Expect::Unchecked,
-        Err(_) => Expect::Protocol(-32700),
-        Ok(Value::Array(all)) if all.is_empty() => Expect::Protocol(-32600),
-        Ok(Value::Array(_)) => Expect::Unchecked,
-        Ok(one) => {
-            let id_ok = matches!(one.get("id"), None | Some(Value::Null | Value::Number(_) | Value::String(_)));
-            if one.get("jsonrpc") == Some(&json!("2.0")) && one["method"].is_string() && id_ok {
-                // Notifications were handled before.
-                Expect::Id(one["id"].clone())
-            } else {
-                Expect::Protocol(-32600)
-            }
-        }
     }
 }
 
