@@ -132,6 +132,12 @@ pub fn check_raw(sent: &[u8], answer: &Answer) -> Result<(), String> {
         Ok(Value::Array(all)) if !all.is_empty() => all,
         Ok(one @ Value::Object(_)) => vec![one],
         Ok(_) => return fail("an answer that is neither a response nor a batch of them".into()),
+        // An id past f64 (`1e999`) is echoed as sent, which `Value` cannot hold: check
+        // that much of such an answer as text.
+        Err(e) if e.to_string().contains("number out of range") => {
+            let whole = text.starts_with(r#"{"jsonrpc":"2.0","id":"#) || text.starts_with(r#"[{"jsonrpc":"2.0","id":"#);
+            return if whole && !text.contains("-32603") { Ok(()) } else { fail(format!("a bad answer ({e})")) };
+        }
         Err(e) => return fail(format!("the answer is not JSON ({e})")),
     };
     for response in &responses {
@@ -175,7 +181,15 @@ enum Expect {
 
 fn expectation(sent: &[u8]) -> Expect {
     match serde_json::from_slice::<Value>(sent) {
-        Err(e) if e.to_string().contains("surrogate") => Expect::Unchecked,
+        // serde_json says "unexpected end of hex escape" for a lone surrogate before a quote.
+        Err(e) if e.to_string().contains("surrogate") || e.to_string().contains("end of hex escape") => {
+            Expect::Unchecked
+        }
+        // A number past f64 (`1e400`) is JSON; serde_json's `Value` cannot hold it, the
+        // server reads it as the id or refuses it on its field.
+        Err(e) if e.to_string().contains("number out of range") => Expect::Unchecked,
+        // Nested past serde_json's 128 levels: past the contract's 64 too (-32600).
+        Err(e) if e.to_string().contains("recursion limit") => Expect::Protocol(-32600),
         Err(_) => Expect::Protocol(-32700),
         Ok(Value::Array(all)) if all.is_empty() => Expect::Protocol(-32600),
         Ok(Value::Array(_)) => Expect::Unchecked,
