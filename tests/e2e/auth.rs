@@ -201,6 +201,24 @@ on_both_databases_with! {
 }
 
 on_both_databases_with! {
+    &[("KEYWARD_LOGIN_PER_ADDRESS_PER_MINUTE", "3")];
+
+    async fn logins_per_address_are_limited_and_other_addresses_are_not(app: TestApp) {
+        let from = |last: u8| Client::from_address(&app.url, std::net::IpAddr::from([127, 0, 0, last]));
+        let guesser = from(3);
+        for i in 0..3 {
+            let email = format!("guess{i}@acme.test");
+            guesser.err("auth.login", json!({"email": email, "password": "wrong"})).await.assert_kind(-32001, "UNAUTHENTICATED");
+        }
+        // The address has used its attempts: even the right password waits.
+        let refused = guesser.err("auth.login", json!({"email": "owner@acme.test", "password": PASSWORD})).await;
+        assert_rate_limited(&refused, Duration::from_secs(60));
+        // Another address is not held back.
+        from(4).ok("auth.login", json!({"email": "owner@acme.test", "password": PASSWORD})).await;
+    }
+}
+
+on_both_databases_with! {
     &[
         ("KEYWARD_LOGIN_PER_EMAIL_PER_MINUTE", "100000"),
         ("KEYWARD_LOGIN_PER_ADDRESS_PER_MINUTE", "100000"),

@@ -24,6 +24,13 @@ impl Client {
         Client { http: reqwest::Client::new(), url: url.to_owned(), token }
     }
 
+    /// A client whose connections come from another loopback address (`127.0.0.2`…):
+    /// another client address to the server.
+    pub fn from_address(url: &str, address: std::net::IpAddr) -> Client {
+        let http = reqwest::Client::builder().local_address(address).build().expect("a client bound to the address");
+        Client { http, url: url.to_owned(), token: None }
+    }
+
     pub fn with_token(&self, token: Option<String>) -> Client {
         Client { token, ..self.clone() }
     }
