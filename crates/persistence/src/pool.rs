@@ -75,6 +75,12 @@ pub struct Db {
 /// The bound ran out before the work answered.
 struct TimedOut;
 
+tokio::task_local! {
+    /// The deadline of the call in progress ([`Db::one_bound`]): every database step of a
+    /// call ends by it, so that the call as a whole answers within the bound.
+    static CALL_DEADLINE: Instant;
+}
+
 /// `fut`, given until `deadline` (for ever without one); `None` when the time ran out.
 async fn within<T>(deadline: Option<Instant>, fut: impl Future<Output = T>) -> Option<T> {
     match deadline {
@@ -132,6 +138,17 @@ impl Db {
         }
     }
 
+    /// Runs `call` (one procedure call: its token check, then its work) with one deadline,
+    /// the bound from now, that every database step of it shares: the call answers within
+    /// the bound, not within the bound per step. Work a call spawns (the SMS send's own
+    /// task) is not under it.
+    pub async fn one_bound<F: Future>(&self, call: F) -> F::Output {
+        match self.bound {
+            Some(bound) => CALL_DEADLINE.scope(Instant::now() + bound, call).await,
+            None => call.await,
+        }
+    }
+
     /// Runs `f` on a pooled connection (reads, or single statements), within the bound.
     pub async fn run<T, F>(&self, f: F) -> Result<T, Error>
     where
@@ -179,7 +196,10 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let deadline = bound.map(|b| Instant::now() + b);
+        let deadline = bound.map(|b| {
+            let own = Instant::now() + b;
+            CALL_DEADLINE.try_with(|call| own.min(*call)).unwrap_or(own)
+        });
         let conn = match within(deadline, self.pool.get()).await {
             None => {
                 tracing::warn!("no database connection within the bound");

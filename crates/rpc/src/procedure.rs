@@ -118,24 +118,27 @@ async fn dispatch<P: Procedure>(
     ctx: &CallContext,
     params: Option<&RawValue>,
 ) -> Result<Box<RawValue>, ErrorObject> {
-    let result = async {
-        let token_hash = ctx.token.as_ref().map(|t| hash_token(&t.0));
-        let actor = match P::ACCESS {
-            Access::Public => None,
-            Access::Signed(capability) => {
-                let actor = authenticate(app, token_hash.clone()).await?;
-                tracing::Span::current().record("org", actor.org_id.as_str());
-                actor.require(capability)?;
-                Some(actor)
-            }
-        };
-        let input: P::Input = params::parse(params.map(RawValue::get))?;
-        let call = Call { app, shared: Arc::clone(app), actor, token_hash, client_addr: ctx.client_addr };
-        let output = P::call(call, input).await?;
-        serde_json::value::to_raw_value(&output)
-            .map_err(|e| Error::Internal(format!("cannot serialise the result: {e}")))
-    }
-    .await;
+    // One deadline for the token check and the work: the call answers within the bound.
+    let result = app
+        .db
+        .one_bound(async {
+            let token_hash = ctx.token.as_ref().map(|t| hash_token(&t.0));
+            let actor = match P::ACCESS {
+                Access::Public => None,
+                Access::Signed(capability) => {
+                    let actor = authenticate(app, token_hash.clone()).await?;
+                    tracing::Span::current().record("org", actor.org_id.as_str());
+                    actor.require(capability)?;
+                    Some(actor)
+                }
+            };
+            let input: P::Input = params::parse(params.map(RawValue::get))?;
+            let call = Call { app, shared: Arc::clone(app), actor, token_hash, client_addr: ctx.client_addr };
+            let output = P::call(call, input).await?;
+            serde_json::value::to_raw_value(&output)
+                .map_err(|e| Error::Internal(format!("cannot serialise the result: {e}")))
+        })
+        .await;
     result.map_err(|e| {
         if let Error::Internal(detail) = &e {
             tracing::error!(procedure = P::NAME, %detail, "internal error");
