@@ -99,6 +99,22 @@ on_both_databases_with! { WITH_PUBLIC_URL;
     }
 }
 
+on_both_databases_with! { WITH_PUBLIC_URL;
+    async fn a_replay_after_a_delivery_report_answers_the_first_result(app: SmsApp) {
+        let dev = app.development("Oak Park").await;
+        let key = app.key(&dev["id"], "Flat 12 front door").await;
+        let params = json!({"target": {"type": "key", "id": key["id"]}, "recipientName": "Sam", "phone": PHONE, "idempotencyKey": "send-1"});
+        let first = app.owner.ok("keys.sendSms", params.clone()).await;
+        let sid = first["providerMessageId"].as_str().unwrap();
+        for status in ["delivered", "undelivered", "failed"] {
+            let report = report(sid, status);
+            assert_eq!(post(&app, &app.org_id, &report, Some(&sign(&app.org_id, &report))).await, 200);
+            assert_eq!(app.owner.ok("keys.sendSms", params.clone()).await, first, "after `{status}`");
+        }
+        assert_eq!(app.fake.message_posts(), 1, "sent once");
+    }
+}
+
 /// Without KEYWARD_PUBLIC_URL no callback is asked for and the endpoint does not exist.
 #[tokio::test]
 async fn without_a_public_url_there_are_no_reports() {

@@ -241,6 +241,12 @@ fn answer(recorded: Recorded) -> Result<SendSmsOutput, Error> {
             status: recorded.status,
             provider_message_id: recorded.provider_message_id,
         }),
+        // Twilio took it (the first answer was `sent`); its delivery report came since.
+        "delivered" | "undelivered" | "failed" => Ok(SendSmsOutput {
+            sms_id: recorded.id,
+            status: "sent".to_owned(),
+            provider_message_id: recorded.provider_message_id,
+        }),
         // Twilio refused the credentials (20003) or the account (20404): fix the settings.
         "rejected"
             if matches!(recorded.provider_error_code, Some(20003 | 20404)) || recorded.http_status == Some(401) =>
