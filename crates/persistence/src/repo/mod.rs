@@ -28,17 +28,27 @@ pub(crate) fn like_contains(search: &str) -> String {
 
 /// Locks the organisation's row until the transaction ends, serialising the writers that
 /// take it within one organisation (key refs, SMS limits, the audit chain). On PostgreSQL
-/// the no-op UPDATE takes the row's lock; on SQLite the write transaction already holds
-/// the database's write lock. Call it only inside [`crate::Db::write`].
+/// `SELECT … FOR UPDATE` takes the row's lock (without writing a new row version, so
+/// taking it again in the same transaction costs nothing); on SQLite the write
+/// transaction (`BEGIN IMMEDIATE`) already holds the database's write lock. Call it only
+/// inside [`crate::Db::write`].
 ///
 /// Rule: a write that records an audit event calls this FIRST, before it touches any
 /// other row. The audit append takes this lock anyway; taken last, after a key or message
 /// row, it would deadlock against a writer that took it first and then wants that row.
 pub(crate) fn lock_organisation(conn: &mut crate::connection::AnyConnection, org_id: &str) -> crate::StoreResult<()> {
     use diesel::prelude::*;
+    use diesel::sql_types::Text;
 
-    use crate::schema::organisations;
-    diesel::update(organisations::table.find(org_id)).set(organisations::name.eq(organisations::name)).execute(conn)?;
+    use crate::connection::AnyConnection;
+    match conn {
+        AnyConnection::Pg(c) => {
+            diesel::sql_query("SELECT id FROM organisations WHERE id = $1 FOR UPDATE")
+                .bind::<Text, _>(org_id)
+                .execute(c)?;
+        }
+        AnyConnection::Sqlite(_) => {}
+    }
     Ok(())
 }
 
