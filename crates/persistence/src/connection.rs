@@ -153,7 +153,7 @@ impl AnyConnection {
         applied
     }
 
-    fn set_statement_timeout(&mut self, bound: Bound) -> QueryResult<()> {
+    pub(crate) fn set_statement_timeout(&mut self, bound: Bound) -> QueryResult<()> {
         match self {
             AnyConnection::Pg(c) => {
                 c.batch_execute(&format!("SET statement_timeout = {}", bound.map_or(0, |b| b.as_millis())))

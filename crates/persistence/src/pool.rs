@@ -129,7 +129,7 @@ impl Db {
             if chained > 0 {
                 tracing::info!(events = chained, "audit events chained");
             }
-            c.run_migrations(bound).map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))?;
+            c.set_statement_timeout(bound)?;
             Ok(applied)
         };
         match self.on_connection(None, migrate).await {

@@ -243,12 +243,6 @@ pub fn suggest_ref(conn: &mut AnyConnection, org_id: &str, development_id: &str)
     Ok(format_key_ref(&prefix, lowest_free_number(conn, org_id, &prefix)?))
 }
 
-/// Serialises writers of key refs within an organisation until the transaction ends, so
-/// that a suggested ref cannot be taken between choosing and inserting it.
-fn lock_key_refs(conn: &mut AnyConnection, org_id: &str) -> StoreResult<()> {
-    super::lock_organisation(conn, org_id)
-}
-
 /// The descriptive fields of a key, validated. Optional texts are `None` when empty.
 #[derive(Debug, Clone)]
 pub struct KeyFields {
@@ -271,8 +265,10 @@ pub struct NewKey {
 }
 
 pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewKey) -> StoreResult<Key> {
+    // The organisation's lock first (it also serialises key-ref writers, so that a
+    // suggested ref cannot be taken between choosing and inserting it).
+    super::lock_organisation(conn, &actor.org_id)?;
     let prefix = development_prefix(conn, &actor.org_id, &new.development_id)?;
-    lock_key_refs(conn, &actor.org_id)?;
     let key_ref = match new.key_ref {
         Some(key_ref) => key_ref,
         None => format_key_ref(&prefix, lowest_free_number(conn, &actor.org_id, &prefix)?),
@@ -371,9 +367,7 @@ pub fn update(
     if let Some(development_id) = &patch.development_id {
         development_prefix(conn, &actor.org_id, development_id)?;
     }
-    if patch.key_ref.is_some() {
-        lock_key_refs(conn, &actor.org_id)?;
-    }
+    // `with_retries` takes the organisation's lock, which also serialises key-ref writers.
     with_retries(conn, actor, id, |old, _| {
         if let Some(expected) = expected_version
             && expected != old.version

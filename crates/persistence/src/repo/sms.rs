@@ -537,8 +537,12 @@ pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResul
         .select(StoredSend::as_select())
         .load(conn)?;
     let mut marked = 0;
+    let mut locked: Option<String> = None;
     for row in stale {
-        super::lock_organisation(conn, &row.org_id)?;
+        if locked.as_deref() != Some(row.org_id.as_str()) {
+            super::lock_organisation(conn, &row.org_id)?;
+            locked = Some(row.org_id.clone());
+        }
         let updated = diesel::update(sms_messages::table.find(&row.id).filter(sms_messages::status.eq("pending")))
             .set((sms_messages::status.eq("unknown"), sms_messages::updated_at.eq(time::now())))
             .execute(conn)?;

@@ -23,7 +23,7 @@ pub struct LoginInput {
 #[serde(rename_all = "camelCase")]
 pub struct LoginOutput {
     /// Send as `Authorization: Bearer <token>` on every other call.
-    pub token: String,
+    pub token: Secret,
     pub expires_at: DateTime<Utc>,
     pub user: User,
 }
@@ -73,7 +73,7 @@ impl Procedure for Login {
                 users::start_session(c, &user_id, &token_hash, expires_at)
             })
             .await?;
-        Ok(LoginOutput { token, expires_at, user })
+        Ok(LoginOutput { token: token.into(), expires_at, user })
     }
 }
 
