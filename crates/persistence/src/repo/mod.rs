@@ -7,6 +7,7 @@ pub mod audit;
 pub mod developments;
 pub mod keys;
 pub mod logins;
+pub mod maintenance;
 pub mod sms;
 pub mod summary;
 pub mod users;
