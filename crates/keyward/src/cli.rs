@@ -36,6 +36,19 @@ pub enum Command {
     Audit(AuditCommand),
 }
 
+impl Command {
+    /// The database flags every command has.
+    pub fn database(&self) -> &DatabaseArgs {
+        match self {
+            Command::Serve(args) => &args.db,
+            Command::Migrate(db) => db,
+            Command::Bootstrap(args) => &args.db,
+            Command::RotateSecret(args) => &args.db,
+            Command::Audit(AuditCommand::Verify(args)) => &args.db,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Re-walk each organisation's chain (or one's) and report the first broken link, or
@@ -78,9 +91,21 @@ pub struct DatabaseArgs {
     /// environment is not shown by `--help`: it may hold a password.
     #[arg(long, env = "KEYWARD_DATABASE_URL", hide_env_values = true, default_value = "sqlite://keyward.db")]
     pub database_url: String,
-    /// Connections in the pool.
-    #[arg(long, env = "KEYWARD_DB_POOL_SIZE", default_value_t = 16)]
-    pub db_pool_size: usize,
+    /// Connections in the pool (1 to 1000). Default: 16 on PostgreSQL, 4 on SQLite (one
+    /// writer at a time; readers are fast and each connection keeps its own page cache).
+    #[arg(long, env = "KEYWARD_DB_POOL_SIZE", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub db_pool_size: Option<u16>,
+}
+
+impl DatabaseArgs {
+    /// `--db-pool-size`, or the default for the database the URL names.
+    pub fn pool_size(&self) -> usize {
+        match self.db_pool_size {
+            Some(size) => usize::from(size),
+            None if self.database_url.starts_with("sqlite:") => 4,
+            None => 16,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

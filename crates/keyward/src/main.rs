@@ -25,10 +25,20 @@ use keyward_sms::twilio::{RetryPolicy, TwilioClient};
 
 use cli::{Cli, Command, DatabaseArgs};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
+    // Blocking threads run database work (one per connection, plus as many opening one)
+    // and little else; tokio's default of 512 lets idle ones pile up (and their stacks).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(2 * cli.command.database().pool_size() + 4)
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(db) => {
@@ -64,7 +74,7 @@ fn database_url(args: &DatabaseArgs) -> anyhow::Result<DatabaseUrl> {
 /// commands, which wait as long as the database needs.
 async fn connect_and_migrate(args: &DatabaseArgs, bound: Option<Duration>) -> anyhow::Result<Db> {
     let url = database_url(args)?;
-    let db = Db::connect(&url, args.db_pool_size, bound)
+    let db = Db::connect(&url, args.pool_size(), bound)
         .await
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("cannot open the database {}", url.redacted()))?;

@@ -9,7 +9,7 @@
 //! thread returns (PostgreSQL's statement timeout, libpq's keepalives or the server's
 //! idle-in-transaction timeout end it).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
@@ -54,12 +54,11 @@ impl managed::Manager for Manager {
         if conn.is_mutex_poisoned() {
             return Err(RecycleError::message("a query panicked on this connection"));
         }
-        let broken = conn
-            .interact(|c| {
-                <<AnyConnection as Connection>::TransactionManager as TransactionManager<AnyConnection>>::is_broken_transaction_manager(c)
-            })
-            .await
-            .map_err(|e| RecycleError::message(e.to_string()))?;
+        // An idle connection's lock is free and the check reads only diesel's own state:
+        // no blocking thread, no round trip to the database.
+        let mut c = conn.try_lock().map_err(|_| RecycleError::message("the connection is still in use"))?;
+        let broken =
+            <<AnyConnection as Connection>::TransactionManager as TransactionManager<AnyConnection>>::is_broken_transaction_manager(&mut c);
         if broken { Err(RecycleError::message("broken transaction")) } else { Ok(()) }
     }
 }
@@ -75,10 +74,40 @@ pub struct Db {
 /// The bound ran out before the work answered.
 struct TimedOut;
 
+/// The call in progress ([`Db::one_call`]): its deadline, which every database step of
+/// the call ends by, and the one connection its steps share.
+struct Call {
+    deadline: Option<Instant>,
+    connection: Mutex<Option<Object<Manager>>>,
+}
+
+impl Call {
+    fn take(&self) -> Option<Object<Manager>> {
+        self.connection.lock().ok()?.take()
+    }
+
+    /// Keeps `conn` for the call's next step; a second one (steps run side by side) goes
+    /// back to the pool.
+    fn keep(&self, conn: Object<Manager>) {
+        if let Ok(mut held) = self.connection.lock()
+            && held.is_none()
+        {
+            *held = Some(conn);
+        }
+    }
+}
+
 tokio::task_local! {
-    /// The deadline of the call in progress ([`Db::one_bound`]): every database step of a
-    /// call ends by it, so that the call as a whole answers within the bound.
-    static CALL_DEADLINE: Instant;
+    static CALL: Call;
+}
+
+/// Gives the connection the call in progress holds back to the pool, before work that
+/// does not need it and takes long (a password hash, an SMS send): the pool serves other
+/// calls meanwhile, and the call's next step takes a connection again. Nothing outside
+/// [`Db::one_call`].
+pub fn let_go_of_connection() {
+    let held = CALL.try_with(Call::take).ok().flatten();
+    drop(held);
 }
 
 /// `fut`, given until `deadline` (for ever without one); `None` when the time ran out.
@@ -138,15 +167,16 @@ impl Db {
         }
     }
 
-    /// Runs `call` (one procedure call: its token check, then its work) with one deadline,
-    /// the bound from now, that every database step of it shares: the call answers within
-    /// the bound, not within the bound per step. Work a call spawns (the SMS send's own
-    /// task) is not under it.
-    pub async fn one_bound<F: Future>(&self, call: F) -> F::Output {
-        match self.bound {
-            Some(bound) => CALL_DEADLINE.scope(Instant::now() + bound, call).await,
-            None => call.await,
-        }
+    /// Runs `call` (one procedure call: its token check, then its work) as one unit for
+    /// the database. One deadline, the bound from now, that every step shares: the call
+    /// answers within the bound, not within the bound per step. One connection: the first
+    /// step takes it from the pool and the call keeps it for its next steps until it ends
+    /// or calls [`let_go_of_connection`], so a call never waits on the pool twice and
+    /// never holds two connections. Work a call spawns (the SMS send's own task) is not
+    /// under it. A call uses this `Db` only.
+    pub async fn one_call<F: Future>(&self, call: F) -> F::Output {
+        let call_scope = Call { deadline: self.bound.map(|b| Instant::now() + b), connection: Mutex::new(None) };
+        CALL.scope(call_scope, call).await
     }
 
     /// Runs `f` on a pooled connection (reads, or single statements), within the bound.
@@ -198,18 +228,15 @@ impl Db {
     {
         let deadline = bound.map(|b| {
             let own = Instant::now() + b;
-            CALL_DEADLINE.try_with(|call| own.min(*call)).unwrap_or(own)
+            CALL.try_with(|call| call.deadline.map_or(own, |d| own.min(d))).unwrap_or(own)
         });
-        let conn = match within(deadline, self.pool.get()).await {
-            None => {
-                tracing::warn!("no database connection within the bound");
-                return Err(TimedOut);
-            }
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "database connection unavailable");
-                return Ok(Err(Error::Unavailable.into()));
-            }
-            Some(Ok(conn)) => conn,
+        let held = CALL.try_with(Call::take).ok().flatten();
+        let conn = match held {
+            Some(conn) => conn,
+            None => match self.checkout(deadline).await? {
+                Ok(conn) => conn,
+                Err(e) => return Ok(Err(e)),
+            },
         };
         match within(deadline, conn.interact(f)).await {
             None => {
@@ -229,9 +256,28 @@ impl Db {
                 {
                     tracing::warn!(error = ?e, "a database connection failed; it is dropped");
                     drop(Object::take(conn));
+                } else {
+                    // Kept for the call's next step; outside a call (the closure dropped
+                    // unrun) it goes back to the pool.
+                    let _ = CALL.try_with(move |call| call.keep(conn));
                 }
                 Ok(result)
             }
+        }
+    }
+
+    /// A connection from the pool, by `deadline`.
+    async fn checkout(&self, deadline: Option<Instant>) -> Result<Result<Object<Manager>, StoreError>, TimedOut> {
+        match within(deadline, self.pool.get()).await {
+            None => {
+                tracing::warn!("no database connection within the bound");
+                Err(TimedOut)
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "database connection unavailable");
+                Ok(Err(Error::Unavailable.into()))
+            }
+            Some(Ok(conn)) => Ok(Ok(conn)),
         }
     }
 }
@@ -244,4 +290,46 @@ fn reported(e: StoreError) -> Error {
         tracing::error!(%fault, "the database cannot store changes");
     }
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+
+    use super::*;
+
+    /// One connection per call: the call's steps reuse the first one it took, it stays out
+    /// of the pool until the call lets go of it or ends, and outside a call every step
+    /// gives its connection straight back.
+    #[tokio::test]
+    async fn a_call_holds_one_connection_until_it_lets_go_or_ends() {
+        let dir = std::env::temp_dir().join(format!("keyward-one-call-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db =
+            Db::connect(&DatabaseUrl::Sqlite(dir.join("one-call.db")), 2, Some(Duration::from_secs(5))).await.unwrap();
+        let idle = |db: &Db| db.pool.status().available;
+        assert_eq!(idle(&db), 1, "connect opens one connection and gives it back");
+
+        db.run(|c| Ok(c.batch_execute("SELECT 1")?)).await.unwrap();
+        assert_eq!(idle(&db), 1, "outside a call a step gives its connection back");
+
+        db.one_call(async {
+            // A TEMP table lives on one connection only: the second step sees it only on
+            // the connection the first step used.
+            db.run(|c| Ok(c.batch_execute("CREATE TEMP TABLE mine (x INTEGER)")?)).await.unwrap();
+            assert_eq!(idle(&db), 0, "the call keeps its connection between steps");
+            db.write(|c| Ok(c.batch_execute("INSERT INTO mine VALUES (1)")?)).await.unwrap();
+            assert_eq!(idle(&db), 0);
+            let_go_of_connection();
+            assert_eq!(idle(&db), 1, "let_go_of_connection gives it back at once");
+            db.run(|c| Ok(c.batch_execute("SELECT x FROM mine")?)).await.unwrap();
+            assert_eq!(idle(&db), 0, "the next step takes one again");
+        })
+        .await;
+        assert_eq!(idle(&db), 1, "the call's end gives it back");
+        assert_eq!(db.pool.status().size, 1, "no second connection was ever opened");
+
+        drop(db);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -118,10 +118,11 @@ async fn dispatch<P: Procedure>(
     ctx: &CallContext,
     params: Option<&RawValue>,
 ) -> Result<Box<RawValue>, ErrorObject> {
-    // One deadline for the token check and the work: the call answers within the bound.
+    // One deadline and one connection for the token check and the work: the call answers
+    // within the bound and takes one connection from the pool at most once.
     let result = app
         .db
-        .one_bound(async {
+        .one_call(async {
             let token_hash = ctx.token.as_ref().map(|t| hash_token(&t.0));
             let actor = match P::ACCESS {
                 Access::Public => None,

@@ -81,6 +81,9 @@ impl PasswordHashing {
 
     /// Runs `f` on a hashing thread once a permit is free.
     async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Result<T, Error> {
+        // A hash takes tens of milliseconds: the call's database connection serves others
+        // meanwhile.
+        keyward_persistence::let_go_of_connection();
         let permit = self.permit().await?;
         let (answer, answered) = oneshot::channel();
         self.jobs

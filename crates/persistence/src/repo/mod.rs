@@ -39,14 +39,13 @@ pub(crate) fn like_contains(search: &str) -> String {
 /// row, it would deadlock against a writer that took it first and then wants that row.
 pub(crate) fn lock_organisation(conn: &mut crate::connection::AnyConnection, org_id: &str) -> crate::StoreResult<()> {
     use diesel::prelude::*;
-    use diesel::sql_types::Text;
 
     use crate::connection::AnyConnection;
+    use crate::schema::organisations;
     match conn {
+        // A static query (not `sql_query`): diesel prepares it once per connection.
         AnyConnection::Pg(c) => {
-            diesel::sql_query("SELECT id FROM organisations WHERE id = $1 FOR UPDATE")
-                .bind::<Text, _>(org_id)
-                .execute(c)?;
+            organisations::table.find(org_id).select(organisations::id).for_update().execute(c)?;
         }
         AnyConnection::Sqlite(_) => {}
     }

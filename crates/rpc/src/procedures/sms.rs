@@ -137,6 +137,8 @@ impl Procedure for SendSms {
             Credentials { account_sid: account.account_sid, auth_token: account.auth_token.expose().to_owned() };
         // From the pending row on, the send runs to its end even if the caller hangs up:
         // a dropped call must not leave a message unsent but `pending`, or sent but unrecorded.
+        // The send takes its own connections; the call's goes back to the pool while Twilio answers.
+        keyward_persistence::let_go_of_connection();
         let span = tracing::Span::current();
         tokio::spawn(send(app, actor, attempt, credentials, message).instrument(span))
             .await
