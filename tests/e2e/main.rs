@@ -20,6 +20,7 @@ mod jsonrpc;
 mod keys;
 mod limits;
 mod log_hygiene;
+mod paging;
 mod protocol;
 mod races;
 mod roles;

@@ -190,6 +190,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    key_counts (org_id, development_id, status) {
+        org_id -> Text,
+        development_id -> Text,
+        status -> Text,
+        n -> Integer,
+    }
+}
+
+diesel::table! {
+    key_due_days (org_id, due_day, development_id) {
+        org_id -> Text,
+        due_day -> Date,
+        development_id -> Text,
+        n -> Integer,
+    }
+}
+
+diesel::table! {
+    access_code_counts (org_id, development_id) {
+        org_id -> Text,
+        development_id -> Text,
+        n -> Integer,
+    }
+}
+
+diesel::table! {
+    key_ref_floors (org_id, ref_prefix) {
+        org_id -> Text,
+        ref_prefix -> Text,
+        floor -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -205,5 +239,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     secret_check,
     sms_settings,
     sms_messages,
-    sms_daily_usage
+    sms_daily_usage,
+    key_counts,
+    key_due_days,
+    access_code_counts,
+    key_ref_floors
 );

@@ -200,6 +200,7 @@ pub fn create(
         // The development was deleted by a concurrent call.
         if is_foreign_key_violation(&e) { Error::NotFound.into() } else { e }
     })?;
+    super::counts::code_changed(conn, &actor.org_id, &row.development_id, 1)?;
     let mut changes = vec![
         FieldChange::new("label", None::<&str>, Some(&row.label)),
         FieldChange::new("codeType", None::<&str>, Some(&row.code_type)),
@@ -344,6 +345,7 @@ pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<
         if deleted == 0 {
             continue; // changed or deleted meanwhile: look again
         }
+        super::counts::code_changed(conn, &actor.org_id, &old.development_id, -1)?;
         audit::record(
             conn,
             actor,

@@ -11,6 +11,7 @@ use keyward_domain::{
 };
 
 use super::audit::{self, NewEvent};
+use super::counts;
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation, is_unique_violation};
 use crate::schema::{developments, key_movements, keys};
@@ -57,6 +58,14 @@ impl KeyRow {
     fn status(&self) -> StoreResult<KeyStatus> {
         KeyStatus::parse(&self.status)
             .ok_or_else(|| Error::Internal(format!("unknown key status {:?} in the database", self.status)).into())
+    }
+
+    fn facts(&self) -> counts::KeyFacts<'_> {
+        counts::KeyFacts {
+            development_id: &self.development_id,
+            status: &self.status,
+            expected_return_at: self.expected_return_at,
+        }
     }
 
     fn set_key_ref(&mut self, key_ref: String) {
@@ -199,13 +208,15 @@ pub fn history(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<
 
 /// The lowest number ≥ 1 that no key ref `PREFIX-N` of the organisation uses.
 ///
-/// Walks the (org_id, ref_prefix, ref_number) index in ascending order, a chunk at a
-/// time, and stops at the first gap: it reads only the numbers below the answer. (A
+/// Starts at the prefix's floor (every number below it is taken, `key_ref_floors`),
+/// walks the (org_id, ref_prefix, ref_number) index in ascending order, a chunk at a
+/// time, and stops at the first gap: it reads only the numbers from the floor to the
+/// answer, usually none. (A
 /// NOT EXISTS anti-join says the same in one statement, but its plan depends on table
 /// statistics; on a freshly filled PostgreSQL table it went quadratic.)
 fn lowest_free_number(conn: &mut AnyConnection, org_id: &str, prefix: &str) -> StoreResult<i64> {
     const CHUNK: i64 = 1024;
-    let mut candidate = 1;
+    let mut candidate = counts::ref_floor(conn, org_id, prefix)?;
     loop {
         let numbers: Vec<i64> = keys::table
             .filter(keys::org_id.eq(org_id))
@@ -308,6 +319,7 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewKey) -> StoreResu
     row.set_key_ref(key_ref);
     row.refresh_search_text();
     diesel::insert_into(keys::table).values(&row).execute(conn).map_err(|e| key_ref_taken(e.into(), &row.key_ref))?;
+    derived_changed(conn, &actor.org_id, None, Some(&row))?;
     record_movement(conn, actor, &row, "created", None)?;
     audit::record(
         conn,
@@ -522,6 +534,7 @@ fn with_retries(
         .optional()
         .map_err(|e| key_ref_taken(e.into(), &new.key_ref))?;
         let Some(written) = written else { continue };
+        derived_changed(conn, &actor.org_id, Some(&old), Some(&written))?;
         if let Some(notes) = movement {
             record_movement(conn, actor, &written, action, notes)?;
         }
@@ -533,6 +546,32 @@ fn with_retries(
         return written.into_key(now);
     }
     Err(Error::Unavailable.into())
+}
+
+/// Keeps the counts and the ref floor in step with a key that was created (`old` is
+/// `None`), changed, or deleted (`new` is `None`). Called under the organisation's lock.
+fn derived_changed(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    old: Option<&KeyRow>,
+    new: Option<&KeyRow>,
+) -> StoreResult<()> {
+    counts::key_changed(conn, org_id, old.map(KeyRow::facts), new.map(KeyRow::facts))?;
+    let numbered = |row: Option<&KeyRow>| row.and_then(|r| Some((r.ref_prefix.clone()?, r.ref_number?)));
+    let (old_ref, new_ref) = (numbered(old), numbered(new));
+    if old_ref == new_ref {
+        return Ok(());
+    }
+    if let Some((prefix, number)) = old_ref.filter(|(_, n)| *n >= 1) {
+        counts::ref_number_freed(conn, org_id, &prefix, number)?;
+    }
+    if let Some((prefix, number)) = new_ref
+        && number == counts::ref_floor(conn, org_id, &prefix)?
+    {
+        let floor = lowest_free_number(conn, org_id, &prefix)?;
+        counts::set_ref_floor(conn, org_id, &prefix, floor)?;
+    }
+    Ok(())
 }
 
 #[derive(Insertable, Queryable)]
@@ -592,6 +631,7 @@ pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<
         if deleted == 0 {
             continue;
         }
+        derived_changed(conn, &actor.org_id, Some(&old), None)?;
         audit::record(
             conn,
             actor,

@@ -4,6 +4,7 @@
 
 pub mod access_codes;
 pub mod audit;
+pub mod counts;
 pub mod developments;
 pub mod keys;
 pub mod logins;

@@ -1,35 +1,16 @@
-//! The numbers behind the dashboard's summary cards: index-backed counts, one query per
-//! number family rather than one per card.
+//! The numbers behind the dashboard's summary cards, read from the counts that
+//! [`super::counts`] maintains: O(developments × statuses + days), not O(keys).
 
-use diesel::dsl::count_star;
-use diesel::prelude::*;
 use keyward_domain::{KeyStatus, Summary};
 
+use super::counts;
 use crate::connection::AnyConnection;
 use crate::error::StoreResult;
-use crate::schema::{access_codes, keys};
 use crate::time;
 
 pub fn summary(conn: &mut AnyConnection, org_id: &str, development_id: Option<&str>) -> StoreResult<Summary> {
-    let mut by_status = keys::table
-        .filter(keys::org_id.eq(org_id))
-        .group_by(keys::status)
-        .select((keys::status, count_star()))
-        .into_boxed();
-    let mut overdue = keys::table
-        .filter(keys::org_id.eq(org_id))
-        .filter(keys::status.eq(KeyStatus::Issued.as_str()))
-        .filter(keys::expected_return_at.lt(time::now()))
-        .into_boxed();
-    let mut codes = access_codes::table.filter(access_codes::org_id.eq(org_id)).into_boxed();
-    if let Some(dev) = development_id {
-        by_status = by_status.filter(keys::development_id.eq(dev));
-        overdue = overdue.filter(keys::development_id.eq(dev));
-        codes = codes.filter(access_codes::development_id.eq(dev));
-    }
-    let counts: Vec<(String, i64)> = by_status.load(conn)?;
     let mut s = Summary::default();
-    for (status, n) in counts {
+    for (status, n) in counts::keys_by_status(conn, org_id, development_id)? {
         let n = super::count_i32(n);
         s.total_keys += n;
         match KeyStatus::parse(&status) {
@@ -42,8 +23,8 @@ pub fn summary(conn: &mut AnyConnection, org_id: &str, development_id: Option<&s
             None => {}
         }
     }
-    s.overdue = super::count_i32(overdue.count().get_result(conn)?);
-    s.access_codes = super::count_i32(codes.count().get_result(conn)?);
+    s.overdue = super::count_i32(counts::overdue(conn, org_id, development_id, time::now())?);
+    s.access_codes = super::count_i32(counts::codes(conn, org_id, development_id)?);
     s.sms_ready = super::sms::configured(conn, org_id)?;
     Ok(s)
 }

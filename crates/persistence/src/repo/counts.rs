@@ -1,0 +1,197 @@
+//! The maintained counts behind the summary and the list totals, and the ref floors
+//! behind suggestKeyRef (decision 37). Every write that creates or deletes a key or an
+//! access code, or changes a key's development, status or due date, calls this module in
+//! its own transaction after taking the organisation's lock, so the counts stay exact
+//! whatever the interleaving of writers. The tables are described in the migration
+//! `2026-12-06-120000_read_paths`; `maintenance::after_bulk_load` recounts them.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sum;
+use diesel::prelude::*;
+use keyward_domain::KeyStatus;
+
+use crate::connection::AnyConnection;
+use crate::error::StoreResult;
+use crate::schema::{access_code_counts, key_counts, key_due_days, key_ref_floors, keys};
+
+/// Adds `delta` to the `n` of a counts row, creating the row if it is not there yet.
+/// (Diesel's `ON CONFLICT` is written per backend, so the query runs on the concrete
+/// connection.)
+macro_rules! add_to_count {
+    ($conn:expr, $table:ident { $($column:ident: $value:expr),+ }, $delta:expr) => {{
+        let query = diesel::insert_into($table::table)
+            .values(($($table::$column.eq($value),)+ $table::n.eq($delta)))
+            .on_conflict(($($table::$column),+))
+            .do_update()
+            .set($table::n.eq($table::n + $delta));
+        match $conn {
+            AnyConnection::Pg(c) => query.execute(c)?,
+            AnyConnection::Sqlite(c) => query.execute(c)?,
+        };
+    }};
+}
+
+/// What the counts know of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyFacts<'a> {
+    pub development_id: &'a str,
+    pub status: &'a str,
+    pub expected_return_at: Option<NaiveDateTime>,
+}
+
+impl KeyFacts<'_> {
+    /// The day an issued key is due back; other keys are never overdue.
+    fn due_day(&self) -> Option<chrono::NaiveDate> {
+        let issued = self.status == KeyStatus::Issued.as_str();
+        self.expected_return_at.filter(|_| issued).map(|at| at.date())
+    }
+}
+
+/// A key was created (`old` is `None`), deleted (`new` is `None`) or changed.
+pub(crate) fn key_changed(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    old: Option<KeyFacts<'_>>,
+    new: Option<KeyFacts<'_>>,
+) -> StoreResult<()> {
+    if old == new {
+        return Ok(());
+    }
+    for (facts, delta) in [(old, -1), (new, 1)] {
+        let Some(facts) = facts else { continue };
+        add_key(conn, org_id, facts.development_id, facts.status, delta)?;
+        if let Some(day) = facts.due_day() {
+            add_due(conn, org_id, facts.development_id, day, delta)?;
+        }
+    }
+    Ok(())
+}
+
+/// An access code was created (`delta` 1) or deleted (-1).
+pub(crate) fn code_changed(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    development_id: &str,
+    delta: i32,
+) -> StoreResult<()> {
+    add_to_count!(conn, access_code_counts { org_id: org_id, development_id: development_id }, delta);
+    Ok(())
+}
+
+fn add_key(conn: &mut AnyConnection, org_id: &str, development_id: &str, status: &str, delta: i32) -> StoreResult<()> {
+    add_to_count!(conn, key_counts { org_id: org_id, development_id: development_id, status: status }, delta);
+    Ok(())
+}
+
+fn add_due(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    development_id: &str,
+    day: chrono::NaiveDate,
+    delta: i32,
+) -> StoreResult<()> {
+    add_to_count!(conn, key_due_days { org_id: org_id, due_day: day, development_id: development_id }, delta);
+    Ok(())
+}
+
+/// Keys per status, of the organisation or of one development: O(developments × statuses).
+pub(crate) fn keys_by_status(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    development_id: Option<&str>,
+) -> StoreResult<Vec<(String, i64)>> {
+    let mut query = key_counts::table
+        .filter(key_counts::org_id.eq(org_id))
+        .group_by(key_counts::status)
+        .select((key_counts::status, sum(key_counts::n)))
+        .into_boxed();
+    if let Some(dev) = development_id {
+        query = query.filter(key_counts::development_id.eq(dev));
+    }
+    let rows: Vec<(String, Option<i64>)> = query.load(conn)?;
+    Ok(rows.into_iter().map(|(status, n)| (status, n.unwrap_or(0))).collect())
+}
+
+/// Issued keys due back before `now`: whole past days from `key_due_days`, and today's
+/// keys counted through the `keys_org_status_due` index. O(days + keys due today).
+pub(crate) fn overdue(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    development_id: Option<&str>,
+    now: NaiveDateTime,
+) -> StoreResult<i64> {
+    let today = now.date();
+    let mut past = key_due_days::table
+        .filter(key_due_days::org_id.eq(org_id))
+        .filter(key_due_days::due_day.lt(today))
+        .select(sum(key_due_days::n))
+        .into_boxed();
+    let mut due_today = keys::table
+        .filter(keys::org_id.eq(org_id))
+        .filter(keys::status.eq(KeyStatus::Issued.as_str()))
+        .filter(keys::expected_return_at.ge(today.and_time(chrono::NaiveTime::MIN)))
+        .filter(keys::expected_return_at.lt(now))
+        .into_boxed();
+    if let Some(dev) = development_id {
+        past = past.filter(key_due_days::development_id.eq(dev));
+        due_today = due_today.filter(keys::development_id.eq(dev));
+    }
+    let past: Option<i64> = past.first(conn)?;
+    let due_today: i64 = due_today.count().get_result(conn)?;
+    Ok(past.unwrap_or(0) + due_today)
+}
+
+/// Access codes of the organisation or of one development.
+pub(crate) fn codes(conn: &mut AnyConnection, org_id: &str, development_id: Option<&str>) -> StoreResult<i64> {
+    let mut query = access_code_counts::table
+        .filter(access_code_counts::org_id.eq(org_id))
+        .select(sum(access_code_counts::n))
+        .into_boxed();
+    if let Some(dev) = development_id {
+        query = query.filter(access_code_counts::development_id.eq(dev));
+    }
+    let n: Option<i64> = query.first(conn)?;
+    Ok(n.unwrap_or(0))
+}
+
+/// A number below which every number of the prefix is taken (1 when none is known).
+pub(crate) fn ref_floor(conn: &mut AnyConnection, org_id: &str, prefix: &str) -> StoreResult<i64> {
+    let floor: Option<i64> = key_ref_floors::table
+        .filter(key_ref_floors::org_id.eq(org_id))
+        .filter(key_ref_floors::ref_prefix.eq(prefix))
+        .select(key_ref_floors::floor)
+        .first(conn)
+        .optional()?;
+    Ok(floor.unwrap_or(1))
+}
+
+/// Records that every number of the prefix below `floor` is taken.
+pub(crate) fn set_ref_floor(conn: &mut AnyConnection, org_id: &str, prefix: &str, floor: i64) -> StoreResult<()> {
+    let query = diesel::insert_into(key_ref_floors::table)
+        .values((
+            key_ref_floors::org_id.eq(org_id),
+            key_ref_floors::ref_prefix.eq(prefix),
+            key_ref_floors::floor.eq(floor),
+        ))
+        .on_conflict((key_ref_floors::org_id, key_ref_floors::ref_prefix))
+        .do_update()
+        .set(key_ref_floors::floor.eq(floor));
+    match conn {
+        AnyConnection::Pg(c) => query.execute(c)?,
+        AnyConnection::Sqlite(c) => query.execute(c)?,
+    };
+    Ok(())
+}
+
+/// A number of the prefix may have become free: the floor comes down to it if above.
+pub(crate) fn ref_number_freed(conn: &mut AnyConnection, org_id: &str, prefix: &str, number: i64) -> StoreResult<()> {
+    diesel::update(
+        key_ref_floors::table
+            .filter(key_ref_floors::org_id.eq(org_id))
+            .filter(key_ref_floors::ref_prefix.eq(prefix))
+            .filter(key_ref_floors::floor.gt(number)),
+    )
+    .set(key_ref_floors::floor.eq(number))
+    .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,13 @@
+DROP TRIGGER keys_search_delete;
+DROP TRIGGER keys_search_update;
+DROP TRIGGER keys_search_insert;
+DROP TABLE keys_search;
+DROP INDEX keys_search_id;
+ALTER TABLE keys DROP COLUMN search_id;
+DROP INDEX keys_org_status_due;
+DROP INDEX keys_org_development_status_ref;
+CREATE INDEX keys_org_development_status ON keys (org_id, development_id, status);
+DROP TABLE key_ref_floors;
+DROP TABLE access_code_counts;
+DROP TABLE key_due_days;
+DROP TABLE key_counts;

@@ -1,0 +1,201 @@
+//! The read paths of decisions 37–40: the maintained counts (checked against a COUNT(*)
+//! the test runs through the database itself), the ref floors, and keyset paging.
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::support::{Backend, TestApp};
+
+/// Every maintained count equals what the keys and codes tables say, and every ref floor
+/// has all numbers below it taken.
+fn assert_counts_exact(app: &TestApp) {
+    let db = &app.db;
+    let due_day = match db.backend {
+        Backend::Postgres => "CAST(CAST(expected_return_at AS DATE) AS TEXT)",
+        Backend::Sqlite => "date(expected_return_at)",
+    };
+    let kept = db.texts(
+        "SELECT org_id || ' ' || development_id || ' ' || status || ' ' || CAST(n AS TEXT) AS v \
+         FROM key_counts WHERE n <> 0 ORDER BY v",
+    );
+    let counted = db.texts(
+        "SELECT org_id || ' ' || development_id || ' ' || status || ' ' || CAST(COUNT(*) AS TEXT) AS v \
+         FROM keys GROUP BY org_id, development_id, status ORDER BY v",
+    );
+    assert_eq!(kept, counted, "key_counts");
+    let kept = db.texts(
+        "SELECT org_id || ' ' || CAST(due_day AS TEXT) || ' ' || development_id || ' ' || CAST(n AS TEXT) AS v \
+         FROM key_due_days WHERE n <> 0 ORDER BY v",
+    );
+    let counted = db.texts(&format!(
+        "SELECT org_id || ' ' || {due_day} || ' ' || development_id || ' ' || CAST(COUNT(*) AS TEXT) AS v \
+         FROM keys WHERE status = 'issued' AND expected_return_at IS NOT NULL \
+         GROUP BY org_id, {due_day}, development_id ORDER BY v"
+    ));
+    assert_eq!(kept, counted, "key_due_days");
+    let kept = db.texts(
+        "SELECT org_id || ' ' || development_id || ' ' || CAST(n AS TEXT) AS v \
+         FROM access_code_counts WHERE n <> 0 ORDER BY v",
+    );
+    let counted = db.texts(
+        "SELECT org_id || ' ' || development_id || ' ' || CAST(COUNT(*) AS TEXT) AS v \
+         FROM access_codes GROUP BY org_id, development_id ORDER BY v",
+    );
+    assert_eq!(kept, counted, "access_code_counts");
+    let broken_floors = db.texts(
+        "SELECT f.ref_prefix || ' ' || CAST(f.floor AS TEXT) AS v FROM key_ref_floors f \
+         WHERE f.floor < 1 OR (SELECT COUNT(DISTINCT k.ref_number) FROM keys k WHERE k.org_id = f.org_id \
+           AND k.ref_prefix = f.ref_prefix AND k.ref_number >= 1 AND k.ref_number < f.floor) <> f.floor - 1",
+    );
+    assert!(broken_floors.is_empty(), "floors with a free number below them: {broken_floors:?}");
+}
+
+/// The summary as the database's own COUNT(*)s give it.
+fn summary_from_database(app: &TestApp, org_id: &str) -> Value {
+    let count = |condition: &str| -> i64 {
+        let sql = format!("SELECT CAST(COUNT(*) AS TEXT) AS v FROM keys WHERE org_id = '{org_id}' AND {condition}");
+        app.db.texts(&sql)[0].parse().unwrap()
+    };
+    let codes: i64 =
+        app.db.texts(&format!("SELECT CAST(COUNT(*) AS TEXT) AS v FROM access_codes WHERE org_id = '{org_id}'"))[0]
+            .parse()
+            .unwrap();
+    // The test's due dates are days away from now, so the instant does not matter.
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
+    json!({
+        "totalKeys": count("1 = 1"), "inStock": count("status = 'in_stock'"), "issued": count("status = 'issued'"),
+        "returned": count("status = 'returned'"), "lost": count("status = 'lost'"),
+        "damaged": count("status = 'damaged'"), "deactivated": count("status = 'deactivated'"),
+        "overdue": count(&format!("status = 'issued' AND expected_return_at < '{now}'")),
+        "accessCodes": codes, "smsReady": false
+    })
+}
+
+fn days_from_now(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+on_both_databases! {
+    async fn counts_stay_exact_through_every_kind_of_write(app: TestApp) {
+        let owner = &app.owner;
+        let oak = app.development("Oak Park").await;
+        let elm = app.development("Elm Yard").await;
+        let mut keys = Vec::new();
+        for n in 0..10 {
+            keys.push(app.key(&oak["id"], &format!("Oak {n}")).await["id"].clone());
+        }
+        let elm_key = app.key(&elm["id"], "Elm 0").await["id"].clone();
+        assert_counts_exact(&app);
+
+        let steps: Vec<(&str, Value)> = vec![
+            ("keys.issueKey", json!({"id": keys[0], "issuedTo": "A", "expectedReturnAt": days_from_now(-3)})),
+            ("keys.issueKey", json!({"id": keys[1], "issuedTo": "B", "expectedReturnAt": days_from_now(-3)})),
+            ("keys.issueKey", json!({"id": keys[2], "issuedTo": "C", "expectedReturnAt": days_from_now(5)})),
+            ("keys.issueKey", json!({"id": keys[3], "issuedTo": "D"})),
+            ("keys.returnKey", json!({"id": keys[1]})),
+            ("keys.returnToStock", json!({"id": keys[1]})),
+            ("keys.markLost", json!({"id": keys[4]})),
+            ("keys.markFound", json!({"id": keys[4]})),
+            ("keys.markDamaged", json!({"id": keys[5]})),
+            ("keys.deactivateKey", json!({"id": keys[6]})),
+            ("keys.reactivateKey", json!({"id": keys[6]})),
+            ("keys.markLost", json!({"id": keys[0]})),
+            // A move to the other development, and a new ref.
+            ("keys.updateKey", json!({"id": keys[2], "developmentId": elm["id"]})),
+            ("keys.updateKey", json!({"id": keys[7], "keyRef": "OP-500"})),
+            ("keys.deleteKey", json!({"id": keys[8]})),
+            ("keys.deleteKey", json!({"id": elm_key})),
+            ("keys.createAccessCode", json!({"developmentId": oak["id"], "codeType": "gate", "label": "Gate", "code": "1"})),
+            ("keys.createAccessCode", json!({"developmentId": elm["id"], "codeType": "gate", "label": "Door", "code": "2"})),
+        ];
+        for (method, params) in steps {
+            owner.ok(method, params).await;
+            assert_counts_exact(&app);
+            assert_eq!(owner.ok("keys.summary", json!({})).await, summary_from_database(&app, &app.org_id), "after {method}");
+        }
+        let codes = owner.ok("keys.listAccessCodes", json!({})).await;
+        owner.ok("keys.deleteAccessCode", json!({"id": codes["items"][0]["id"]})).await;
+        assert_counts_exact(&app);
+        let summary = owner.ok("keys.summary", json!({})).await;
+        assert_eq!(summary, summary_from_database(&app, &app.org_id));
+        assert_eq!((summary["issued"].clone(), summary["overdue"].clone()), (json!(2), json!(0)));
+
+        // Another organisation's writes are counted apart.
+        let other = app.other_organisation().await;
+        let dev = other.ok("developments.create", json!({"name": "Oak Park"})).await;
+        let key = other.ok("keys.createKey", json!({"developmentId": dev["id"], "keyType": "fob", "label": "F"})).await;
+        other.ok("keys.issueKey", json!({"id": key["id"], "issuedTo": "Z", "expectedReturnAt": days_from_now(-1)})).await;
+        assert_counts_exact(&app);
+        assert_eq!(owner.ok("keys.summary", json!({})).await, summary);
+        assert_eq!(other.ok("keys.summary", json!({})).await["overdue"], 1);
+    }
+
+    async fn a_key_due_earlier_today_is_overdue_and_one_due_later_today_is_not(app: TestApp) {
+        let dev = app.development("Oak Park").await;
+        let past = app.key(&dev["id"], "Past").await;
+        let later = app.key(&dev["id"], "Later").await;
+        // Both are due today (UTC) unless the test runs within a minute of midnight, in
+        // which case one of them is due on a neighbouring day: the counts hold either way.
+        let now = chrono::Utc::now();
+        let at = |minutes: i64| (now + chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        app.owner.ok("keys.issueKey", json!({"id": past["id"], "issuedTo": "A", "expectedReturnAt": at(-1)})).await;
+        app.owner.ok("keys.issueKey", json!({"id": later["id"], "issuedTo": "B", "expectedReturnAt": at(60)})).await;
+        let summary = app.owner.ok("keys.summary", json!({})).await;
+        assert_eq!((summary["issued"].clone(), summary["overdue"].clone()), (json!(2), json!(1)));
+        assert_counts_exact(&app);
+    }
+
+    async fn suggested_refs_follow_the_floor_through_deletes_and_renames(app: TestApp) {
+        let dev = app.development("Oak Park").await;
+        let mut ids = Vec::new();
+        for n in 1..=5 {
+            let key = app.key(&dev["id"], &format!("Flat {n}")).await;
+            assert_eq!(key["keyRef"], format!("OP-{n:03}"));
+            ids.push(key["id"].clone());
+        }
+        let suggest = || app.owner.ok("keys.suggestKeyRef", json!({"developmentId": dev["id"]}));
+        assert_eq!(suggest().await["keyRef"], "OP-006");
+        app.owner.ok("keys.deleteKey", json!({"id": ids[3]})).await;
+        assert_eq!(suggest().await["keyRef"], "OP-004");
+        app.owner.ok("keys.updateKey", json!({"id": ids[1], "keyRef": "OP-900"})).await;
+        assert_eq!(suggest().await["keyRef"], "OP-002");
+        assert_counts_exact(&app);
+        // Filling the gaps moves the floor past every number taken.
+        assert_eq!(app.key(&dev["id"], "Refill").await["keyRef"], "OP-002");
+        assert_eq!(app.key(&dev["id"], "Refill").await["keyRef"], "OP-004");
+        assert_eq!(suggest().await["keyRef"], "OP-006");
+        app.owner.ok("keys.createKey", json!({"developmentId": dev["id"], "keyType": "fob", "label": "x", "keyRef": "op-6"})).await;
+        assert_eq!(suggest().await["keyRef"], "OP-007");
+        assert_counts_exact(&app);
+    }
+
+    async fn concurrent_transitions_keep_the_counts_exact(app: TestApp) {
+        let dev = app.development("Oak Park").await;
+        let mut ids = Vec::new();
+        for n in 0..12 {
+            ids.push(app.key(&dev["id"], &format!("Flat {n}")).await["id"].clone());
+        }
+        // Every key raced by three callers at once: each transition lands once per key.
+        let due = days_from_now(-2);
+        let calls = ids.iter().flat_map(|id| {
+            let issue = json!({"id": id, "issuedTo": "Racer", "expectedReturnAt": due});
+            [
+                app.owner.call("keys.issueKey", issue.clone()),
+                app.owner.call("keys.issueKey", issue),
+                app.owner.call("keys.markLost", json!({"id": id})),
+            ]
+        });
+        let results = join_all(calls).await;
+        let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        for error in &errors {
+            error.assert_kind(-32009, "INVALID_TRANSITION");
+        }
+        assert_counts_exact(&app);
+        assert_eq!(app.owner.ok("keys.summary", json!({})).await, summary_from_database(&app, &app.org_id));
+        let returns = ids.iter().map(|id| app.owner.call("keys.returnKey", json!({"id": id})));
+        join_all(returns).await;
+        assert_counts_exact(&app);
+        assert_eq!(app.owner.ok("keys.summary", json!({})).await, summary_from_database(&app, &app.org_id));
+    }
+}
