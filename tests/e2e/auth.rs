@@ -123,6 +123,24 @@ mod expired_tokens {
 
 /// A login refused for too many attempts: RATE_LIMITED, and a wait no longer than `most`.
 #[track_caller]
+/// Wrong logins' answers, none a success: how many were refused as wrong
+/// (UNAUTHENTICATED) and how many RATE_LIMITED (each to wait at most `most`).
+pub fn refusals(answers: &[Result<serde_json::Value, RpcError>], most: Duration) -> (usize, usize) {
+    let (mut wrong, mut limited) = (0, 0);
+    for answer in answers {
+        let e = answer.as_ref().expect_err("no wrong login succeeds");
+        match e.code {
+            -32001 => wrong += 1,
+            -32029 => {
+                assert_rate_limited(e, most);
+                limited += 1;
+            }
+            _ => panic!("unexpected answer {e:?}"),
+        }
+    }
+    (wrong, limited)
+}
+
 fn assert_rate_limited(e: &RpcError, most: Duration) {
     e.assert_kind(-32029, "RATE_LIMITED");
     let wait = e.data["retryAfterMs"].as_u64().expect("retryAfterMs");
@@ -175,6 +193,30 @@ on_both_databases_with! {
         let raw = app.db.texts("SELECT email_hash AS v FROM login_failures");
         assert_eq!(raw.len(), 2, "{raw:?}");
         assert!(raw.iter().all(|h| h.len() == 64 && !h.contains('@')), "{raw:?}");
+    }
+}
+
+on_both_databases_with! {
+    &[
+        ("KEYWARD_LOGIN_LOCK_AFTER", "3"),
+        ("KEYWARD_LOGIN_LOCK_SECS", "3600"),
+        ("KEYWARD_LOGIN_PER_EMAIL_PER_MINUTE", "1000"),
+        ("KEYWARD_LOGIN_PER_ADDRESS_PER_MINUTE", "1000"),
+        ("KEYWARD_PASSWORD_HASHING_WAIT_MS", "60000"),
+    ];
+
+    // Each guess is counted before its password is checked: sixteen at once get three
+    // checks, as three in a row would, and the rest wait out the lock.
+    async fn guesses_at_once_never_outnumber_the_lock(app: TestApp) {
+        let anon = app.anonymous();
+        let guesses = (0..16).map(|i| {
+            let anon = anon.clone();
+            async move { anon.call("auth.login", json!({"email": "owner@acme.test", "password": format!("guess {i}")})).await }
+        });
+        let (checked, locked) = refusals(&join_all(guesses).await, Duration::from_secs(3600));
+        assert_eq!((checked, locked), (3, 13), "three passwords checked, the other guesses refused by the lock");
+        let right = anon.err("auth.login", json!({"email": "owner@acme.test", "password": PASSWORD})).await;
+        assert_rate_limited(&right, Duration::from_secs(3600));
     }
 }
 
@@ -236,19 +278,7 @@ on_both_databases_with! {
             let anon = anon.clone();
             async move { anon.call("auth.login", json!({"email": email, "password": "wrong guess"})).await }
         });
-        let answers = join_all(attempts).await;
-        let (mut refused, mut limited) = (0, 0);
-        for answer in &answers {
-            let e = answer.as_ref().expect_err("no wrong login succeeds");
-            match e.code {
-                -32001 => refused += 1,
-                -32029 => {
-                    assert_rate_limited(e, Duration::from_secs(10));
-                    limited += 1;
-                }
-                _ => panic!("unexpected answer {e:?}"),
-            }
-        }
+        let (refused, limited) = refusals(&join_all(attempts).await, Duration::from_secs(10));
         assert_eq!(refused + limited, 1000);
         assert!(refused > 0, "some were checked");
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::on_one_database;
 use crate::support::database::{TestDatabase, postgres_skipped};
 use crate::support::proxy::{Direction, Proxy};
 use crate::support::server::wait_until;
@@ -16,22 +17,6 @@ use crate::support::{Backend, Client, TestApp};
 const CALL_BOUND: Duration = Duration::from_millis(1000 + 1500);
 /// `/health` makes one step.
 const HEALTH_BOUND: Duration = Duration::from_millis(1000 + 1500);
-
-/// A test of one database's own fault, named `NAME::postgres` or `NAME::sqlite` like the
-/// tests of [`crate::on_both_databases!`] (so that CI's count of PostgreSQL tests sees it).
-macro_rules! on_one_database {
-    ($backend:ident: $(async fn $name:ident() $body:block)+) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $backend() $body
-            }
-        )+
-    };
-}
 
 /// A keyward on a fresh PostgreSQL database that it reaches only through a proxy; `None`
 /// when the PostgreSQL half is switched off.

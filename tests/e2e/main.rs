@@ -24,6 +24,7 @@ mod paging;
 mod protocol;
 mod races;
 mod roles;
+mod scale_out;
 mod smoke;
 mod sms;
 mod sms_status;

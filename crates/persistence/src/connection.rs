@@ -14,6 +14,10 @@ use crate::error::{StoreError, StoreResult};
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
+/// The PostgreSQL advisory lock key under which migrations run ("keyward" in ASCII, then
+/// 1), see [`AnyConnection::with_migration_lock`].
+pub const MIGRATION_LOCK: i64 = 0x6b65_7977_6172_6401;
+
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
     Pg(diesel::PgConnection),
@@ -154,6 +158,26 @@ impl AnyConnection {
         let applied = self.run_pending_migrations(set).map(|v| v.iter().map(ToString::to_string).collect());
         self.set_statement_timeout(bound)?;
         applied
+    }
+
+    /// Runs `f` holding [`MIGRATION_LOCK`], a PostgreSQL session advisory lock: nodes
+    /// started at once on one database migrate one after another (the first applies the
+    /// migrations and chains the audit events, the others wait, then find nothing to do),
+    /// instead of racing to create the same tables. The wait has no bound: a migration
+    /// takes as long as it needs. A process that dies holding it lets go with its session.
+    /// SQLite: one file, opened by one node; `f` alone.
+    pub fn with_migration_lock<T>(&mut self, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+        use diesel::sql_types::BigInt;
+        if matches!(self, AnyConnection::Sqlite(_)) {
+            return f(self);
+        }
+        diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(self)?;
+        let result = f(self);
+        let unlocked =
+            diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(self);
+        let value = result?;
+        unlocked?;
+        Ok(value)
     }
 
     pub(crate) fn set_statement_timeout(&mut self, bound: Bound) -> QueryResult<()> {

@@ -147,19 +147,24 @@ impl Db {
 
     /// Applies pending migrations, then hashes the audit events written before the chain
     /// existed (in Rust: the canonical JSON and SHA-256 are not computable alike in both
-    /// databases' SQL); returns the versions applied. Not bounded: a migration may take as
-    /// long as it needs.
+    /// databases' SQL); returns the versions applied. Both under the migration lock, so
+    /// that nodes starting at once take turns. Not bounded: a migration may take as long
+    /// as it needs, and so may waiting for another node's.
     pub async fn migrate(&self) -> Result<Vec<String>, Error> {
         let bound = self.bound;
         let migrate = move |c: &mut AnyConnection| {
-            let applied =
-                c.run_migrations(None).map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))?;
-            let chained = c.write_transaction(&CommitGate::default(), crate::repo::audit::build_missing_chains)?;
-            if chained > 0 {
-                tracing::info!(events = chained, "audit events chained");
-            }
+            c.set_statement_timeout(None)?;
+            let migrated = c.with_migration_lock(|c| {
+                let applied =
+                    c.run_migrations(None).map_err(|e| StoreError::Rule(Error::Internal(format!("migration: {e}"))))?;
+                let chained = c.write_transaction(&CommitGate::default(), crate::repo::audit::build_missing_chains)?;
+                if chained > 0 {
+                    tracing::info!(events = chained, "audit events chained");
+                }
+                Ok(applied)
+            });
             c.set_statement_timeout(bound)?;
-            Ok(applied)
+            migrated
         };
         match self.on_connection(None, migrate).await {
             Ok(result) => result.map_err(Error::from),

@@ -71,38 +71,49 @@ impl PasswordHashing {
         PasswordHashing { permits: Arc::new(Semaphore::new(permits)), wait, jobs }
     }
 
-    async fn permit(&self) -> Result<OwnedSemaphorePermit, Error> {
+    /// A turn at hashing, once a permit is free (waited for at most `wait`). The call's
+    /// database connection goes back to the pool first: waiting and hashing take long.
+    pub async fn turn(&self) -> Result<Turn<'_>, Error> {
+        keyward_persistence::let_go_of_connection();
         let busy = || Error::RateLimited { retry_after_ms: u32::try_from(self.wait.as_millis()).unwrap_or(u32::MAX) };
         match tokio::time::timeout(self.wait, Arc::clone(&self.permits).acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
+            Ok(Ok(permit)) => Ok(Turn { jobs: &self.jobs, _permit: permit }),
             Ok(Err(_)) | Err(_) => Err(busy()),
         }
     }
 
-    /// Runs `f` on a hashing thread once a permit is free.
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Result<T, Error> {
-        // A hash takes tens of milliseconds: the call's database connection serves others
-        // meanwhile.
+    pub async fn hash(&self, password: Secret) -> Result<String, Error> {
+        self.turn().await?.hash(password).await
+    }
+}
+
+/// A permit to hash one password: held from [`PasswordHashing::turn`] until the hash is done.
+pub struct Turn<'a> {
+    jobs: &'a mpsc::Sender<Job>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Turn<'_> {
+    /// Runs `f` on a hashing thread; the turn ends with it.
+    async fn run<T: Send + 'static>(self, f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Result<T, Error> {
+        // A step since the turn began (counting a login attempt) may have taken one again.
         keyward_persistence::let_go_of_connection();
-        let permit = self.permit().await?;
         let (answer, answered) = oneshot::channel();
         self.jobs
             .send(Box::new(move |memory| {
                 let _ = answer.send(f(memory));
             }))
             .map_err(|_| Error::Internal("the password hashing threads have stopped".to_owned()))?;
-        let result = answered.await.map_err(|_| Error::Internal("password hashing failed".to_owned()));
-        drop(permit);
-        result
+        answered.await.map_err(|_| Error::Internal("password hashing failed".to_owned()))
     }
 
-    pub async fn hash(&self, password: Secret) -> Result<String, Error> {
+    pub async fn hash(self, password: Secret) -> Result<String, Error> {
         self.run(move |memory| hash_password_now(memory, password.expose())).await?
     }
 
     /// Checks a password against a stored hash. Without a hash (unknown email) it checks
     /// against a dummy one, so that both failures take the same time and look the same.
-    pub async fn verify(&self, password: Secret, stored_hash: Option<String>) -> Result<bool, Error> {
+    pub async fn verify(self, password: Secret, stored_hash: Option<String>) -> Result<bool, Error> {
         static DUMMY: LazyLock<String> = LazyLock::new(|| {
             hash_password_now(&mut Vec::new(), "not anyone's password").expect("hashing a constant works")
         });
@@ -205,9 +216,12 @@ mod tests {
         let hashing = PasswordHashing::new(2, Duration::from_secs(30));
         let hash = hashing.hash(Secret::from("correct horse battery")).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(hashing.verify(Secret::from("correct horse battery"), Some(hash.clone())).await.unwrap());
-        assert!(!hashing.verify(Secret::from("wrong horse battery"), Some(hash)).await.unwrap());
-        assert!(!hashing.verify(Secret::from("not anyone's password"), None).await.unwrap());
+        let verify = async |password: &str, hash: Option<String>| {
+            hashing.turn().await.unwrap().verify(Secret::from(password), hash).await.unwrap()
+        };
+        assert!(verify("correct horse battery", Some(hash.clone())).await);
+        assert!(!verify("wrong horse battery", Some(hash)).await);
+        assert!(!verify("not anyone's password", None).await);
     }
 
     /// Hashes stored before (written by the argon2 crate's own API) still verify, and ours
@@ -231,7 +245,7 @@ mod tests {
     #[tokio::test]
     async fn a_caller_who_cannot_get_a_permit_in_time_is_rate_limited() {
         let hashing = PasswordHashing::new(1, Duration::from_millis(50));
-        let held = hashing.permit().await.unwrap();
+        let held = hashing.turn().await.unwrap();
         let refused = hashing.hash(Secret::from("correct horse battery")).await.unwrap_err();
         assert_eq!(refused, Error::RateLimited { retry_after_ms: 50 });
         drop(held);

@@ -44,6 +44,24 @@ macro_rules! on_both_databases {
     };
 }
 
+/// A test of one database only (its own faults, or PostgreSQL's several nodes), named
+/// `NAME::postgres` or `NAME::sqlite` like the tests of [`on_both_databases!`] (so that
+/// CI's count of PostgreSQL tests sees it). The body checks `postgres_skipped` itself.
+#[macro_export]
+macro_rules! on_one_database {
+    ($backend:ident: $(async fn $name:ident() $body:block)+) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $backend() $body
+            }
+        )+
+    };
+}
+
 /// Like [`on_both_databases!`], with extra `KEYWARD_*` settings for the server:
 /// `on_both_databases_with! { &[("KEYWARD_…", "…")]; async fn name(app: SmsApp) { … } }`.
 #[macro_export]

@@ -47,10 +47,24 @@ pub fn locked_until(conn: &mut AnyConnection, email_key: &str) -> StoreResult<Op
     Ok(until.flatten().filter(|&until| until > time::now()).map(time::from_db))
 }
 
-/// Counts one more failure; locks the email when the policy says so. Inside `Db::write`.
-pub fn record_failure(conn: &mut AnyConnection, email_key: &str, policy: LockPolicy) -> StoreResult<()> {
+/// What [`begin_attempt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted as a failure (a success clears it): the password may be checked.
+    Counted,
+    /// The email is locked until then: refused without checking the password.
+    Locked(DateTime<Utc>),
+}
+
+/// Counts a login attempt as a failure before its password is checked, in one write
+/// (inside `Db::write`), and locks the email when the count reaches the policy's
+/// threshold. The check and the count are one conditional UPDATE of the email's row, so
+/// concurrent attempts (on any node) are counted one after another and an attempt past
+/// the lock is refused: however many guesses arrive at once, no more passwords are
+/// checked than the lock allows. A login that succeeds then [`clear`]s the count.
+pub fn begin_attempt(conn: &mut AnyConnection, email_key: &str, policy: LockPolicy) -> StoreResult<Attempt> {
     let now = time::now();
-    // The first failure inserts the row; two at once on PostgreSQL: the second insert
+    // The first attempt inserts the row; two at once on PostgreSQL: the second insert
     // fails inside its savepoint, and both go on to the UPDATE.
     let inserted = conn.transaction(|c| {
         diesel::insert_into(login_failures::table)
@@ -66,17 +80,33 @@ pub fn record_failure(conn: &mut AnyConnection, email_key: &str, policy: LockPol
         Err(e) if is_unique_violation(&e) => {}
         Err(e) => return Err(e),
     }
-    let failures: i32 = diesel::update(login_failures::table.find(email_key))
-        .set((login_failures::failures.eq(login_failures::failures + 1), login_failures::last_failure_at.eq(now)))
-        .returning(login_failures::failures)
-        .get_result(conn)?;
+    // PostgreSQL re-checks the condition on the row as the attempt before left it.
+    let failures: Option<i32> = diesel::update(
+        login_failures::table
+            .find(email_key)
+            .filter(login_failures::locked_until.is_null().or(login_failures::locked_until.le(now))),
+    )
+    .set((login_failures::failures.eq(login_failures::failures + 1), login_failures::last_failure_at.eq(now)))
+    .returning(login_failures::failures)
+    .get_result(conn)
+    .optional()?;
+    let Some(failures) = failures else {
+        // Locked; or the row is gone, cleared by a success meanwhile: the count restarted.
+        let until: Option<chrono::NaiveDateTime> = login_failures::table
+            .find(email_key)
+            .select(login_failures::locked_until)
+            .first(conn)
+            .optional()?
+            .flatten();
+        return Ok(until.map_or(Attempt::Counted, |until| Attempt::Locked(time::from_db(until))));
+    };
     if let Some(lock) = policy.lock_for(failures) {
         let until = now + TimeDelta::from_std(lock).unwrap_or(TimeDelta::days(1));
         diesel::update(login_failures::table.find(email_key))
             .set(login_failures::locked_until.eq(until))
             .execute(conn)?;
     }
-    Ok(())
+    Ok(Attempt::Counted)
 }
 
 /// A successful login: the count starts again.

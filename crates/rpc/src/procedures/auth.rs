@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use keyward_domain::{Capability, Error, Organisation, Secret, User, validate};
-use keyward_persistence::repo::{logins, users};
+use keyward_persistence::repo::logins::{self, Attempt};
+use keyward_persistence::repo::users;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -36,8 +37,11 @@ impl Procedure for Login {
     type Output = LoginOutput;
 
     /// In order: the per-address and per-email limits (in memory), the email's lock
-    /// (in the database), a hashing permit, the password. A failure counts against the
-    /// email whether or not an account has it, and every failure looks the same.
+    /// (in the database), a hashing turn, the attempt counted as a failure against the
+    /// email's lock (one write, which refuses it if concurrent attempts locked the email
+    /// meanwhile), the password. So however many guesses arrive at once, on however many
+    /// nodes, no more passwords are checked than the lock allows. Every email tried
+    /// counts, whether or not an account has it, and every failure looks the same.
     async fn call(call: Call<'_>, input: LoginInput) -> Result<LoginOutput, Error> {
         let limits = &call.app.logins;
         if let Some(addr) = call.client_addr() {
@@ -53,13 +57,16 @@ impl Procedure for Login {
             .run(move |c| Ok((logins::locked_until(c, &key)?, users::login_credentials(c, &email)?)))
             .await?;
         if let Some(until) = locked_until {
-            return Err(rate_limited((until - Utc::now()).to_std().unwrap_or_default()));
+            return Err(locked(until));
         }
         let (user_id, hash) = found.unzip();
-        let verified = call.app.passwords.verify(input.password, hash).await?;
-        let policy = limits.lock;
+        let turn = call.app.passwords.turn().await?;
+        let (key, policy) = (email_key.clone(), limits.lock);
+        if let Attempt::Locked(until) = call.app.db.write(move |c| logins::begin_attempt(c, &key, policy)).await? {
+            return Err(locked(until));
+        }
+        let verified = turn.verify(input.password, hash).await?;
         let Some(user_id) = user_id.filter(|_| verified) else {
-            call.app.db.write(move |c| logins::record_failure(c, &email_key, policy)).await?;
             return Err(Error::WrongCredentials);
         };
         let (token, token_hash) = security::new_token();
@@ -75,6 +82,10 @@ impl Procedure for Login {
             .await?;
         Ok(LoginOutput { token: token.into(), expires_at, user })
     }
+}
+
+fn locked(until: DateTime<Utc>) -> Error {
+    rate_limited((until - Utc::now()).to_std().unwrap_or_default())
 }
 
 fn rate_limited(wait: Duration) -> Error {
