@@ -2,6 +2,7 @@
 //!
 //! Standard library only, so that it builds in a second.
 
+mod bench;
 mod bindings;
 mod postgres;
 mod test;
@@ -24,6 +25,19 @@ Commands:
                    ran and what was skipped (and how to run it).
   bindings         Write the TypeScript bindings (bindings/src/index.ts) from the Rust types.
   bindings --check Fail, naming the file, if the checked-in bindings differ from the Rust types.
+  seed --database-url URL [--quick] [--large-keys N] [--fresh] [--out DIR]
+                   Write the benchmark data set (1,000 organisations, 1.1 M keys; --quick:
+                   50 and 7,000) into an empty database (--fresh drops it first), check
+                   it, and write the load generator's files to DIR (default
+                   target/bench/<database name>).
+  bench [--quick] [--database sqlite|postgres|both] [--seed] [--growth]
+                   Build keyward (release; debug with --quick), seed the bench databases
+                   when their data is missing (or with --seed), and run workloads L1-L5
+                   and W1 with wrk (16 connections, 5 s warm-up, 20 s measured; --quick
+                   2 s on the tiny data set), with the pgbench ceiling on PostgreSQL.
+                   --growth: L1, L3, L4 with 100k, 300k and 1M keys in bench-large.
+                   PostgreSQL: $KEYWARD_BENCH_POSTGRES_URL, else the test server's URL
+                   with database bench_pg (bench_quick_pg, growth_<N>_pg).
   help             Print this message.
 ";
 
@@ -34,11 +48,12 @@ fn main() -> ExitCode {
     match command.as_deref() {
         Some("test") => test::run(&rest),
         Some("bindings") => bindings::run(&rest),
+        Some("seed") => bench::seed(&rest),
+        Some("bench") => bench::bench(&rest),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
-        // Later: `seed`, `bench`.
         Some(other) => {
             eprintln!("xtask: unknown command `{other}`\n");
             eprint!("{USAGE}");

@@ -9,7 +9,7 @@ pub mod connection;
 mod error;
 mod pool;
 pub mod repo;
-mod schema;
+pub mod schema;
 pub mod secrets;
 mod time;
 

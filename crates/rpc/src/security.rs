@@ -143,6 +143,12 @@ fn argon2_into(
     argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
 }
 
+/// A new PHC string for `password` on the calling thread, for tools that write users
+/// without a server (the benchmark seed); the server hashes through [`PasswordHashing`].
+pub fn hash_password_blocking(password: &str) -> Result<String, Error> {
+    hash_password_now(&mut Vec::new(), password)
+}
+
 /// A new PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) with the default
 /// parameters and a random salt.
 fn hash_password_now(memory: &mut Vec<Block>, password: &str) -> Result<String, Error> {

@@ -55,25 +55,28 @@ pub struct NewEvent<'a> {
     pub changes: Vec<FieldChange>,
 }
 
+/// An audit event as stored: its place in the chain and its hash. Public so that a bulk
+/// load (the benchmark seed) writes events chained exactly as [`record`] chains them.
 #[derive(Insertable, Queryable, Clone)]
-#[diesel(table_name = audit_events)]
-struct EventRow {
-    id: String,
-    org_id: String,
-    at: NaiveDateTime,
-    actor_id: Option<String>,
-    actor_name: String,
-    action: String,
-    entity_type: String,
-    entity_id: String,
-    summary: String,
-    changes: String,
-    seq: i32,
-    prev_hash: String,
-    hash: String,
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
+pub struct ChainedEvent {
+    pub id: String,
+    pub org_id: String,
+    pub at: NaiveDateTime,
+    pub actor_id: Option<String>,
+    pub actor_name: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub summary: String,
+    /// The stored JSON text of the `FieldChange` list.
+    pub changes: String,
+    pub seq: i32,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
-impl EventRow {
+impl ChainedEvent {
     /// The canonical content: see the module documentation.
     fn canonical(&self, prev_hash: &str) -> String {
         let at = self.at.and_utc().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
@@ -95,7 +98,7 @@ impl EventRow {
     }
 
     /// The hash this event has when it follows an event whose hash is `prev_hash`.
-    fn chained_hash(&self, prev_hash: &str) -> String {
+    pub fn hash_after(&self, prev_hash: &str) -> String {
         let digest = Sha256::digest(self.canonical(prev_hash).as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -133,7 +136,7 @@ fn insert(
         head = last_link(conn, org_id)?;
     }
     let (seq, prev_hash) = head.unwrap_or_else(|| (0, GENESIS.to_owned()));
-    let mut row = EventRow {
+    let mut row = ChainedEvent {
         id: time::new_id(),
         org_id: org_id.to_owned(),
         at: time::now(),
@@ -148,7 +151,7 @@ fn insert(
         prev_hash: String::new(),
         hash: String::new(),
     };
-    row.hash = row.chained_hash(&prev_hash);
+    row.hash = row.hash_after(&prev_hash);
     row.prev_hash = prev_hash;
     diesel::insert_into(audit_events::table).values(&row).execute(conn)?;
     Ok(())
@@ -171,7 +174,7 @@ fn last_link(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Option<(i32,
 }
 
 /// The events of an organisation after `after_seq`, in chain order, one page.
-fn chain_page(conn: &mut AnyConnection, org_id: &str, after_seq: i32) -> StoreResult<Vec<EventRow>> {
+fn chain_page(conn: &mut AnyConnection, org_id: &str, after_seq: i32) -> StoreResult<Vec<ChainedEvent>> {
     Ok(audit_events::table
         .filter(audit_events::org_id.eq(org_id))
         .filter(audit_events::seq.gt(after_seq))
@@ -212,7 +215,7 @@ fn build_chain(conn: &mut AnyConnection, org_id: &str) -> StoreResult<usize> {
             if !row.hash.is_empty() {
                 return Ok(hashed);
             }
-            let hash = row.chained_hash(&prev_hash);
+            let hash = row.hash_after(&prev_hash);
             diesel::update(audit_events::table.find(&row.id))
                 .set((audit_events::prev_hash.eq(&prev_hash), audit_events::hash.eq(&hash)))
                 .execute(conn)?;
@@ -232,7 +235,7 @@ pub fn verify(conn: &mut AnyConnection, org_id: &str) -> StoreResult<ChainVerifi
             return Ok(ChainVerification { verified, broken: None });
         }
         for row in page {
-            let recomputed = row.chained_hash(&row.prev_hash);
+            let recomputed = row.hash_after(&row.prev_hash);
             let broken = |reason, expected_hash: &str, found_hash: &str| BrokenLink {
                 event_id: row.id.clone(),
                 seq: row.seq,
@@ -319,7 +322,7 @@ pub fn list(
     page: PageRequest,
 ) -> StoreResult<Page<AuditEvent>> {
     let total: i64 = filtered(org_id, f).count().get_result(conn)?;
-    let rows: Vec<EventRow> = filtered(org_id, f)
+    let rows: Vec<ChainedEvent> = filtered(org_id, f)
         .order((audit_events::at.desc(), audit_events::id.desc()))
         .limit(i64::from(page.limit))
         .offset(page.offset())
@@ -332,7 +335,7 @@ pub fn list(
     })
 }
 
-fn into_event(row: EventRow) -> AuditEvent {
+fn into_event(row: ChainedEvent) -> AuditEvent {
     AuditEvent {
         id: row.id,
         at: time::from_db(row.at),
@@ -354,8 +357,8 @@ mod tests {
 
     use super::*;
 
-    fn example() -> EventRow {
-        EventRow {
+    fn example() -> ChainedEvent {
+        ChainedEvent {
             id: "0193a5b0-0000-7000-8000-000000000001".to_owned(),
             org_id: "0193a5af-0000-7000-8000-000000000000".to_owned(),
             at: NaiveDate::from_ymd_opt(2026, 12, 5)
@@ -382,7 +385,7 @@ mod tests {
             row.canonical(GENESIS),
             r#"["0000000000000000000000000000000000000000000000000000000000000000","0193a5b0-0000-7000-8000-000000000001","0193a5af-0000-7000-8000-000000000000",1,"2026-12-05T10:00:00.120000Z",null,"keyward","key.issued","key","0193a5b0-0000-7000-8000-0000000000aa","Key \"ACME-001\" issued to Ann\n(contractor)","[{\"field\":\"status\",\"from\":\"available\",\"to\":\"issued\"}]"]"#
         );
-        assert_eq!(row.chained_hash(GENESIS), "a676b414a2968ccb21801d3ce50d122ed74134f5af71aee716a9e36bd324e626");
+        assert_eq!(row.hash_after(GENESIS), "a676b414a2968ccb21801d3ce50d122ed74134f5af71aee716a9e36bd324e626");
     }
 
     #[test]
@@ -410,9 +413,9 @@ mod tests {
     #[test]
     fn every_field_and_the_previous_hash_change_the_hash() {
         let base = example();
-        let hash = base.chained_hash(GENESIS);
-        assert_ne!(base.chained_hash(&"1".repeat(64)), hash);
-        let edits: [fn(&mut EventRow); 11] = [
+        let hash = base.hash_after(GENESIS);
+        assert_ne!(base.hash_after(&"1".repeat(64)), hash);
+        let edits: [fn(&mut ChainedEvent); 11] = [
             |r| r.id.push('x'),
             |r| r.org_id.push('x'),
             |r| r.seq += 1,
@@ -428,7 +431,7 @@ mod tests {
         for edit in edits {
             let mut row = base.clone();
             edit(&mut row);
-            assert_ne!(row.chained_hash(GENESIS), hash);
+            assert_ne!(row.hash_after(GENESIS), hash);
         }
     }
 }

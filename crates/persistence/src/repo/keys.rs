@@ -74,11 +74,8 @@ impl KeyRow {
         self.key_ref = key_ref;
     }
 
-    /// The lower-cased text that `search` matches; a line break keeps a match from
-    /// spanning two fields (searches cannot contain control characters).
     fn refresh_search_text(&mut self) {
-        let holder = self.issued_to.as_deref().unwrap_or("");
-        self.search_text = format!("{}\n{}\n{}", self.key_ref, self.label, holder).to_lowercase();
+        self.search_text = search_text(&self.key_ref, &self.label, self.issued_to.as_deref());
     }
 
     fn into_key(self, now: NaiveDateTime) -> StoreResult<Key> {
@@ -114,6 +111,12 @@ impl KeyRow {
             version: self.version,
         })
     }
+}
+
+/// The lower-cased text that a key search matches (`keys.search_text`); a line break keeps
+/// a match from spanning two fields (searches cannot contain control characters).
+pub fn search_text(key_ref: &str, label: &str, issued_to: Option<&str>) -> String {
+    format!("{key_ref}\n{label}\n{}", issued_to.unwrap_or("")).to_lowercase()
 }
 
 fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<KeyRow> {
