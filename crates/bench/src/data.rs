@@ -110,7 +110,7 @@ impl Shape {
     }
 }
 
-fn issued_in(keys: usize) -> usize {
+pub fn issued_in(keys: usize) -> usize {
     (0..keys).filter(|i| status_of(*i) == KeyStatus::Issued).count()
 }
 

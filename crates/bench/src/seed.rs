@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use keyward_persistence::connection::AnyConnection;
-use keyward_persistence::repo::{audit, maintenance};
+use keyward_persistence::repo::{audit, maintenance, summary};
 use keyward_persistence::schema::{
     access_codes, audit_events, developments, key_movements, keys, organisations, sessions, users,
 };
@@ -182,6 +182,19 @@ fn verify(conn: &mut AnyConnection, shape: Shape) -> anyhow::Result<String> {
     if !wrong.is_empty() {
         bail!("the seeded counts are wrong:\n{report}\n{}", wrong.join("\n"));
     }
+    // What the product reads back (maintained counts, if the schema keeps them) must
+    // agree with the rows: after_bulk_load is what makes it so.
+    let summary = store(summary::summary(conn, &bench_large, None))?;
+    let expected =
+        (shape.large_keys(), data::issued_in(shape.large_keys()), shape.large_devs * shape.large_codes_per_dev);
+    let found = (summary.total_keys, summary.issued, summary.access_codes);
+    ensure!(
+        [found.0, found.1, found.2].map(usize::try_from).map(Result::ok)
+            == [expected.0, expected.1, expected.2].map(Some),
+        "keys.summary of bench-large answers (keys, issued, codes) = {found:?}, expected {expected:?}: \
+         after_bulk_load did not bring the maintained counts up to date"
+    );
+    writeln!(report, "keys.summary       {:>10} keys, {} issued, {} codes in bench-large", found.0, found.1, found.2)?;
     let orgs: Vec<String> = organisations::table.select(organisations::id).load(conn)?;
     let mut verified = 0;
     for org in orgs {

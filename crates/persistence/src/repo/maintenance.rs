@@ -71,21 +71,64 @@ pub fn before_bulk_load(conn: &mut AnyConnection) -> StoreResult<BulkLoad> {
 }
 
 /// Creates again what [`before_bulk_load`] dropped, makes everything derived from the
-/// loaded rows right, then gathers the planner's statistics.
+/// loaded rows right (the counts `repo::counts` maintains, SQLite's search table), then
+/// gathers the planner's statistics.
 pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<()> {
     match conn {
         AnyConnection::Pg(c) => {
             for statement in &load.recreate {
                 diesel::sql_query(statement).execute(c)?;
             }
+            recount(c, "CAST(expected_return_at AS DATE)")?;
             diesel::sql_query("ANALYZE").execute(c)?;
         }
         AnyConnection::Sqlite(c) => {
             for statement in &load.recreate {
                 diesel::sql_query(statement).execute(c)?;
             }
+            // Keys loaded while the search triggers were away have no search_id and no
+            // row in keys_search: number them after the existing ones, rebuild the table.
+            diesel::sql_query(
+                "UPDATE keys SET search_id = rowid + (SELECT IFNULL(MAX(search_id), 0) FROM keys) \
+                 WHERE search_id IS NULL",
+            )
+            .execute(c)?;
+            diesel::sql_query("DELETE FROM keys_search").execute(c)?;
+            diesel::sql_query("INSERT INTO keys_search (rowid, search_text) SELECT search_id, search_text FROM keys")
+                .execute(c)?;
+            recount(c, "date(expected_return_at)")?;
             diesel::sql_query("ANALYZE").execute(c)?;
         }
     }
     Ok(())
+}
+
+/// Recomputes the maintained counts (migration `read_paths`) from the rows; `due_day` is
+/// the backend's expression for the day of `expected_return_at`.
+fn recount<C>(c: &mut C, due_day: &str) -> diesel::QueryResult<()>
+where
+    C: diesel::connection::SimpleConnection,
+{
+    c.batch_execute(&format!(
+        "DELETE FROM key_counts; DELETE FROM key_due_days; DELETE FROM access_code_counts; \
+         DELETE FROM key_ref_floors;
+         INSERT INTO key_counts (org_id, development_id, status, n)
+         SELECT org_id, development_id, status, COUNT(*) FROM keys GROUP BY org_id, development_id, status;
+         INSERT INTO key_due_days (org_id, due_day, development_id, n)
+         SELECT org_id, {due_day}, development_id, COUNT(*) FROM keys
+         WHERE status = 'issued' AND expected_return_at IS NOT NULL
+         GROUP BY org_id, {due_day}, development_id;
+         INSERT INTO access_code_counts (org_id, development_id, n)
+         SELECT org_id, development_id, COUNT(*) FROM access_codes GROUP BY org_id, development_id;
+         INSERT INTO key_ref_floors (org_id, ref_prefix, floor)
+         SELECT k.org_id, k.ref_prefix,
+                CASE WHEN NOT EXISTS (SELECT 1 FROM keys o WHERE o.org_id = k.org_id
+                                        AND o.ref_prefix = k.ref_prefix AND o.ref_number = 1)
+                     THEN 1 ELSE MIN(k.ref_number + 1) END
+         FROM keys k
+         WHERE k.ref_prefix IS NOT NULL AND k.ref_number >= 1
+           AND NOT EXISTS (SELECT 1 FROM keys o WHERE o.org_id = k.org_id
+                             AND o.ref_prefix = k.ref_prefix AND o.ref_number = k.ref_number + 1)
+         GROUP BY k.org_id, k.ref_prefix;"
+    ))
 }
