@@ -36,6 +36,18 @@ function common.counted(status, body)
   return false
 end
 
+-- A workload of one call against bench-large, the same every time: `params(large)` gets
+-- large.txt's lines (1: the token, 2: development D07's id) and returns the params JSON.
+function common.large_call(method, params)
+  local body
+  function init(args)
+    local large = common.lines(args[1] .. "/large.txt")
+    body = common.call(large[1], method, params(large))
+  end
+  function request() return body end
+  function response(status, headers, answer) common.counted(status, answer) end
+end
+
 function setup(thread)
   thread:set("id", #threads)
   threads[#threads + 1] = thread
