@@ -309,7 +309,10 @@ export type ListAuditInput = {
 };
 
 export type ListKeysInput = {
-	/**  Case-insensitive substring of keyRef, label or issuedTo (`%` and `_` are literal). */
+	/**
+	 *  Case-insensitive substring of keyRef, label or issuedTo (`%` and `_` are literal);
+	 *  one or two characters match the start of keyRef only.
+	 */
 	search?: string | null,
 	developmentId?: string | null,
 	status?: KeyStatus | null,
@@ -317,10 +320,12 @@ export type ListKeysInput = {
 	securityLevel?: SecurityLevel | null,
 	/**  `true`: only issued keys past their expected return; `false`: only the others. */
 	overdue?: boolean | null,
-	/**  1 or more; default 1. */
+	/**  1 or more, with page × limit at most 10,000; default 1. Not with `cursor`. */
 	page?: number | null,
 	/**  1 to 100; default 50. */
 	limit?: number | null,
+	/**  A previous answer's `nextCursor`: the page after that one. */
+	cursor?: string | null,
 };
 
 export type LoginInput = {
@@ -351,9 +356,15 @@ export type Organisation = {
 /**  One page of a list, with the total number of matching items. */
 export type Page<T> = {
 	items: T[],
+	/**  Every match or, when `totalCapped`, a lower bound. */
 	total: number,
+	/**  The total stopped counting at its cap: there are more matches than `total`. */
+	totalCapped: boolean,
+	/**  The page asked for; 0 when the page was asked by cursor. */
 	page: number,
 	limit: number,
+	/**  Where the next page starts (`keys.listKeys`); null on the last page and in the other lists. */
+	nextCursor: string | null,
 };
 
 /**  One role per user, one organisation per user. */

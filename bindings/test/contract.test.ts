@@ -287,7 +287,9 @@ describe("keyward contract through the generated client", () => {
 
     assert.deepEqual((await owner.keys.listKeys({ search: "oak-0" })).items.map((k) => k.id), [keyA.id, keyB.id]);
     assert.deepEqual((await owner.keys.listKeys({ search: "FRONT" })).items.map((k) => k.id), [keyA.id]);
-    assert.equal((await owner.keys.listKeys({ search: "%" })).total, 0, "% is a literal character");
+    assert.equal((await owner.keys.listKeys({ search: "%%%" })).total, 0, "% is a literal character");
+    assert.deepEqual((await owner.keys.listKeys({ search: "oa" })).items.map((k) => k.id), [keyA.id, keyB.id], "short: a keyRef prefix");
+    assert.equal((await owner.keys.listKeys({ search: "fr" })).total, 0, "short searches match keyRef prefixes only");
     assert.deepEqual((await owner.keys.listKeys({ keyType: "fob" })).items.map((k) => k.id), [keyB.id]);
     assert.deepEqual((await owner.keys.listKeys({ securityLevel: "high" })).items.map((k) => k.id), [keyB.id]);
     assert.equal((await owner.keys.listKeys({ developmentId: riverside.id })).total, 0);
@@ -298,6 +300,14 @@ describe("keyward contract through the generated client", () => {
     assert.equal(page2.page, 2);
     assert.equal(page2.limit, 1);
     assert.deepEqual(page2.items.map((k) => k.id), [keyB.id]);
+    assert.equal(page2.totalCapped, false);
+    assert.equal(page2.nextCursor, null, "the last page has no cursor");
+    const first = await owner.keys.listKeys({ limit: 1 });
+    assert.equal(typeof first.nextCursor, "string");
+    const next = await owner.keys.listKeys({ limit: 1, cursor: first.nextCursor! });
+    assert.equal(next.page, 0, "a page asked by cursor has no number");
+    assert.deepEqual(next.items.map((k) => k.id), [keyB.id]);
+    assert.equal((await failsWith(owner.keys.listKeys({ page: 201 }), "INVALID_INPUT")).field, "page");
 
     const tooMany = await failsWith(owner.keys.listKeys({ limit: 101 }), "INVALID_INPUT");
     assert.equal(tooMany.code, -32602);

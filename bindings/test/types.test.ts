@@ -162,10 +162,10 @@ describe("generated client on the wire (fake fetch)", () => {
       url: "http://keyward.test/",
       token: () => token,
       headers: { "x-request-id": "req-1" },
-      fetch: fakeFetch({ body: { jsonrpc: "2.0", id: 1, result: { items: [], total: 0, page: 1, limit: 50 } } }, sent),
+      fetch: fakeFetch({ body: { jsonrpc: "2.0", id: 1, result: { items: [], total: 0, totalCapped: false, page: 1, limit: 50, nextCursor: null } } }, sent),
     });
     const page = await client.keys.listKeys({ status: "issued", limit: 10 });
-    assert.deepEqual(page, { items: [], total: 0, page: 1, limit: 50 });
+    assert.deepEqual(page, { items: [], total: 0, totalCapped: false, page: 1, limit: 50, nextCursor: null });
     await client.keys.summary();
     token = null;
     await client.call("auth.login", { email: "a@b.test", password: "pw" });

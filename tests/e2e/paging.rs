@@ -199,3 +199,114 @@ on_both_databases! {
         assert_eq!(app.owner.ok("keys.summary", json!({})).await, summary_from_database(&app, &app.org_id));
     }
 }
+
+/// Creates `n` keys `Flat 1` … in the development, fifty calls at a time.
+async fn many_keys(app: &TestApp, development_id: &Value, n: usize) {
+    let labels: Vec<String> = (1..=n).map(|i| format!("Flat {i}")).collect();
+    for chunk in labels.chunks(50) {
+        let calls = chunk.iter().map(|label| {
+            app.owner.call(
+                "keys.createKey",
+                json!({"developmentId": development_id, "keyType": "physical_key", "label": label}),
+            )
+        });
+        for created in join_all(calls).await {
+            created.expect("createKey");
+        }
+    }
+}
+
+fn refs(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|k| k["keyRef"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Every ref of a listing, walked by cursor from the first page.
+async fn cursor_walk(app: &TestApp, params: Value) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut page = app.owner.ok("keys.listKeys", params.clone()).await;
+    loop {
+        seen.extend(refs(&page));
+        let Some(cursor) = page["nextCursor"].as_str() else { break };
+        let mut next = params.clone();
+        next["cursor"] = json!(cursor);
+        page = app.owner.ok("keys.listKeys", next).await;
+        assert_eq!(page["page"], 0);
+    }
+    seen
+}
+
+on_both_databases! {
+    async fn a_cursor_walk_equals_the_page_walk_and_broad_totals_are_capped(app: TestApp) {
+        let oak = app.development("Oak Park").await;
+        let elm = app.development("Elm Yard").await;
+        many_keys(&app, &oak["id"], 1003).await;
+        app.key(&elm["id"], "Gate fob").await;
+        let mut by_page = Vec::new();
+        for page in 1.. {
+            let answer = app.owner.ok("keys.listKeys", json!({"page": page, "limit": 100})).await;
+            assert_eq!((answer["total"].clone(), answer["totalCapped"].clone()), (json!(1004), json!(false)));
+            assert_eq!(answer["nextCursor"].is_string(), page < 11, "page {page}: {}", answer["nextCursor"]);
+            if answer["items"].as_array().unwrap().is_empty() {
+                break;
+            }
+            by_page.extend(refs(&answer));
+        }
+        let mut sorted = by_page.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!((by_page.len(), &by_page), (1004, &sorted), "every key once, in keyRef order");
+        assert_eq!(cursor_walk(&app, json!({"limit": 100})).await, by_page);
+        assert_eq!(cursor_walk(&app, json!({"limit": 7, "developmentId": elm["id"]})).await, ["EY-001"]);
+
+        // A search or a filter the counts cannot answer counts to 1,000 and says so.
+        let search = app.owner.ok("keys.listKeys", json!({"search": "flat", "limit": 100})).await;
+        assert_eq!((search["total"].clone(), search["totalCapped"].clone()), (json!(1000), json!(true)));
+        let flats = cursor_walk(&app, json!({"search": "flat", "limit": 100})).await;
+        assert_eq!(flats, by_page.iter().filter(|r| r.starts_with("OP-")).cloned().collect::<Vec<_>>());
+        let typed = app.owner.ok("keys.listKeys", json!({"keyType": "physical_key"})).await;
+        assert_eq!((typed["total"].clone(), typed["totalCapped"].clone()), (json!(1000), json!(true)));
+        let narrow = app.owner.ok("keys.listKeys", json!({"search": "flat 100"})).await;
+        // (The keys were created concurrently: labels and refs are numbered apart.)
+        let mut labels: Vec<&str> = narrow["items"].as_array().unwrap().iter().map(|k| k["label"].as_str().unwrap()).collect();
+        labels.sort();
+        assert_eq!(labels, ["Flat 100", "Flat 1000", "Flat 1001", "Flat 1002", "Flat 1003"]);
+        assert_eq!((narrow["total"].clone(), narrow["totalCapped"].clone()), (json!(5), json!(false)));
+        assert_eq!(narrow["nextCursor"], Value::Null);
+        // Filters the counts answer are exact, however many match.
+        let in_stock = app.owner.ok("keys.listKeys", json!({"developmentId": oak["id"], "status": "in_stock", "limit": 1})).await;
+        assert_eq!((in_stock["total"].clone(), in_stock["totalCapped"].clone()), (json!(1003), json!(false)));
+        assert_eq!(refs(&in_stock), ["OP-001"]);
+
+        // Page numbers reach page × limit = 10,000; past it, the cursor.
+        let deepest = app.owner.ok("keys.listKeys", json!({"page": 100, "limit": 100})).await;
+        assert_eq!(refs(&deepest), Vec::<String>::new());
+        app.owner.err("keys.listKeys", json!({"page": 101, "limit": 100})).await.assert_invalid("page");
+        app.owner.err("keys.listKeys", json!({"page": 1, "cursor": "T1AtMDAx"})).await.assert_invalid("cursor");
+        for bad in ["", "%%%", "////", "_w"] {
+            app.owner.err("keys.listKeys", json!({"cursor": bad})).await.assert_invalid("cursor");
+        }
+    }
+
+    async fn searches_of_one_or_two_characters_match_the_start_of_key_refs(app: TestApp) {
+        let oak = app.development("Oak Park").await;
+        let elm = app.development("Elm Yard").await;
+        app.key(&oak["id"], "Yard gate").await;
+        app.key(&elm["id"], "Elm door").await;
+        let owner = &app.owner;
+        let search = |search: &'static str| async move {
+            let page = owner.ok("keys.listKeys", json!({"search": search})).await;
+            assert_eq!(page["total"], page["items"].as_array().unwrap().len(), "{search}");
+            refs(&page)
+        };
+        assert_eq!(search("e").await, ["EY-001"]);
+        assert_eq!(search("Ey").await, ["EY-001"]);
+        assert_eq!(search("o").await, ["OP-001"]);
+        // Not a ref's start, though labels and refs contain them.
+        assert_eq!(search("y").await, Vec::<String>::new());
+        assert_eq!(search("ya").await, Vec::<String>::new());
+        assert_eq!(search("-0").await, Vec::<String>::new());
+        // Three characters search everywhere.
+        assert_eq!(search("yar").await, ["OP-001"]);
+        assert_eq!(search("y-0").await, ["EY-001"]);
+    }
+}

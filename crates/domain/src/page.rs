@@ -37,9 +37,22 @@ impl PageRequest {
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Every match or, when `totalCapped`, a lower bound.
     pub total: i32,
+    /// The total stopped counting at its cap: there are more matches than `total`.
+    pub total_capped: bool,
+    /// The page asked for; 0 when the page was asked by cursor.
     pub page: i32,
     pub limit: i32,
+    /// Where the next page starts (`keys.listKeys`); null on the last page and in the other lists.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page of a list whose total is counted exactly and that has no cursor.
+    pub fn counted(items: Vec<T>, total: i32, request: PageRequest) -> Page<T> {
+        Page { items, total, total_capped: false, page: request.page, limit: request.limit, next_cursor: None }
+    }
 }
 
 #[cfg(test)]

@@ -142,12 +142,11 @@ pub fn list(
         .offset(page.offset())
         .load(conn)?;
     let today = today();
-    Ok(Page {
-        items: rows.into_iter().map(|r| r.into_code(sealer, reveal, today)).collect::<StoreResult<_>>()?,
-        total: super::count_i32(total),
-        page: page.page,
-        limit: page.limit,
-    })
+    Ok(Page::counted(
+        rows.into_iter().map(|r| r.into_code(sealer, reveal, today)).collect::<StoreResult<_>>()?,
+        super::count_i32(total),
+        page,
+    ))
 }
 
 /// A new code, validated.

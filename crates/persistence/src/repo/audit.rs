@@ -327,12 +327,7 @@ pub fn list(
         .limit(i64::from(page.limit))
         .offset(page.offset())
         .load(conn)?;
-    Ok(Page {
-        items: rows.into_iter().map(into_event).collect(),
-        total: super::count_i32(total),
-        page: page.page,
-        limit: page.limit,
-    })
+    Ok(Page::counted(rows.into_iter().map(into_event).collect(), super::count_i32(total), page))
 }
 
 fn into_event(row: ChainedEvent) -> AuditEvent {

@@ -5,7 +5,7 @@ use keyward_domain::entities::{KeyType, SecurityLevel};
 use keyward_domain::key_ref::normalise_key_ref;
 use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
 use keyward_domain::{Capability, Error, Key, KeyMovement, KeyStatus, Page, PageRequest, Transition};
-use keyward_persistence::repo::keys::{self, KeyFields, KeyFilter, KeyPatch, NewKey, TransitionDetails};
+use keyward_persistence::repo::keys::{self, KeyFields, KeyFilter, KeyPatch, NewKey, PageStart, TransitionDetails};
 use keyward_sms::phone;
 use serde::{Deserialize, Serialize};
 use specta::Type;
@@ -19,7 +19,8 @@ const CODE_MAX: usize = 100;
 #[derive(Debug, Default, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListKeysInput {
-    /// Case-insensitive substring of keyRef, label or issuedTo (`%` and `_` are literal).
+    /// Case-insensitive substring of keyRef, label or issuedTo (`%` and `_` are literal);
+    /// one or two characters match the start of keyRef only.
     #[serde(default)]
     pub search: Option<String>,
     #[serde(default)]
@@ -33,13 +34,19 @@ pub struct ListKeysInput {
     /// `true`: only issued keys past their expected return; `false`: only the others.
     #[serde(default)]
     pub overdue: Option<bool>,
-    /// 1 or more; default 1.
+    /// 1 or more, with page × limit at most 10,000; default 1. Not with `cursor`.
     #[serde(default)]
     pub page: Option<i32>,
     /// 1 to 100; default 50.
     #[serde(default)]
     pub limit: Option<i32>,
+    /// A previous answer's `nextCursor`: the page after that one.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
+
+/// How deep page numbers go (page × limit); past it a cursor walks on.
+const PAGE_NUMBER_DEPTH: i64 = 10_000;
 
 pub struct ListKeys;
 impl Procedure for ListKeys {
@@ -51,6 +58,17 @@ impl Procedure for ListKeys {
     async fn call(call: Call<'_>, input: ListKeysInput) -> Result<Page<Key>, Error> {
         let org_id = call.actor()?.org_id.clone();
         let page = PageRequest::new(input.page, input.limit)?;
+        let start = match input.cursor {
+            Some(_) if input.page.is_some() => return Err(Error::invalid("cursor", "cannot be combined with page")),
+            Some(cursor) => PageStart::After { key_ref: keys::decode_cursor(&cursor)?, limit: page.limit },
+            None if i64::from(page.page) * i64::from(page.limit) > PAGE_NUMBER_DEPTH => {
+                return Err(Error::invalid(
+                    "page",
+                    format!("page × limit must be at most {PAGE_NUMBER_DEPTH}; go further with cursor (nextCursor)"),
+                ));
+            }
+            None => PageStart::Number(page),
+        };
         let filter = KeyFilter {
             search: validate::optional_line("search", input.search.as_deref(), SHORT_TEXT_MAX)?,
             development_id: input.development_id,
@@ -59,7 +77,7 @@ impl Procedure for ListKeys {
             security_level: input.security_level,
             overdue: input.overdue,
         };
-        call.app.db.run(move |c| keys::list(c, &org_id, &filter, page)).await
+        call.app.db.run(move |c| keys::list(c, &org_id, &filter, start)).await
     }
 }
 
