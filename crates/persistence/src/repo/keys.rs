@@ -245,14 +245,30 @@ pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageSt
             (counted.min(TOTAL_CAP), counted > TOTAL_CAP)
         }
     };
-    let (page, limit, mut query) = match &start {
-        PageStart::Number(page) => (page.page, page.limit, filtered(org_id, f, now, sqlite).offset(page.offset())),
+    let (page, limit, query) = match &start {
+        PageStart::Number(page) if page.offset() == 0 => (page.page, page.limit, filtered(org_id, f, now, sqlite)),
+        PageStart::Number(page) => {
+            // Skip to the page's first ref reading only the index (the rows skipped are
+            // not fetched; on an interleaved table each would be a page read), then
+            // read the page from there.
+            let first: Option<String> = filtered(org_id, f, now, sqlite)
+                .select(keys::key_ref)
+                .order(keys::key_ref)
+                .offset(page.offset())
+                .first(conn)
+                .optional()?;
+            let Some(first) = first else {
+                let total = super::count_i32(total);
+                let (page, limit) = (page.page, page.limit);
+                return Ok(Page { items: Vec::new(), total, total_capped, page, limit, next_cursor: None });
+            };
+            (page.page, page.limit, filtered(org_id, f, now, sqlite).filter(keys::key_ref.ge(first)))
+        }
         PageStart::After { key_ref, limit } => {
             (0, *limit, filtered(org_id, f, now, sqlite).filter(keys::key_ref.gt(key_ref)))
         }
     };
-    query = query.order(keys::key_ref).limit(i64::from(limit) + 1);
-    let mut rows: Vec<KeyRow> = query.load(conn)?;
+    let mut rows: Vec<KeyRow> = query.order(keys::key_ref).limit(i64::from(limit) + 1).load(conn)?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = rows.last().filter(|_| more).map(|last| encode_cursor(&last.key_ref));
