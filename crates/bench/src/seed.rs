@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use keyward_domain::KeyStatus;
 use keyward_persistence::connection::AnyConnection;
 use keyward_persistence::repo::{audit, maintenance, summary};
 use keyward_persistence::schema::{
@@ -65,7 +66,7 @@ pub fn run(url: &str, shape: Shape, out: &Path, fresh: bool) -> anyhow::Result<(
     let loaded = started.elapsed();
 
     let counts = verify(&mut conn, shape)?;
-    write_outputs(out, &key, &data)?;
+    write_outputs(out, &key, &data, shape)?;
     println!("{counts}");
     println!(
         "seeded {} in {:.1} s (migrate {:.1} s, generate {:.1} s, load and index {:.1} s, verify {:.1} s)",
@@ -212,7 +213,7 @@ fn verify(conn: &mut AnyConnection, shape: Shape) -> anyhow::Result<String> {
 /// The load generator's files: the secret key the server needs, bench-large's token and
 /// development D07, the small organisations' tokens, W1's keys, and the ids the pgbench
 /// scripts use.
-fn write_outputs(out: &Path, key: &SecretKey, data: &Dataset) -> anyhow::Result<()> {
+fn write_outputs(out: &Path, key: &SecretKey, data: &Dataset, shape: Shape) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let write = |name: &str, text: String| {
         std::fs::write(out.join(name), text).with_context(|| format!("writing {}", out.join(name).display()))
@@ -224,7 +225,14 @@ fn write_outputs(out: &Path, key: &SecretKey, data: &Dataset) -> anyhow::Result<
     let (large, session) = (&data.orgs[0], &data.sessions[0]);
     write(
         "pgbench.vars",
-        format!("large_org={}\nd07={}\nlarge_token_hash={}\n", large.id, data.large_d07, session.token_hash),
+        format!(
+            "large_org={}\nd07={}\nlarge_token_hash={}\nsmall_orgs={}\nw1_in_stock={}\n",
+            large.id,
+            data.large_d07,
+            session.token_hash,
+            data.small_tokens.len(),
+            (0..shape.small_keys_per_dev).filter(|i| data::status_of(*i) == KeyStatus::InStock).count(),
+        ),
     )?;
     Ok(())
 }

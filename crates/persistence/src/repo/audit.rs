@@ -77,30 +77,36 @@ pub struct ChainedEvent {
 }
 
 impl ChainedEvent {
-    /// The canonical content: see the module documentation.
+    /// The canonical content: see the module documentation. A tuple serialises as the
+    /// JSON array, without building a `serde_json::Value` first.
     fn canonical(&self, prev_hash: &str) -> String {
-        let at = self.at.and_utc().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-        serde_json::json!([
+        let at = self.at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let content = (
             prev_hash,
-            self.id,
-            self.org_id,
+            &self.id,
+            &self.org_id,
             self.seq,
             at,
-            self.actor_id,
-            self.actor_name,
-            self.action,
-            self.entity_type,
-            self.entity_id,
-            self.summary,
-            self.changes,
-        ])
-        .to_string()
+            &self.actor_id,
+            &self.actor_name,
+            &self.action,
+            &self.entity_type,
+            &self.entity_id,
+            &self.summary,
+            &self.changes,
+        );
+        serde_json::to_string(&content).expect("strings and numbers always serialise")
     }
 
     /// The hash this event has when it follows an event whose hash is `prev_hash`.
     pub fn hash_after(&self, prev_hash: &str) -> String {
+        use std::fmt::Write;
         let digest = Sha256::digest(self.canonical(prev_hash).as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            write!(hex, "{b:02x}").expect("writing to a String cannot fail");
+        }
+        hex
     }
 }
 
