@@ -1,6 +1,9 @@
 //! The one diesel schema shared by PostgreSQL and SQLite (`migrations/{postgres,sqlite}`
 //! create the same tables). Ids are UUIDv7 text, instants are UTC `Timestamp`s: the types
 //! both backends support through `MultiBackend`.
+//!
+//! Outside this schema, on SQLite only: `keys.search_id` and the FTS5 table `keys_search`,
+//! kept by triggers and read by `repo::keys` in SQL (decision 38).
 
 diesel::table! {
     organisations (id) {
