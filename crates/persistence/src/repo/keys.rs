@@ -148,11 +148,13 @@ pub const TOTAL_CAP: i64 = 1000;
 /// index needs three characters.
 const TRIGRAM: usize = 3;
 
+/// The organisation's keys that match the filter. `fts`: narrow a search through SQLite's
+/// FTS5 table first (worth it when the organisation has few matches).
 fn filtered<'a>(
     org_id: &'a str,
     f: &'a KeyFilter,
     now: NaiveDateTime,
-    sqlite: bool,
+    fts: bool,
 ) -> keys::BoxedQuery<'a, MultiBackend> {
     let mut q = keys::table.filter(keys::org_id.eq(org_id)).into_boxed();
     if let Some(search) = &f.search {
@@ -161,7 +163,7 @@ fn filtered<'a>(
             let prefix = search.to_uppercase();
             q = q.filter(keys::key_ref.ge(prefix.clone())).filter(keys::key_ref.lt(format!("{prefix}\u{10FFFF}")));
         } else {
-            if sqlite {
+            if fts {
                 // The FTS5 trigram table narrows to the keys that contain every trigram
                 // of the search (a phrase of trigrams); the LIKE below decides.
                 let phrase = format!("\"{}\"", search.to_lowercase().replace('"', "\"\""));
@@ -233,11 +235,11 @@ pub fn decode_cursor(cursor: &str) -> Result<String, Error> {
 /// (to know whether a next page exists), never the organisation's keys.
 pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageStart) -> StoreResult<Page<Key>> {
     let now = time::now();
-    let sqlite = matches!(conn, AnyConnection::Sqlite(_));
+    let fts = matches!(conn, AnyConnection::Sqlite(_));
     let (total, total_capped) = match exact_total(conn, org_id, f, now)? {
         Some(total) => (total, false),
         None => {
-            let counted: Vec<i32> = filtered(org_id, f, now, sqlite)
+            let counted: Vec<i32> = filtered(org_id, f, now, fts)
                 .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
                 .limit(TOTAL_CAP + 1)
                 .load(conn)?;
@@ -245,13 +247,17 @@ pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageSt
             (counted.min(TOTAL_CAP), counted > TOTAL_CAP)
         }
     };
+    // SQLite's FTS table holds every organisation's matches, and they are sorted by ref
+    // before a page is kept: with over 1,000 matches here the page is cheaper walking
+    // the organisation in ref order, where matches come often (decision 38).
+    let fts = fts && !total_capped;
     let (page, limit, query) = match &start {
-        PageStart::Number(page) if page.offset() == 0 => (page.page, page.limit, filtered(org_id, f, now, sqlite)),
+        PageStart::Number(page) if page.offset() == 0 => (page.page, page.limit, filtered(org_id, f, now, fts)),
         PageStart::Number(page) => {
             // Skip to the page's first ref reading only the index (the rows skipped are
             // not fetched; on an interleaved table each would be a page read), then
             // read the page from there.
-            let first: Option<String> = filtered(org_id, f, now, sqlite)
+            let first: Option<String> = filtered(org_id, f, now, fts)
                 .select(keys::key_ref)
                 .order(keys::key_ref)
                 .offset(page.offset())
@@ -262,10 +268,10 @@ pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageSt
                 let (page, limit) = (page.page, page.limit);
                 return Ok(Page { items: Vec::new(), total, total_capped, page, limit, next_cursor: None });
             };
-            (page.page, page.limit, filtered(org_id, f, now, sqlite).filter(keys::key_ref.ge(first)))
+            (page.page, page.limit, filtered(org_id, f, now, fts).filter(keys::key_ref.ge(first)))
         }
         PageStart::After { key_ref, limit } => {
-            (0, *limit, filtered(org_id, f, now, sqlite).filter(keys::key_ref.gt(key_ref)))
+            (0, *limit, filtered(org_id, f, now, fts).filter(keys::key_ref.gt(key_ref)))
         }
     };
     let mut rows: Vec<KeyRow> = query.order(keys::key_ref).limit(i64::from(limit) + 1).load(conn)?;
