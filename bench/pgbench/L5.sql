@@ -7,6 +7,6 @@
 -- primary key), as the load generator draws a small organisation per call.
 \set n random(0, :small_orgs)
 SELECT token_hash AS th, org_id AS org FROM sessions ORDER BY token_hash OFFSET :n LIMIT 1 \gset
-SELECT "users"."id", "users"."org_id", "users"."name", "users"."role" FROM ("sessions" INNER JOIN "users" ON ("sessions"."user_id" = "users"."id")) WHERE ((("sessions"."token_hash" = :th) AND ("sessions"."expires_at" > '2026-12-06 03:20:23.23289')) AND ("users"."disabled" = 'f')) LIMIT '1';
+SELECT "users"."id", "users"."org_id", "users"."name", "users"."role" FROM ("sessions" INNER JOIN "users" ON ("sessions"."user_id" = "users"."id")) WHERE ((("sessions"."token_hash" = :th) AND ("sessions"."expires_at" > '2026-12-06 03:30:32.077619')) AND ("users"."disabled" = 'f')) LIMIT '1';
 SELECT "key_counts"."status", sum("key_counts"."n") FROM "key_counts" WHERE ("key_counts"."org_id" = :org) GROUP BY "key_counts"."status";
 SELECT "keys"."key_ref" FROM "keys" WHERE ("keys"."org_id" = :org) ORDER BY "keys"."key_ref" LIMIT '1' OFFSET '1950';
