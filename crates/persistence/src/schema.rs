@@ -10,6 +10,7 @@ diesel::table! {
         id -> Text,
         name -> Text,
         created_at -> Timestamp,
+        mask_codes_in_lists -> Bool,
     }
 }
 
@@ -78,6 +79,8 @@ diesel::table! {
         last_status_change_by -> Nullable<Text>,
         version -> Integer,
         search_text -> Text,
+        holder_id -> Nullable<Text>,
+        return_requested_at -> Nullable<Timestamp>,
     }
 }
 
@@ -93,6 +96,7 @@ diesel::table! {
         purpose -> Nullable<Text>,
         expected_return_at -> Nullable<Timestamp>,
         notes -> Nullable<Text>,
+        holder_id -> Nullable<Text>,
     }
 }
 
@@ -139,6 +143,9 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> Integer,
         search_text -> Text,
+        value_version -> Integer,
+        rotate_by -> Nullable<Date>,
+        rotation_flagged_at -> Nullable<Timestamp>,
     }
 }
 
@@ -227,8 +234,104 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    firms (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        archived_at -> Nullable<Timestamp>,
+        offboarded_at -> Nullable<Timestamp>,
+        offboard_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    people (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        kind -> Text,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        firm_id -> Nullable<Text>,
+        development_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        archived_at -> Nullable<Timestamp>,
+        offboarded_at -> Nullable<Timestamp>,
+        offboard_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    access_code_values (code_id, value_version) {
+        org_id -> Text,
+        code_id -> Text,
+        value_version -> Integer,
+        started_at -> Timestamp,
+        started_by -> Text,
+    }
+}
+
+diesel::table! {
+    code_exposures (id) {
+        id -> Text,
+        org_id -> Text,
+        code_id -> Text,
+        value_version -> Integer,
+        at -> Timestamp,
+        channel -> Text,
+        person_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        name -> Text,
+        phone -> Nullable<Text>,
+        sms_id -> Nullable<Text>,
+        note -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
+        actor_name -> Text,
+    }
+}
+
+diesel::table! {
+    code_rotation_reasons (id) {
+        id -> Text,
+        org_id -> Text,
+        code_id -> Text,
+        value_version -> Integer,
+        at -> Timestamp,
+        kind -> Text,
+        person_id -> Nullable<Text>,
+        key_id -> Nullable<Text>,
+        note -> Nullable<Text>,
+        actor_name -> Text,
+    }
+}
+
+diesel::table! {
+    access_code_keys (code_id, key_id) {
+        org_id -> Text,
+        code_id -> Text,
+        key_id -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
+diesel::joinable!(keys -> people (holder_id));
+diesel::joinable!(people -> firms (firm_id));
+diesel::joinable!(code_exposures -> access_codes (code_id));
+diesel::joinable!(access_code_keys -> access_codes (code_id));
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     users,
@@ -246,5 +349,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_counts,
     key_due_days,
     access_code_counts,
-    key_ref_floors
+    key_ref_floors,
+    firms,
+    people,
+    access_code_values,
+    code_exposures,
+    code_rotation_reasons,
+    access_code_keys
 );

@@ -35,6 +35,9 @@ struct CodeRow {
     updated_at: NaiveDateTime,
     version: i32,
     search_text: String,
+    value_version: i32,
+    rotate_by: Option<NaiveDate>,
+    rotation_flagged_at: Option<NaiveDateTime>,
 }
 
 /// Whether the reader sees code values (`code: null` otherwise).
@@ -193,6 +196,9 @@ pub fn create(
         created_at: now,
         updated_at: now,
         version: 1,
+        value_version: 1,
+        rotate_by: None,
+        rotation_flagged_at: None,
     };
     diesel::insert_into(access_codes::table).values(&row).execute(conn).map_err(|e| {
         let e = StoreError::from(e);

@@ -54,6 +54,8 @@ struct KeyRow {
     last_status_change_by: Option<String>,
     version: i32,
     search_text: String,
+    holder_id: Option<String>,
+    return_requested_at: Option<NaiveDateTime>,
 }
 
 impl KeyRow {
@@ -437,6 +439,8 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewKey) -> StoreResu
         last_status_change_by: Some(actor.name.clone()),
         version: 1,
         search_text: String::new(),
+        holder_id: None,
+        return_requested_at: None,
     };
     row.set_key_ref(key_ref);
     row.refresh_search_text();
@@ -709,6 +713,7 @@ struct MovementRow {
     purpose: Option<String>,
     expected_return_at: Option<NaiveDateTime>,
     notes: Option<String>,
+    holder_id: Option<String>,
 }
 
 fn record_movement(
@@ -729,6 +734,7 @@ fn record_movement(
         purpose: key.purpose.clone(),
         expected_return_at: key.expected_return_at,
         notes,
+        holder_id: key.holder_id.clone(),
     };
     diesel::insert_into(key_movements::table).values(&row).execute(conn)?;
     Ok(())

@@ -1,0 +1,16 @@
+DROP TABLE access_code_keys;
+DROP TABLE code_rotation_reasons;
+DROP TABLE code_exposures;
+DROP TABLE access_code_values;
+DROP INDEX access_codes_org_rotation;
+ALTER TABLE access_codes DROP COLUMN rotation_flagged_at;
+ALTER TABLE access_codes DROP COLUMN rotate_by;
+ALTER TABLE access_codes DROP COLUMN value_version;
+ALTER TABLE organisations DROP COLUMN mask_codes_in_lists;
+DROP INDEX key_movements_org_holder_at;
+ALTER TABLE key_movements DROP COLUMN holder_id;
+DROP INDEX keys_org_holder_ref;
+ALTER TABLE keys DROP COLUMN return_requested_at;
+ALTER TABLE keys DROP COLUMN holder_id;
+DROP TABLE people;
+DROP TABLE firms;
