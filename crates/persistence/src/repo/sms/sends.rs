@@ -1,150 +1,19 @@
-//! SMS settings and the record of every send that reached the provider stage.
-//!
-//! A send is two transactions around the provider call (the contract's pipeline):
-//! [`begin`] settles idempotency, checks the limits and commits a `pending` row — the
-//! outbox — and [`finish`] records the outcome with its audit event. Rows left `pending`
-//! by a crash become `unknown` ([`mark_stale_pending`]); nothing is ever re-sent.
-//! The message body is never stored: it may hold an access code.
+//! Sends: idempotency, limits, the pending row and its outcome.
 
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
-use keyward_domain::{Actor, Error, FieldChange, Secret, SmsSettings, entities::diff};
+use keyward_domain::{Actor, Error, FieldChange};
 use sha2::{Digest, Sha256};
 
-use super::audit::{self, NewEvent};
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_unique_violation};
-use crate::schema::{sms_daily_usage, sms_messages, sms_settings};
-use crate::secrets::Sealer;
+use crate::repo::audit::{self, NewEvent};
+use crate::schema::{sms_daily_usage, sms_messages};
 use crate::time;
 
 const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
-
-// ---- settings ----------------------------------------------------------------------
-
-/// What sending needs: the account, the token (opened), the sender.
-pub struct Account {
-    pub account_sid: String,
-    pub auth_token: Secret,
-    pub from_number: Option<String>,
-    pub messaging_service_sid: Option<String>,
-}
-
-#[derive(Queryable, Insertable, Clone)]
-#[diesel(table_name = sms_settings)]
-struct SettingsRow {
-    org_id: String,
-    account_sid: String,
-    auth_token_sealed: String,
-    from_number: Option<String>,
-    messaging_service_sid: Option<String>,
-    updated_at: NaiveDateTime,
-}
-
-fn settings_row(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Option<SettingsRow>> {
-    Ok(sms_settings::table.find(org_id).first(conn).optional()?)
-}
-
-pub fn account(conn: &mut AnyConnection, sealer: &Sealer, org_id: &str) -> StoreResult<Option<Account>> {
-    settings_row(conn, org_id)?
-        .map(|row| {
-            Ok(Account {
-                auth_token: Secret::from(sealer.open(&row.auth_token_sealed)?),
-                account_sid: row.account_sid,
-                from_number: row.from_number,
-                messaging_service_sid: row.messaging_service_sid,
-            })
-        })
-        .transpose()
-}
-
-pub fn view(conn: &mut AnyConnection, org_id: &str) -> StoreResult<SmsSettings> {
-    Ok(match settings_row(conn, org_id)? {
-        Some(row) => SmsSettings {
-            configured: true,
-            account_sid: Some(row.account_sid),
-            from_number: row.from_number,
-            messaging_service_sid: row.messaging_service_sid,
-        },
-        None => SmsSettings { configured: false, account_sid: None, from_number: None, messaging_service_sid: None },
-    })
-}
-
-pub fn configured(conn: &mut AnyConnection, org_id: &str) -> StoreResult<bool> {
-    Ok(diesel::select(diesel::dsl::exists(sms_settings::table.find(org_id).select(sms_settings::org_id)))
-        .get_result(conn)?)
-}
-
-/// Validated settings; the token arrives in clear and is sealed here.
-pub struct NewSettings {
-    pub account_sid: String,
-    pub auth_token: Secret,
-    pub from_number: Option<String>,
-    pub messaging_service_sid: Option<String>,
-}
-
-pub fn save(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: NewSettings) -> StoreResult<SmsSettings> {
-    // Two first saves at once would both insert: serialise on the organisation's row.
-    super::lock_organisation(conn, &actor.org_id)?;
-    let old = settings_row(conn, &actor.org_id)?;
-    let row = SettingsRow {
-        org_id: actor.org_id.clone(),
-        account_sid: new.account_sid,
-        auth_token_sealed: sealer.seal(new.auth_token.expose()),
-        from_number: new.from_number,
-        messaging_service_sid: new.messaging_service_sid,
-        updated_at: time::now(),
-    };
-    let mut changes = Vec::new();
-    diff(&mut changes, "accountSid", &old.as_ref().map(|o| o.account_sid.clone()), &Some(row.account_sid.clone()));
-    changes.push(FieldChange::new("authToken", old.as_ref().map(|_| "***"), Some("***")));
-    diff(&mut changes, "fromNumber", &old.as_ref().and_then(|o| o.from_number.clone()), &row.from_number);
-    diff(
-        &mut changes,
-        "messagingServiceSid",
-        &old.as_ref().and_then(|o| o.messaging_service_sid.clone()),
-        &row.messaging_service_sid,
-    );
-    if old.is_some() {
-        diesel::update(sms_settings::table.find(&actor.org_id))
-            .set((
-                sms_settings::account_sid.eq(&row.account_sid),
-                sms_settings::auth_token_sealed.eq(&row.auth_token_sealed),
-                sms_settings::from_number.eq(&row.from_number),
-                sms_settings::messaging_service_sid.eq(&row.messaging_service_sid),
-                sms_settings::updated_at.eq(row.updated_at),
-            ))
-            .execute(conn)?;
-    } else {
-        diesel::insert_into(sms_settings::table).values(&row).execute(conn)?;
-    }
-    audit::record(
-        conn,
-        actor,
-        NewEvent {
-            action: "smsSettings.updated",
-            entity_type: "smsSettings",
-            entity_id: &actor.org_id,
-            summary: "SMS settings updated".to_owned(),
-            changes,
-        },
-    )?;
-    view(conn, &actor.org_id)
-}
-
-/// Every sealed token, for `secrets::rotate`: (org_id, sealed).
-pub(crate) fn sealed_tokens(conn: &mut AnyConnection) -> StoreResult<Vec<(String, String)>> {
-    Ok(sms_settings::table.select((sms_settings::org_id, sms_settings::auth_token_sealed)).load(conn)?)
-}
-
-pub(crate) fn reseal_token(conn: &mut AnyConnection, org_id: &str, sealed: &str) -> StoreResult<()> {
-    diesel::update(sms_settings::table.find(org_id)).set(sms_settings::auth_token_sealed.eq(sealed)).execute(conn)?;
-    Ok(())
-}
-
-// ---- sends ------------------------------------------------------------------------
 
 /// What is being sent to whom (validated); never the body.
 #[derive(Debug, Clone)]
@@ -167,37 +36,6 @@ impl Attempt {
             format!("{}|{}|{}|{}", self.target_type, self.target_id, self.to_e164, self.recipient_name).as_bytes(),
         );
         digest.iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-/// A stored send, as the sweep and delivery reports read it back.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = sms_messages)]
-struct StoredSend {
-    id: String,
-    org_id: String,
-    status: String,
-    target_type: String,
-    target_id: String,
-    recipient_name: String,
-    to_e164: String,
-    segments: i32,
-    encoding: String,
-}
-
-impl StoredSend {
-    /// What the audit event of a later outcome says about the send.
-    fn attempt(&self) -> Attempt {
-        Attempt {
-            target_type: if self.target_type == "key" { "key" } else { "accessCode" },
-            target_id: self.target_id.clone(),
-            target_name: self.target_id.clone(),
-            recipient_name: self.recipient_name.clone(),
-            to_e164: self.to_e164.clone(),
-            idempotency_key: None,
-            segments: self.segments,
-            encoding: if self.encoding == "UCS-2" { "UCS-2" } else { "GSM-7" },
-        }
     }
 }
 
@@ -243,7 +81,7 @@ pub fn begin(
     let today = now.date();
     // The organisation's row, not today's counter: sends either side of midnight must
     // serialise too (the same idempotency key, the same recipient's hour).
-    super::lock_organisation(conn, &actor.org_id)?;
+    crate::repo::lock_organisation(conn, &actor.org_id)?;
     ensure_counter(conn, &actor.org_id, today)?;
 
     if let Some(replay) = previous_send(conn, &actor.org_id, attempt, true)? {
@@ -428,7 +266,7 @@ pub fn finish(
     attempt: &Attempt,
     outcome: &Outcome,
 ) -> StoreResult<()> {
-    super::lock_organisation(conn, &actor.org_id)?;
+    crate::repo::lock_organisation(conn, &actor.org_id)?;
     let (message_id, provider_status, code, http_status, attempts) = match outcome {
         Outcome::Sent { provider_message_id, provider_status, attempts } => {
             (Some(provider_message_id.clone()), Some(provider_status.clone()), None, Some(201), *attempts)
@@ -475,14 +313,14 @@ pub fn finish(
 }
 
 /// Who an SMS audit event is attributed to.
-enum Author<'a> {
+pub(super) enum Author<'a> {
     User(&'a Actor),
     /// keyward itself or the provider: (organisation, name).
     System(&'a str, &'a str),
 }
 
 #[allow(clippy::too_many_arguments)]
-fn record_outcome(
+pub(super) fn record_outcome(
     conn: &mut AnyConnection,
     author: Author<'_>,
     sms_id: &str,
@@ -521,100 +359,4 @@ fn record_outcome(
         Author::User(actor) => audit::record(conn, actor, event),
         Author::System(org_id, name) => audit::record_system(conn, org_id, name, event),
     }
-}
-
-/// Marks `pending` rows older than `age` as `unknown` (the server stopped while sending,
-/// or the provider never answered), each with an audit event. They are never re-sent:
-/// the provider may have received them.
-pub fn mark_stale_pending(conn: &mut AnyConnection, age: Duration) -> StoreResult<usize> {
-    let cutoff = time::now() - TimeDelta::from_std(age).unwrap_or(TimeDelta::hours(1));
-    let stale: Vec<StoredSend> = sms_messages::table
-        .filter(sms_messages::status.eq("pending"))
-        .filter(sms_messages::created_at.lt(cutoff))
-        // One order for every node, so that two sweeps cannot deadlock on PostgreSQL:
-        // organisations in id order, each locked before its messages are touched.
-        .order((sms_messages::org_id, sms_messages::id))
-        .select(StoredSend::as_select())
-        .load(conn)?;
-    let mut marked = 0;
-    let mut locked: Option<String> = None;
-    for row in stale {
-        if locked.as_deref() != Some(row.org_id.as_str()) {
-            super::lock_organisation(conn, &row.org_id)?;
-            locked = Some(row.org_id.clone());
-        }
-        let updated = diesel::update(sms_messages::table.find(&row.id).filter(sms_messages::status.eq("pending")))
-            .set((sms_messages::status.eq("unknown"), sms_messages::updated_at.eq(time::now())))
-            .execute(conn)?;
-        if updated == 0 {
-            continue;
-        }
-        marked += 1;
-        let attempt = row.attempt();
-        record_outcome(
-            conn,
-            Author::System(&row.org_id, "keyward (send interrupted)"),
-            &row.id,
-            &attempt,
-            "pending",
-            "unknown",
-            None,
-            None,
-            0,
-        )?;
-    }
-    Ok(marked)
-}
-
-/// How far along a message is: a report may only move it forward (reports can arrive out
-/// of order, and twice).
-fn progress(status: &str) -> u8 {
-    match status {
-        "pending" | "unknown" => 0,
-        "sent" => 1,
-        "delivered" | "undelivered" | "failed" => 2,
-        _ => 0,
-    }
-}
-
-/// Applies Twilio's delivery report for one of the organisation's messages, if it moves
-/// the message forward; records it in the audit log. Returns whether anything changed.
-pub fn apply_report(
-    conn: &mut AnyConnection,
-    org_id: &str,
-    provider_message_id: &str,
-    provider_status: &str,
-    error_code: Option<i32>,
-) -> StoreResult<bool> {
-    super::lock_organisation(conn, org_id)?;
-    let status = match provider_status {
-        "delivered" | "undelivered" | "failed" => provider_status,
-        "queued" | "sending" | "sent" | "accepted" | "scheduled" => "sent",
-        _ => return Ok(false),
-    };
-    let found: Option<StoredSend> = sms_messages::table
-        .filter(sms_messages::org_id.eq(org_id))
-        .filter(sms_messages::provider_message_id.eq(provider_message_id))
-        .select(StoredSend::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(sent) = found else { return Ok(false) };
-    let current = sent.status.clone();
-    if progress(status) <= progress(&current) {
-        return Ok(false);
-    }
-    let updated = diesel::update(sms_messages::table.find(&sent.id).filter(sms_messages::status.eq(&current)))
-        .set((
-            sms_messages::status.eq(status),
-            sms_messages::provider_status.eq(provider_status),
-            sms_messages::provider_error_code.eq(error_code),
-            sms_messages::updated_at.eq(time::now()),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        return Ok(false); // another report got there first
-    }
-    let attempt = sent.attempt();
-    record_outcome(conn, Author::System(org_id, "Twilio"), &sent.id, &attempt, &current, status, None, error_code, 0)?;
-    Ok(true)
 }
