@@ -61,8 +61,14 @@ const covered: Record<keyof Procedures, true> = {
   "keys.updateAccessCode": true,
   "keys.deleteAccessCode": true,
   "keys.accessCodeHistory": true,
+  "keys.revealAccessCode": true,
+  "keys.recordCodeDisclosure": true,
+  "keys.accessCodeExposure": true,
+  "keys.accessCodeKnownBy": true,
   "keys.summary": true,
   "keys.sendSms": true,
+  "settings.get": true,
+  "settings.update": true,
   "settings.getSms": true,
   "settings.updateSms": true,
   "audit.list": true,
@@ -530,6 +536,7 @@ describe("keyward contract through the generated client", () => {
       deactivated: 0,
       overdue: 0,
       accessCodes: 2,
+      codesDueForRotation: 0,
       smsReady: false,
     });
     assert.deepEqual(await owner.keys.summary({ developmentId: oakPark.id }), summary);
@@ -592,6 +599,32 @@ describe("keyward contract through the generated client", () => {
     const events = await owner.audit.list({ entityType: "sms" });
     assert.equal(events.total, 2);
     assert.ok(!JSON.stringify(events).includes("5555"), "the audit log never holds a code value");
+  });
+
+  it("the code-exposure ledger: reveal, disclosure, exposure, knownBy, maskCodesInLists", async () => {
+    assert.deepEqual(await housekeeping.settings.get(), { maskCodesInLists: false });
+    assert.deepEqual(await owner.settings.update({ maskCodesInLists: true }), { maskCodesInLists: true });
+    await failsWith(housekeeping.settings.update({ maskCodesInLists: false }), "FORBIDDEN");
+    const masked = await owner.keys.listAccessCodes();
+    for (const c of masked.items) assert.equal(c.code, null, "masked in lists");
+
+    const revealed = await owner.keys.revealAccessCode({ id: codeGate.id });
+    assert.equal(revealed.code, "5555");
+    assert.equal(revealed.valueVersion, codeGate.valueVersion);
+    const told = await owner.keys.recordCodeDisclosure({ id: codeGate.id, name: "Pat the plumber", note: "by phone" });
+    assert.equal(told.channel, "disclosure");
+    assert.equal(told.name, "Pat the plumber");
+    await failsWith(owner.keys.recordCodeDisclosure({ id: codeGate.id }), "INVALID_INPUT");
+    await failsWith(housekeeping.keys.revealAccessCode({ id: codeGate.id }), "FORBIDDEN");
+
+    const exposure = await owner.keys.accessCodeExposure({ id: codeGate.id });
+    assert.equal(exposure.period.valueVersion, codeGate.valueVersion);
+    const channels = exposure.exposures.items.map((e) => e.channel);
+    assert.ok(channels.includes("reveal") && channels.includes("disclosure") && channels.includes("sms"), channels.join());
+    const knownBy = await owner.keys.accessCodeKnownBy({ id: codeGate.id, at: told.at });
+    assert.ok(knownBy.knownBy.some((k) => k.name === "Pat the plumber" && k.exposureIds.includes(told.id)));
+    await failsWith(owner.keys.accessCodeKnownBy({ id: NO_SUCH_ID, at: told.at }), "NOT_FOUND");
+    assert.deepEqual(await owner.settings.update({ maskCodesInLists: false }), { maskCodesInLists: false });
   });
 
   it("deletes: access code, key, development (DEVELOPMENT_NOT_EMPTY while it has keys or codes)", async () => {

@@ -187,7 +187,7 @@ on_both_databases! {
         owner.ok("keys.markLost", json!({"id": oak_keys[5]})).await;
         owner.ok("keys.markDamaged", json!({"id": oak_keys[6]})).await;
         owner.ok("keys.deactivateKey", json!({"id": oak_keys[7]})).await;
-        // Elm: 3 in stock, 1 issued overdue; codes: 2 at Oak, 1 at Elm.
+        // Elm: 3 in stock, 1 issued overdue; codes: 2 at Oak, 2 at Elm.
         for n in 0..3 {
             app.key(&elm["id"], &format!("Elm {n}")).await;
         }
@@ -196,16 +196,18 @@ on_both_databases! {
         for (dev, label) in [(&oak, "Gate"), (&oak, "Bins"), (&elm, "Door")] {
             owner.ok("keys.createAccessCode", json!({"developmentId": dev["id"], "codeType": "gate", "label": label, "code": "1"})).await;
         }
+        // One code due for rotation, at Elm.
+        owner.ok("keys.createAccessCode", json!({"developmentId": elm["id"], "codeType": "lift", "label": "Lift", "code": "2", "rotateBy": "2000-01-01"})).await;
 
         let all = owner.ok("keys.summary", json!({})).await;
         assert_eq!(all, json!({
             "totalKeys": 12, "inStock": 5, "issued": 3, "returned": 1, "lost": 1, "damaged": 1,
-            "deactivated": 1, "overdue": 2, "accessCodes": 3, "smsReady": false
+            "deactivated": 1, "overdue": 2, "accessCodes": 4, "codesDueForRotation": 1, "smsReady": false
         }));
         let oak_only = owner.ok("keys.summary", json!({"developmentId": oak["id"]})).await;
         assert_eq!(oak_only, json!({
             "totalKeys": 8, "inStock": 2, "issued": 2, "returned": 1, "lost": 1, "damaged": 1,
-            "deactivated": 1, "overdue": 1, "accessCodes": 2, "smsReady": false
+            "deactivated": 1, "overdue": 1, "accessCodes": 2, "codesDueForRotation": 0, "smsReady": false
         }));
         let housekeeping = app.user("housekeeping").await;
         assert_eq!(housekeeping.ok("keys.summary", json!({})).await, all);

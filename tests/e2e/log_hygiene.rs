@@ -129,6 +129,10 @@ async fn every_secret_bearing_path_at_trace(app: SmsApp) {
     let found = owner.ok("keys.listAccessCodes", json!({"search": SECOND_CODE})).await;
     assert_eq!(found["total"], 1, "{found}");
     owner.ok("keys.updateAccessCode", json!({"id": code["id"], "code": FIRST_CODE})).await;
+    // A reveal answers the value and records it in the ledger; the log holds neither.
+    assert_eq!(owner.ok("keys.revealAccessCode", json!({"id": code["id"]})).await["code"], FIRST_CODE);
+    owner.ok("keys.recordCodeDisclosure", json!({"id": code["id"], "name": "Sam Smith"})).await;
+    owner.ok("keys.accessCodeExposure", json!({"id": code["id"]})).await;
     let ws_token = over_websocket(&logged.url, &dev["id"]).await;
 
     // The Twilio auth token: refused, then saved (the fake's own, so that sends work).

@@ -33,6 +33,7 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
 
 text_enum! {
     KeyType {
@@ -222,6 +223,18 @@ pub struct AccessCode {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    /// Which value the code has: 1 for the first, one more at each new value. Exposures
+    /// and rotation reasons belong to one value.
+    pub value_version: i32,
+    /// A staff-chosen day from which the code is due for rotation.
+    pub rotate_by: Option<NaiveDate>,
+    /// The current value has a rotation reason, or `rotateBy` has come.
+    pub rotation_due: bool,
+    /// Why the current value is due (a scheduled reason only once `rotateBy` has come);
+    /// empty after a new value.
+    pub rotation_reasons: Vec<crate::RotationReason>,
+    /// Keys that open the same door: losing one makes the code due for rotation.
+    pub key_ids: Vec<String>,
 }
 
 /// One change to an access code, for its history. Never shows a code value.
@@ -248,6 +261,8 @@ pub struct Summary {
     /// Issued and past their expected return.
     pub overdue: i32,
     pub access_codes: i32,
+    /// Access codes due for rotation (`rotationDue`).
+    pub codes_due_for_rotation: i32,
     /// The organisation can send SMS (its Twilio settings are configured).
     pub sms_ready: bool,
 }

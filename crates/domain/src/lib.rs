@@ -5,6 +5,7 @@
 //! here is a pure function of its arguments, so it is unit-tested in place.
 
 pub mod audit;
+pub mod code_ledger;
 pub mod entities;
 pub mod error;
 pub mod key_ref;
@@ -15,6 +16,7 @@ pub mod status;
 pub mod validate;
 
 pub use audit::{BreakReason, BrokenLink, ChainHead, ChainVerification};
+pub use code_ledger::*;
 pub use entities::*;
 pub use error::{Error, Result, StorageFault};
 pub use page::{Page, PageRequest};

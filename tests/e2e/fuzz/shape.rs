@@ -199,8 +199,8 @@ fn every_procedure_has_a_known_shape() {
     let send_sms = all.iter().find(|p| p.name == "keys.sendSms").expect("keys.sendSms");
     let Shape::Object(fields) = &send_sms.input else { unreachable!() };
     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["target", "recipientName", "phone", "idempotencyKey"]);
-    assert!(fields[3].optional && !fields[0].optional);
+    assert_eq!(names, ["target", "personId", "recipientName", "phone", "idempotencyKey"]);
+    assert!(fields[1..].iter().all(|f| f.optional) && !fields[0].optional);
     let Shape::OneOf(targets) = &fields[0].shape else { panic!("target: {:?}", fields[0].shape) };
     assert_eq!(
         targets[0],

@@ -103,8 +103,9 @@ pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<
     Ok(())
 }
 
-/// Recomputes the maintained counts (migration `read_paths`) from the rows; `due_day` is
-/// the backend's expression for the day of `expected_return_at`.
+/// Recomputes the maintained counts (migration `read_paths`) from the rows, and gives a
+/// code loaded without one its value period (the ledger's `access_code_values`); `due_day`
+/// is the backend's expression for the day of `expected_return_at`.
 fn recount<C>(c: &mut C, due_day: &str) -> diesel::QueryResult<()>
 where
     C: diesel::connection::SimpleConnection,
@@ -120,6 +121,10 @@ where
          GROUP BY org_id, {due_day}, development_id;
          INSERT INTO access_code_counts (org_id, development_id, n)
          SELECT org_id, development_id, COUNT(*) FROM access_codes GROUP BY org_id, development_id;
+         INSERT INTO access_code_values (org_id, code_id, value_version, started_at, started_by)
+         SELECT c.org_id, c.id, c.value_version, c.updated_at, '' FROM access_codes c
+         WHERE NOT EXISTS (SELECT 1 FROM access_code_values v
+                           WHERE v.code_id = c.id AND v.value_version = c.value_version);
          INSERT INTO key_ref_floors (org_id, ref_prefix, floor)
          SELECT k.org_id, k.ref_prefix,
                 CASE WHEN NOT EXISTS (SELECT 1 FROM keys o WHERE o.org_id = k.org_id

@@ -9,6 +9,7 @@ pub mod developments;
 pub mod keys;
 pub mod logins;
 pub mod maintenance;
+pub mod org_settings;
 pub mod people;
 pub mod sms;
 pub mod summary;

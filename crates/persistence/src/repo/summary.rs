@@ -25,6 +25,8 @@ pub fn summary(conn: &mut AnyConnection, org_id: &str, development_id: Option<&s
     }
     s.overdue = super::count_i32(counts::overdue(conn, org_id, development_id, time::now())?);
     s.access_codes = super::count_i32(counts::codes(conn, org_id, development_id)?);
+    s.codes_due_for_rotation =
+        super::count_i32(super::access_codes::rotation::due_count(conn, org_id, development_id)?);
     s.sms_ready = super::sms::configured(conn, org_id)?;
     Ok(s)
 }

@@ -28,6 +28,9 @@ pub struct ListAccessCodesInput {
     pub code_type: Option<CodeType>,
     #[serde(default)]
     pub status: Option<CodeStatus>,
+    /// Only codes due (`true`) or not due (`false`) for rotation.
+    #[serde(default)]
+    pub rotation_due: Option<bool>,
     #[serde(default)]
     pub page: Option<i32>,
     #[serde(default)]
@@ -51,6 +54,7 @@ impl Procedure for ListAccessCodes {
             development_id: input.development_id,
             code_type: input.code_type,
             status: input.status,
+            rotation_due: input.rotation_due,
         };
         let sealer = call.app.sealer.clone();
         call.app.db.run(move |c| access_codes::list(c, &sealer, reveal, &org_id, &filter, page)).await
@@ -73,6 +77,30 @@ pub struct CreateAccessCodeInput {
     pub expires_on: Option<NaiveDate>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// The day from which the code is due for rotation, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub rotate_by: Option<NaiveDate>,
+    /// Keys of the organisation that open the same door (at most 100): losing one makes
+    /// the code due for rotation.
+    #[serde(default)]
+    pub key_ids: Option<Vec<String>>,
+}
+
+/// At most this many keys linked to one code.
+const KEY_IDS_MAX: usize = 100;
+
+/// `keyIds` deduplicated, in the order given.
+fn key_ids(ids: Vec<String>) -> Result<Vec<String>, Error> {
+    if ids.len() > KEY_IDS_MAX {
+        return Err(Error::invalid("keyIds", format!("at most {KEY_IDS_MAX} keys")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }
 
 pub struct CreateAccessCode;
@@ -92,6 +120,8 @@ impl Procedure for CreateAccessCode {
             status: input.status.unwrap_or_default(),
             expires_on: input.expires_on.map(|d| validate::date("expiresOn", d)).transpose()?,
             notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
+            rotate_by: input.rotate_by.map(|d| validate::date("rotateBy", d)).transpose()?,
+            key_ids: key_ids(input.key_ids.unwrap_or_default())?,
         };
         let sealer = call.app.sealer.clone();
         call.app.db.write(move |c| access_codes::create(c, &sealer, reveal(&actor), &actor, new)).await
@@ -121,6 +151,14 @@ pub struct UpdateAccessCodeInput {
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     #[specta(type = Option<String>)]
     pub notes: Option<Option<String>>,
+    /// `null` clears it. Absent: as it is, except that a new `code` clears it (the
+    /// rotation is done).
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[specta(type = Option<NaiveDate>)]
+    pub rotate_by: Option<Option<NaiveDate>>,
+    /// Replaces the linked keys (`[]` unlinks them all).
+    #[serde(default)]
+    pub key_ids: Option<Vec<String>>,
 }
 
 pub struct UpdateAccessCode;
@@ -139,6 +177,8 @@ impl Procedure for UpdateAccessCode {
             status: input.status,
             expires_on: input.expires_on.map(|d| d.map(|d| validate::date("expiresOn", d)).transpose()).transpose()?,
             notes: super::keys::patch_text("notes", input.notes, LONG_TEXT_MAX)?,
+            rotate_by: input.rotate_by.map(|d| d.map(|d| validate::date("rotateBy", d)).transpose()).transpose()?,
+            key_ids: input.key_ids.map(key_ids).transpose()?,
         };
         let (id, expected) = (input.id, input.expected_version);
         let sealer = call.app.sealer.clone();

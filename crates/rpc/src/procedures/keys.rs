@@ -5,6 +5,7 @@ use keyward_domain::entities::{KeyType, SecurityLevel};
 use keyward_domain::key_ref::normalise_key_ref;
 use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
 use keyward_domain::{Capability, Error, Key, KeyMovement, KeyStatus, Page, PageRequest, Transition};
+use keyward_persistence::repo::access_codes;
 use keyward_persistence::repo::keys::{self, KeyFields, KeyFilter, KeyPatch, NewKey, PageStart, TransitionDetails};
 use keyward_sms::phone;
 use serde::{Deserialize, Serialize};
@@ -360,7 +361,17 @@ async fn change_status(call: Call<'_>, input: KeyTransitionInput, transition: Tr
         ..TransitionDetails::default()
     };
     let id = input.id;
-    call.app.db.write(move |c| keys::transition(c, &actor, &id, transition, details)).await
+    call.app
+        .db
+        .write(move |c| {
+            let key = keys::transition(c, &actor, &id, transition, details)?;
+            if transition == Transition::MarkLost {
+                // The codes of the same door are due for rotation, in the same transaction.
+                access_codes::rotation::key_lost(c, &actor, &id)?;
+            }
+            Ok(key)
+        })
+        .await
 }
 
 /// Declares a status-change procedure that takes `{id, notes?}`.

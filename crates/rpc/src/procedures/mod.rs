@@ -5,6 +5,7 @@
 mod access_codes;
 mod audit;
 mod auth;
+mod code_ledger;
 mod developments;
 mod keys;
 mod settings;
@@ -52,10 +53,16 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<access_codes::UpdateAccessCode>();
     v.visit::<access_codes::DeleteAccessCode>();
     v.visit::<access_codes::AccessCodeHistory>();
+    v.visit::<code_ledger::RevealAccessCode>();
+    v.visit::<code_ledger::RecordCodeDisclosure>();
+    v.visit::<code_ledger::ExposureOfCode>();
+    v.visit::<code_ledger::KnownByAt>();
 
     v.visit::<summary::KeysSummary>();
     v.visit::<sms::SendSms>();
 
+    v.visit::<settings::Get>();
+    v.visit::<settings::Update>();
     v.visit::<settings::GetSms>();
     v.visit::<settings::UpdateSms>();
 

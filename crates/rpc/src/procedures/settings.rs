@@ -1,7 +1,9 @@
-//! `settings.*`: the organisation's SMS settings (owner only). The auth token is sealed
-//! at rest and never answered.
+//! `settings.*`: the organisation's settings (`settings.get`: everyone signed in reads
+//! them; `settings.update`: the owner) and its SMS settings (owner only; the auth token is
+//! sealed at rest and never answered).
 
-use keyward_domain::{Capability, Error, Secret, SmsSettings, validate};
+use keyward_domain::{Capability, Error, OrganisationSettings, Secret, SmsSettings, validate};
+use keyward_persistence::repo::org_settings;
 use keyward_persistence::repo::sms::{self, NewSettings};
 use keyward_sms::phone;
 use serde::Deserialize;
@@ -9,6 +11,47 @@ use specta::Type;
 
 use super::NoParams;
 use crate::procedure::{Access, Call, Procedure};
+
+pub struct Get;
+impl Procedure for Get {
+    const NAME: &'static str = "settings.get";
+    const ACCESS: Access = Access::Signed(Capability::Read);
+    type Input = NoParams;
+    type Output = OrganisationSettings;
+
+    async fn call(call: Call<'_>, _: NoParams) -> Result<OrganisationSettings, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        call.app.db.run(move |c| org_settings::view(c, &org_id)).await
+    }
+}
+
+/// Omitted fields stay as they are.
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateInput {
+    /// Hide code values in every answer but `keys.revealAccessCode`.
+    #[serde(default)]
+    pub mask_codes_in_lists: Option<bool>,
+}
+
+pub struct Update;
+impl Procedure for Update {
+    const NAME: &'static str = "settings.update";
+    const ACCESS: Access = Access::Signed(Capability::ManageOrganisation);
+    type Input = UpdateInput;
+    type Output = OrganisationSettings;
+
+    async fn call(call: Call<'_>, input: UpdateInput) -> Result<OrganisationSettings, Error> {
+        let actor = call.actor()?.clone();
+        call.app
+            .db
+            .write(move |c| match input.mask_codes_in_lists {
+                Some(mask) => org_settings::set_mask_codes_in_lists(c, &actor, mask),
+                None => org_settings::view(c, &actor.org_id),
+            })
+            .await
+    }
+}
 
 pub struct GetSms;
 impl Procedure for GetSms {

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use keyward_domain::{Actor, Capability, CodeStatus, Error, Secret, validate};
+use keyward_persistence::repo::access_codes::ledger;
 use keyward_persistence::repo::access_codes::{self, Reveal};
-use keyward_persistence::repo::sms::{self, Attempt, Begun, Outcome, Recorded};
+use keyward_persistence::repo::sms::{self, Attempt, Begun, CodeSent, Outcome, Recorded};
 use keyward_persistence::repo::{developments, keys};
 use keyward_sms::segments::{self, MAX_BODY_CHARS};
 use keyward_sms::{Credentials, OutboundSms, SendFailure, phone};
@@ -33,10 +34,18 @@ pub enum SmsTarget {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendSmsInput {
     pub target: SmsTarget,
-    pub recipient_name: String,
-    /// National numbers are read in the server's default region (GB unless configured):
-    /// `07400 123456` → `+447400123456`.
-    pub phone: String,
+    /// A person of the directory (not archived): `recipientName` and `phone` default
+    /// from them, and a code sent to them is recorded against them in the ledger.
+    #[serde(default)]
+    pub person_id: Option<String>,
+    /// Required without `personId`.
+    #[serde(default)]
+    pub recipient_name: Option<String>,
+    /// Required without `personId` (or when the person has no phone). National numbers
+    /// are read in the server's default region (GB unless configured): `07400 123456` →
+    /// `+447400123456`.
+    #[serde(default)]
+    pub phone: Option<String>,
     /// The same key within 24 hours answers the first attempt's result and sends nothing.
     /// 1 to 255 of `A-Z a-z 0-9 _ . : -`.
     #[serde(default)]
@@ -63,9 +72,28 @@ impl Procedure for SendSms {
     async fn call(call: Call<'_>, input: SendSmsInput) -> Result<SendSmsOutput, Error> {
         let actor = call.actor()?.clone();
         let app = call.app_owned();
-        let recipient_name = validate::required_line("recipientName", &input.recipient_name, 100)?;
-        let to_e164 = phone::normalise(&input.phone, app.sms.default_region)
-            .map_err(|e| Error::invalid("phone", e.to_string()))?;
+        let person = match input.person_id {
+            Some(person_id) => {
+                let org_id = actor.org_id.clone();
+                Some(app.db.run(move |c| ledger::active_person(c, &org_id, &person_id)).await?)
+            }
+            None => None,
+        };
+        let recipient_name = match (&input.recipient_name, &person) {
+            (Some(name), _) => validate::required_line("recipientName", name, 100)?,
+            (None, Some(person)) => person.name.clone(),
+            (None, None) => return Err(Error::invalid("recipientName", "is required without personId")),
+        };
+        let number = match (input.phone, &person) {
+            (Some(number), _) => number,
+            (None, Some(person)) => {
+                person.phone.clone().ok_or_else(|| Error::invalid("phone", "the person has no phone: give one"))?
+            }
+            (None, None) => return Err(Error::invalid("phone", "is required without personId")),
+        };
+        let to_e164 =
+            phone::normalise(&number, app.sms.default_region).map_err(|e| Error::invalid("phone", e.to_string()))?;
+        let person_id = person.map(|p| p.id);
         let idempotency_key = input.idempotency_key.map(|k| idempotency_key(&k)).transpose()?;
         let (target_type, target_id) = match input.target {
             SmsTarget::Key { id } => ("key", id),
@@ -80,6 +108,7 @@ impl Procedure for SendSms {
             idempotency_key,
             segments: 0,
             encoding: "GSM-7",
+            exposure: None,
         };
 
         // A retry under the same key answers the first result, whatever happened to the
@@ -94,15 +123,17 @@ impl Procedure for SendSms {
         // The target, its message, and the account, read together.
         let sealer = app.sealer.clone();
         let (org_id, target) = (actor.org_id.clone(), attempt.clone());
-        let (target_name, body, account) = app
+        let (target_name, body, account, value_version) = app
             .db
             .run(move |c| {
+                let mut value_version = None;
                 let (target_name, body) = if target.target_type == "key" {
                     let key = keys::get(c, &org_id, &target.target_id)?;
                     let development = developments::get(c, &org_id, &key.development_id)?;
                     (key.key_ref.clone(), format!("{}: key ref {} ({}).", development.name, key.key_ref, key.label))
                 } else {
-                    let code = access_codes::get(c, &sealer, Reveal::Values, &org_id, &target.target_id)?;
+                    let code = access_codes::get(c, &sealer, Reveal::Unmasked, &org_id, &target.target_id)?;
+                    value_version = Some(code.value_version);
                     if code.status != CodeStatus::Active || code.expired {
                         return Err(Error::CodeNotActive.into());
                     }
@@ -113,7 +144,7 @@ impl Procedure for SendSms {
                 };
                 let account =
                     sms::account(c, &sealer, &org_id)?.ok_or(Error::SmsNotConfigured { provider_code: None })?;
-                Ok((target_name, body, account))
+                Ok((target_name, body, account, value_version))
             })
             .await?;
         if body.chars().count() > MAX_BODY_CHARS {
@@ -124,6 +155,8 @@ impl Procedure for SendSms {
             tracing::warn!(segments = segment_count, "a long SMS: several segments are billed");
         }
         attempt.target_name = target_name;
+        // The value this message carries, for the ledger when the provider accepts it.
+        attempt.exposure = value_version.map(|value_version| CodeSent { value_version, person_id });
         attempt.segments = i32::try_from(segment_count).unwrap_or(i32::MAX);
         attempt.encoding = encoding.as_str();
         let message = OutboundSms {

@@ -11,6 +11,6 @@ mod sends;
 mod settings;
 
 pub use reports::{apply_report, mark_stale_pending};
-pub use sends::{Attempt, Begun, Caps, Outcome, Recorded, begin, finish, replay};
+pub use sends::{Attempt, Begun, Caps, CodeSent, Outcome, Recorded, begin, finish, replay};
 pub use settings::{Account, NewSettings, account, configured, save, view};
 pub(crate) use settings::{reseal_token, sealed_tokens};

@@ -38,6 +38,7 @@ impl StoredSend {
             idempotency_key: None,
             segments: self.segments,
             encoding: if self.encoding == "UCS-2" { "UCS-2" } else { "GSM-7" },
+            exposure: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_unique_violation};
+use crate::repo::access_codes::ledger::{self, Recipient};
 use crate::repo::audit::{self, NewEvent};
 use crate::schema::{sms_daily_usage, sms_messages};
 use crate::time;
@@ -28,6 +29,16 @@ pub struct Attempt {
     pub idempotency_key: Option<String>,
     pub segments: i32,
     pub encoding: &'static str,
+    /// A code's send: who it reaches and which value it carries, for the code-exposure
+    /// ledger (recorded when the provider accepts the message).
+    pub exposure: Option<CodeSent>,
+}
+
+/// What the ledger records of a code's send.
+#[derive(Debug, Clone)]
+pub struct CodeSent {
+    pub value_version: i32,
+    pub person_id: Option<String>,
 }
 
 impl Attempt {
@@ -298,6 +309,16 @@ pub fn finish(
             .filter(sms_daily_usage::sent.gt(0))
             .set(sms_daily_usage::sent.eq(sms_daily_usage::sent - 1))
             .execute(conn)?;
+    }
+    if let (Outcome::Sent { .. }, Some(sent)) = (outcome, &attempt.exposure) {
+        let who = Recipient {
+            person_id: sent.person_id.clone(),
+            name: attempt.recipient_name.clone(),
+            phone: Some(attempt.to_e164.clone()),
+            sms_id: Some(sms_id.to_owned()),
+            ..Recipient::default()
+        };
+        ledger::record_sms(conn, actor, &attempt.target_id, sent.value_version, who)?;
     }
     record_outcome(
         conn,

@@ -1,0 +1,1 @@
+DROP INDEX code_exposures_org_user;
