@@ -43,6 +43,10 @@ on_both_databases! {
         let to_number =
             app.owner.ok("keys.sendSms", json!({"target": target, "recipientName": "Sam", "phone": "07400 123402"})).await;
 
+        // A message the provider refused reached nobody: not recorded.
+        let refused = json!({"target": target, "recipientName": "Opted out", "phone": fake_twilio::numbers::TO_OPTED_OUT});
+        crate::sms::assert_rejected(app.owner.call("keys.sendSms", refused).await, 21610);
+
         // refused: an archived person, by either channel; nothing recorded, nothing sent.
         let sent_before = app.fake.requests().len();
         app.owner.err("keys.sendSms", json!({"target": target, "personId": gone})).await.assert_invalid("personId");

@@ -8,6 +8,9 @@ pub mod ledger;
 pub mod rotation;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 pub use write::{CodePatch, NewCode, create, update};
 
 use std::collections::HashMap;
