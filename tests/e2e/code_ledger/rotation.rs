@@ -45,7 +45,12 @@ on_both_databases! {
         assert_eq!(app.owner.ok("keys.listAccessCodes", json!({"rotationDue": true})).await["total"], 0);
         assert_eq!(due_count(&app).await, 0);
 
-        // Relinking: `[]` unlinks.
+        // Relinking replaces the set; `[]` unlinks; a deleted key drops its link.
+        let both = app.owner.ok("keys.updateAccessCode", json!({"id": code["id"], "keyIds": [spare["id"], key["id"]]})).await;
+        assert_eq!(both["keyIds"].as_array().unwrap().len(), 2);
+        app.owner.ok("keys.deleteKey", json!({"id": spare["id"]})).await;
+        let left = app.owner.ok("keys.listAccessCodes", json!({})).await;
+        assert_eq!(left["items"][0]["keyIds"], json!([key["id"]]));
         let unlinked = app.owner.ok("keys.updateAccessCode", json!({"id": code["id"], "keyIds": []})).await;
         assert_eq!(unlinked["keyIds"], json!([]));
     }
