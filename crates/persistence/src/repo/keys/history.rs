@@ -1,0 +1,73 @@
+//! The history of a key: one movement per creation and status change.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use keyward_domain::{Actor, KeyMovement};
+
+use super::{KeyRow, find};
+use crate::connection::AnyConnection;
+use crate::error::StoreResult;
+use crate::schema::key_movements;
+use crate::time;
+
+/// Newest first.
+pub fn history(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Vec<KeyMovement>> {
+    find(conn, org_id, id)?;
+    let rows: Vec<MovementRow> = key_movements::table
+        .filter(key_movements::org_id.eq(org_id))
+        .filter(key_movements::key_id.eq(id))
+        .order((key_movements::at.desc(), key_movements::id.desc()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|m| KeyMovement {
+            at: time::from_db(m.at),
+            action: m.action,
+            actor_name: m.actor_name,
+            issued_to: m.issued_to,
+            purpose: m.purpose,
+            expected_return_at: m.expected_return_at.map(time::from_db),
+            notes: m.notes,
+        })
+        .collect())
+}
+
+#[derive(Insertable, Queryable)]
+#[diesel(table_name = key_movements)]
+struct MovementRow {
+    id: String,
+    org_id: String,
+    key_id: String,
+    at: NaiveDateTime,
+    action: String,
+    actor_name: String,
+    issued_to: Option<String>,
+    purpose: Option<String>,
+    expected_return_at: Option<NaiveDateTime>,
+    notes: Option<String>,
+    holder_id: Option<String>,
+}
+
+pub(super) fn record_movement(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    key: &KeyRow,
+    action: &str,
+    notes: Option<String>,
+) -> StoreResult<()> {
+    let row = MovementRow {
+        id: time::new_id(),
+        org_id: key.org_id.clone(),
+        key_id: key.id.clone(),
+        at: key.updated_at,
+        action: action.to_owned(),
+        actor_name: actor.name.clone(),
+        issued_to: key.issued_to.clone(),
+        purpose: key.purpose.clone(),
+        expected_return_at: key.expected_return_at,
+        notes,
+        holder_id: key.holder_id.clone(),
+    };
+    diesel::insert_into(key_movements::table).values(&row).execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The key register: listing and search (`list`), refs (`refs`), creation and edits
+//! (`write`), the guarded status transitions (`transition`) and the history of movements
+//! (`history`).
+
+mod history;
+mod list;
+mod refs;
+mod transition;
+mod write;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use keyward_domain::key_ref::split_numbered;
+use keyward_domain::{
+    Error, Key, KeyStatus,
+    entities::{KeyType, SecurityLevel},
+};
+
+pub use history::history;
+pub use list::{KeyFilter, PageStart, TOTAL_CAP, decode_cursor, encode_cursor, list};
+pub use refs::suggest_ref;
+pub use transition::{TransitionDetails, transition};
+pub use write::{KeyFields, KeyPatch, NewKey, create, delete, update};
+
+use super::counts;
+use crate::connection::AnyConnection;
+use crate::error::{StoreError, StoreResult};
+use crate::schema::keys;
+use crate::time;
+
+/// How often a write retries after losing a race to another writer of the same key
+/// (PostgreSQL only: SQLite's write transactions never interleave).
+const MAX_ATTEMPTS: usize = 8;
+
+#[derive(Insertable, Queryable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = keys, treat_none_as_null = true)]
+struct KeyRow {
+    id: String,
+    org_id: String,
+    development_id: String,
+    key_ref: String,
+    ref_prefix: Option<String>,
+    ref_number: Option<i64>,
+    key_type: String,
+    label: String,
+    status: String,
+    notes: Option<String>,
+    issued_to: Option<String>,
+    issued_to_phone: Option<String>,
+    issued_at: Option<NaiveDateTime>,
+    issued_by: Option<String>,
+    purpose: Option<String>,
+    expected_return_at: Option<NaiveDateTime>,
+    security_level: String,
+    brand: Option<String>,
+    key_number: Option<String>,
+    quantity: i32,
+    access_restrictions: Option<String>,
+    emergency_contact: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    last_status_change_at: Option<NaiveDateTime>,
+    last_status_change_by: Option<String>,
+    version: i32,
+    search_text: String,
+    holder_id: Option<String>,
+    return_requested_at: Option<NaiveDateTime>,
+}
+
+impl KeyRow {
+    fn status(&self) -> StoreResult<KeyStatus> {
+        KeyStatus::parse(&self.status)
+            .ok_or_else(|| Error::Internal(format!("unknown key status {:?} in the database", self.status)).into())
+    }
+
+    fn facts(&self) -> counts::KeyFacts<'_> {
+        counts::KeyFacts {
+            development_id: &self.development_id,
+            status: &self.status,
+            expected_return_at: self.expected_return_at,
+        }
+    }
+
+    fn set_key_ref(&mut self, key_ref: String) {
+        let numbered = split_numbered(&key_ref).map(|(prefix, n)| (prefix.to_owned(), n));
+        (self.ref_prefix, self.ref_number) = numbered.unzip();
+        self.key_ref = key_ref;
+    }
+
+    fn refresh_search_text(&mut self) {
+        self.search_text = search_text(&self.key_ref, &self.label, self.issued_to.as_deref());
+    }
+
+    fn into_key(self, now: NaiveDateTime) -> StoreResult<Key> {
+        let status = self.status()?;
+        let parse_err =
+            |what: &str, v: &str| StoreError::from(Error::Internal(format!("unknown {what} {v:?} in the database")));
+        Ok(Key {
+            overdue: status == KeyStatus::Issued && self.expected_return_at.is_some_and(|at| at < now),
+            key_type: KeyType::parse(&self.key_type).ok_or_else(|| parse_err("key type", &self.key_type))?,
+            security_level: SecurityLevel::parse(&self.security_level)
+                .ok_or_else(|| parse_err("security level", &self.security_level))?,
+            status,
+            id: self.id,
+            development_id: self.development_id,
+            key_ref: self.key_ref,
+            label: self.label,
+            notes: self.notes,
+            issued_to: self.issued_to,
+            issued_to_phone: self.issued_to_phone,
+            issued_at: self.issued_at.map(time::from_db),
+            issued_by: self.issued_by,
+            purpose: self.purpose,
+            expected_return_at: self.expected_return_at.map(time::from_db),
+            brand: self.brand,
+            key_number: self.key_number,
+            quantity: self.quantity,
+            access_restrictions: self.access_restrictions,
+            emergency_contact: self.emergency_contact,
+            created_at: time::from_db(self.created_at),
+            updated_at: time::from_db(self.updated_at),
+            last_status_change_at: self.last_status_change_at.map(time::from_db),
+            last_status_change_by: self.last_status_change_by,
+            version: self.version,
+        })
+    }
+}
+
+/// The lower-cased text that a key search matches (`keys.search_text`); a line break keeps
+/// a match from spanning two fields (searches cannot contain control characters).
+pub fn search_text(key_ref: &str, label: &str, issued_to: Option<&str>) -> String {
+    format!("{key_ref}\n{label}\n{}", issued_to.unwrap_or("")).to_lowercase()
+}
+
+fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<KeyRow> {
+    Ok(keys::table.filter(keys::org_id.eq(org_id)).filter(keys::id.eq(id)).first(conn)?)
+}
+
+pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Key> {
+    find(conn, org_id, id)?.into_key(time::now())
+}
