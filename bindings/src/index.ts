@@ -17,22 +17,6 @@ export type AccessCode = {
 	createdAt: string,
 	updatedAt: string,
 	version: number,
-	/**
-	 *  Which value the code has: 1 for the first, one more at each new value. Exposures
-	 *  and rotation reasons belong to one value.
-	 */
-	valueVersion: number,
-	/**  A staff-chosen day from which the code is due for rotation. */
-	rotateBy: string | null,
-	/**  The current value has a rotation reason, or `rotateBy` has come. */
-	rotationDue: boolean,
-	/**
-	 *  Why the current value is due (a scheduled reason only once `rotateBy` has come);
-	 *  empty after a new value.
-	 */
-	rotationReasons: RotationReason[],
-	/**  Keys that open the same door: losing one makes the code due for rotation. */
-	keyIds: string[],
 };
 
 /**  One change to an access code, for its history. Never shows a code value. */
@@ -43,33 +27,13 @@ export type AccessCodeChange = {
 	change: string,
 };
 
-/**  `keys.accessCodeExposure`: who has known the current value since it was set. */
-export type AccessCodeExposure = {
+/**  Params of the point-in-time answers (`keys.holderAt`, `people.holdingsAt`). */
+export type AtInput = {
 	id: string,
-	period: ValuePeriod,
-	/**  Oldest first. */
-	exposures: Page<CodeExposure>,
-};
-
-export type AccessCodeExposureInput = {
-	id: string,
-	page?: number | null,
-	limit?: number | null,
-};
-
-/**  `keys.accessCodeKnownBy`: who knew the value in force at `at`. */
-export type AccessCodeKnownBy = {
-	id: string,
-	at: string,
-	/**  The value in force at `at`; null when the code had no value yet. */
-	period: ValuePeriod | null,
-	/**  Ordered by their first exposure. */
-	knownBy: KnownBy[],
-};
-
-export type AccessCodeKnownByInput = {
-	id: string,
-	/**  Exact to the microsecond (finer digits are dropped). */
+	/**
+	 *  The instant asked about (microseconds count; a change made at exactly `at` is
+	 *  part of the state at `at`).
+	 */
 	at: string,
 };
 
@@ -137,25 +101,6 @@ export type ChainVerification = {
 	broken: BrokenLink | null,
 };
 
-/**  One time a code's value reached someone. */
-export type CodeExposure = {
-	id: string,
-	at: string,
-	channel: ExposureChannel,
-	/**  The value it exposed (the code's `valueVersion` then). */
-	valueVersion: number,
-	/**  Who learnt it: a person of the directory, a user, or a bare name and/or phone. */
-	personId: string | null,
-	userId: string | null,
-	name: string,
-	phone: string | null,
-	/**  The SMS that carried it (`sms`). */
-	smsId: string | null,
-	note: string | null,
-	/**  Who recorded it: the user who typed, sent, disclosed or revealed it. */
-	actorName: string,
-};
-
 export type CodeStatus = "active" | "inactive";
 
 export type CodeType = "gate" | "door" | "intercom" | "alarm" | "lift" | "parking" | "bin_store" | "plant_room" | "meter_room" | "other";
@@ -171,19 +116,20 @@ export type CreateAccessCodeInput = {
 	/**  Last day the code is valid, `YYYY-MM-DD`. */
 	expiresOn?: string | null,
 	notes?: string | null,
-	/**  The day from which the code is due for rotation, `YYYY-MM-DD`. */
-	rotateBy?: string | null,
-	/**
-	 *  Keys of the organisation that open the same door (at most 100): losing one makes
-	 *  the code due for rotation.
-	 */
-	keyIds?: string[] | null,
 };
 
 export type CreateDevelopmentInput = {
 	name: string,
 	/**  `^[A-Z0-9]{1,8}$`; defaults to the initials of the name ("Oak Park" → `OP`). */
 	keyPrefix?: string | null,
+};
+
+export type CreateFirmInput = {
+	name: string,
+	/**  Normalised to E.164 as for SMS. */
+	phone?: string | null,
+	email?: string | null,
+	notes?: string | null,
 };
 
 export type CreateKeyInput = {
@@ -201,6 +147,21 @@ export type CreateKeyInput = {
 	quantity?: number | null,
 	accessRestrictions?: string | null,
 	emergencyContact?: string | null,
+};
+
+export type CreatePersonInput = {
+	name: string,
+	kind: PersonKind,
+	/**  Normalised to E.164 as for SMS (national numbers in the server's default region). */
+	phone?: string | null,
+	email?: string | null,
+	/**  A firm of the organisation that is not archived. */
+	firmId?: string | null,
+	/**  For residents: a development of the organisation. */
+	developmentId?: string | null,
+	/**  A user of the organisation. */
+	userId?: string | null,
+	notes?: string | null,
 };
 
 export type CreateUserInput = {
@@ -256,18 +217,7 @@ export type ErrorData = {
 };
 
 /**  The stable machine-readable kind of an error (`data.kind`). */
-export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "CODE_NOT_ACTIVE" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
-
-/**  How a code's value reached someone. */
-export type ExposureChannel = 
-/**  The user who created the code or gave it a new value (they typed it). */
-"set" | 
-/**  `keys.sendSms` of the code, once the provider accepted the message. */
-"sms" | 
-/**  Told by staff, recorded with `keys.recordCodeDisclosure`. */
-"disclosure" | 
-/**  Shown in the app by `keys.revealAccessCode`. */
-"reveal";
+export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
 
 /**
  *  One field of an entity changed by an audited action. Values are shown as text;
@@ -279,6 +229,38 @@ export type FieldChange = {
 	to: string | null,
 };
 
+/**  A company whose people hold keys (a contractor, a cleaning firm…). */
+export type Firm = {
+	id: string,
+	name: string,
+	/**  E.164, normalised as for SMS. */
+	phone: string | null,
+	/**  Lower-cased. */
+	email: string | null,
+	notes: string | null,
+	/**  An archived firm cannot be given new people; its people are not archived with it. */
+	archived: boolean,
+	archivedAt: string | null,
+	createdAt: string,
+	updatedAt: string,
+	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
+	version: number,
+};
+
+/**  A holding of a key as the key's history shows it: the `issued` movement it began with. */
+export type Holding = {
+	keyId: string,
+	/**  The person of the directory (null for a walk-in issued by name only). */
+	holderId: string | null,
+	issuedTo: string | null,
+	/**  When the key was issued: the `at` of the movement. */
+	since: string,
+	/**  Display name of the user who issued it. */
+	issuedBy: string,
+	/**  The `issued` movement this answer comes from (`keys.keyHistory` shows it). */
+	movementId: string,
+};
+
 /**  Params of procedures that take only an id. */
 export type IdInput = {
 	id: string,
@@ -286,11 +268,20 @@ export type IdInput = {
 
 export type IssueKeyInput = {
 	id: string,
-	/**  Who receives the key. */
-	issuedTo: string,
+	/**
+	 *  A person of the directory who receives the key (not archived: PERSON_ARCHIVED).
+	 *  `issuedTo` and `issuedToPhone` default from the person. At least one of
+	 *  `holderId` and `issuedTo` is required.
+	 */
+	holderId?: string | null,
+	/**
+	 *  Who receives the key: a name for a walk-in, or how the holder is written on the
+	 *  key (with `holderId`, defaults to the person's name).
+	 */
+	issuedTo?: string | null,
 	/**
 	 *  Kept as written (up to 40 characters), but only digits, spaces and `+ - ( ) .`:
-	 *  a letter is a typo, INVALID_INPUT.
+	 *  a letter is a typo, INVALID_INPUT. With `holderId`, defaults to the person's phone.
 	 */
 	issuedToPhone?: string | null,
 	purpose?: string | null,
@@ -316,6 +307,16 @@ export type Key = {
 	notes: string | null,
 	/**  Who holds the key (or last held it, until it is back in stock). */
 	issuedTo: string | null,
+	/**
+	 *  The person of the directory the key was issued to (null for a walk-in issued by
+	 *  name only); cleared with the holder.
+	 */
+	holderId: string | null,
+	/**
+	 *  The holder was asked to give the key back (offboarding); cleared when the holding
+	 *  ends (returned, lost, damaged, back in stock, deactivated).
+	 */
+	returnRequested: boolean,
 	issuedToPhone: string | null,
 	issuedAt: string | null,
 	/**  Display name of the user who issued it. */
@@ -338,13 +339,32 @@ export type Key = {
 	version: number,
 };
 
+/**  `keys.holderAt`: who held a key at an instant, and the key's status then. */
+export type KeyHolderAt = {
+	keyId: string,
+	at: string,
+	/**  The key's status at `at`; null when the key did not exist yet. */
+	status: KeyStatus | null,
+	/**  Null when nobody held it. */
+	holding: Holding | null,
+	/**
+	 *  The history entries (movement ids) the answer comes from: the last movement at or
+	 *  before `at`; empty when the key did not exist yet.
+	 */
+	movementIds: string[],
+};
+
 /**  One entry of a key's history: its creation and every status change. */
 export type KeyMovement = {
+	/**  Cited by the point-in-time answers (`keys.holderAt`, `people.holdingsAt`). */
+	id: string,
 	at: string,
 	/**  `created`, `issued`, `returned`, `returned_to_stock`, `marked_lost`, … */
 	action: string,
 	actorName: string,
 	issuedTo: string | null,
+	/**  The person the key was issued to (on an `issued` movement). */
+	holderId: string | null,
 	purpose: string | null,
 	expectedReturnAt: string | null,
 	notes: string | null,
@@ -366,26 +386,12 @@ export type KeyTransitionInput = {
 
 export type KeyType = "physical_key" | "fob" | "card" | "remote" | "master_key" | "other";
 
-/**  Someone who knew a code's value, with the ledger entries that say so. */
-export type KnownBy = {
-	personId: string | null,
-	userId: string | null,
-	name: string,
-	phone: string | null,
-	/**  Their first exposure to this value. */
-	since: string,
-	/**  The exposures (`CodeExposure.id`) this answer came from, oldest first. */
-	exposureIds: string[],
-};
-
 export type ListAccessCodesInput = {
 	/**  Case-insensitive substring of the label, or the exact code value. */
 	search?: string | null,
 	developmentId?: string | null,
 	codeType?: CodeType | null,
 	status?: CodeStatus | null,
-	/**  Only codes due (`true`) or not due (`false`) for rotation. */
-	rotationDue?: boolean | null,
 	page?: number | null,
 	limit?: number | null,
 };
@@ -405,6 +411,17 @@ export type ListAuditInput = {
 	limit?: number | null,
 };
 
+export type ListFirmsInput = {
+	/**  Case-insensitive substring of name, phone or email (`%` and `_` are literal). */
+	search?: string | null,
+	/**  `true`: only archived firms; default `false`: only the others. */
+	archived?: boolean | null,
+	/**  1 or more, with page × limit at most 10,000; default 1. */
+	page?: number | null,
+	/**  1 to 100; default 50. */
+	limit?: number | null,
+};
+
 export type ListKeysInput = {
 	/**
 	 *  Case-insensitive substring of keyRef, label or issuedTo (`%` and `_` are literal);
@@ -417,12 +434,30 @@ export type ListKeysInput = {
 	securityLevel?: SecurityLevel | null,
 	/**  `true`: only issued keys past their expected return; `false`: only the others. */
 	overdue?: boolean | null,
+	/**  Keys whose holder (`holderId`) is this person. */
+	holderId?: string | null,
+	/**  Keys whose holder works for this firm. */
+	firmId?: string | null,
 	/**  1 or more, with page × limit at most 10,000; default 1. Not with `cursor`. */
 	page?: number | null,
 	/**  1 to 100; default 50. */
 	limit?: number | null,
 	/**  A previous answer's `nextCursor`: the page after that one. */
 	cursor?: string | null,
+};
+
+export type ListPeopleInput = {
+	/**  Case-insensitive substring of name, phone or email (`%` and `_` are literal). */
+	search?: string | null,
+	kind?: PersonKind | null,
+	firmId?: string | null,
+	developmentId?: string | null,
+	/**  `true`: only archived people; default `false`: only the others. */
+	archived?: boolean | null,
+	/**  1 or more, with page × limit at most 10,000; default 1. */
+	page?: number | null,
+	/**  1 to 100; default 50. */
+	limit?: number | null,
 };
 
 export type LoginInput = {
@@ -450,15 +485,6 @@ export type Organisation = {
 	name: string,
 };
 
-/**  The organisation's settings that every signed-in user may read. */
-export type OrganisationSettings = {
-	/**
-	 *  Code values are `null` in every answer but `keys.revealAccessCode`, which records
-	 *  each reveal in the code-exposure ledger.
-	 */
-	maskCodesInLists: boolean,
-};
-
 /**  One page of a list, with the total number of matching items. */
 export type Page<T> = {
 	items: T[],
@@ -473,69 +499,63 @@ export type Page<T> = {
 	nextCursor: string | null,
 };
 
-/**  Exactly one of `personId` and `name`. */
-export type RecordCodeDisclosureInput = {
+/**  Someone keys are issued to: a resident, a member of staff, a contractor, a guest. */
+export type Person = {
 	id: string,
-	/**  A person of the directory (not archived). */
-	personId?: string | null,
-	/**  Someone outside the directory, by name. */
-	name?: string | null,
-	note?: string | null,
+	name: string,
+	kind: PersonKind,
+	/**  E.164, normalised as for SMS. */
+	phone: string | null,
+	/**  Lower-cased. */
+	email: string | null,
+	/**  The firm they work for (a contractor's company). */
+	firmId: string | null,
+	/**  Where a resident lives. */
+	developmentId: string | null,
+	/**  The keyward user this person is, if any. */
+	userId: string | null,
+	notes: string | null,
+	/**
+	 *  An archived person stays in history and lists (`archived: true`) but cannot be
+	 *  issued a key.
+	 */
+	archived: boolean,
+	archivedAt: string | null,
+	createdAt: string,
+	updatedAt: string,
+	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
+	version: number,
 };
 
-/**  `keys.revealAccessCode`: the value, and the ledger entry that recorded the reveal. */
-export type RevealedCode = {
-	id: string,
-	code: string,
-	/**  The value returned is this value of the code. */
-	valueVersion: number,
-	exposureId: string,
+/**  `people.holdingsAt`: every key a person held at an instant. */
+export type PersonHoldingsAt = {
+	personId: string,
+	at: string,
+	/**  Ordered by `since`, then movement id. */
+	items: Holding[],
+	/**
+	 *  The history entries (movement ids) the answer comes from: each key's last movement
+	 *  at or before `at` among the keys the person had been issued by then.
+	 */
+	movementIds: string[],
 };
+
+/**  What a person is to the organisation. */
+export type PersonKind = "resident" | "staff" | "contractor" | "guest" | "other";
 
 /**  One role per user, one organisation per user. */
 export type Role = "owner" | "manager" | "team" | "installer" | "housekeeping";
-
-/**  Why a code's current value is due for rotation. */
-export type RotationReason = {
-	kind: RotationReasonKind,
-	/**  When the reason arose (`scheduled`: when `rotateBy` was set). */
-	at: string,
-	/**  Who caused it: the user who offboarded, marked the key lost, or set `rotateBy`. */
-	actorName: string,
-	/**  `person_offboarded`: the person. */
-	personId: string | null,
-	/**  `key_lost`: the key. */
-	keyId: string | null,
-	/**  `scheduled`: the day. */
-	rotateBy: string | null,
-};
-
-/**  Why a code's current value is due for rotation. */
-export type RotationReasonKind = 
-/**  A person who knew the value was offboarded. */
-"person_offboarded" | 
-/**  A key linked to the code (it opens the same door) was marked lost. */
-"key_lost" | 
-/**  The staff-chosen `rotateBy` day has come. */
-"scheduled";
 
 export type SecurityLevel = "standard" | "restricted" | "high";
 
 export type SendSmsInput = {
 	target: SmsTarget,
+	recipientName: string,
 	/**
-	 *  A person of the directory (not archived): `recipientName` and `phone` default
-	 *  from them, and a code sent to them is recorded against them in the ledger.
+	 *  National numbers are read in the server's default region (GB unless configured):
+	 *  `07400 123456` → `+447400123456`.
 	 */
-	personId?: string | null,
-	/**  Required without `personId`. */
-	recipientName?: string | null,
-	/**
-	 *  Required without `personId` (or when the person has no phone). National numbers
-	 *  are read in the server's default region (GB unless configured): `07400 123456` →
-	 *  `+447400123456`.
-	 */
-	phone?: string | null,
+	phone: string,
 	/**
 	 *  The same key within 24 hours answers the first attempt's result and sends nothing.
 	 *  1 to 255 of `A-Z a-z 0-9 _ . : -`.
@@ -582,8 +602,6 @@ export type Summary = {
 	/**  Issued and past their expected return. */
 	overdue: number,
 	accessCodes: number,
-	/**  Access codes due for rotation (`rotationDue`). */
-	codesDueForRotation: number,
 	/**  The organisation can send SMS (its Twilio settings are configured). */
 	smsReady: boolean,
 };
@@ -605,13 +623,6 @@ export type UpdateAccessCodeInput = {
 	status?: CodeStatus | null,
 	expiresOn?: string | null,
 	notes?: string | null,
-	/**
-	 *  `null` clears it. Absent: as it is, except that a new `code` clears it (the
-	 *  rotation is done).
-	 */
-	rotateBy?: string | null,
-	/**  Replaces the linked keys (`[]` unlinks them all). */
-	keyIds?: string[] | null,
 };
 
 export type UpdateDevelopmentInput = {
@@ -620,10 +631,18 @@ export type UpdateDevelopmentInput = {
 	keyPrefix?: string | null,
 };
 
-/**  Omitted fields stay as they are. */
-export type UpdateInput = {
-	/**  Hide code values in every answer but `keys.revealAccessCode`. */
-	maskCodesInLists?: boolean | null,
+/**
+ *  Every field but `id` is optional: omitted leaves it as it is; for the optional fields
+ *  `null` (or an empty string) clears it.
+ */
+export type UpdateFirmInput = {
+	id: string,
+	/**  The `version` you read; if the firm changed since, VERSION_CONFLICT and nothing changes. */
+	expectedVersion?: number | null,
+	name?: string | null,
+	phone?: string | null,
+	email?: string | null,
+	notes?: string | null,
 };
 
 /**
@@ -645,6 +664,24 @@ export type UpdateKeyInput = {
 	quantity?: number | null,
 	accessRestrictions?: string | null,
 	emergencyContact?: string | null,
+};
+
+/**
+ *  Every field but `id` is optional: omitted leaves it as it is; for the optional fields
+ *  `null` (or an empty string) clears it.
+ */
+export type UpdatePersonInput = {
+	id: string,
+	/**  The `version` you read; if the person changed since, VERSION_CONFLICT and nothing changes. */
+	expectedVersion?: number | null,
+	name?: string | null,
+	kind?: PersonKind | null,
+	phone?: string | null,
+	email?: string | null,
+	firmId?: string | null,
+	developmentId?: string | null,
+	userId?: string | null,
+	notes?: string | null,
 };
 
 export type UpdateSmsInput = {
@@ -683,15 +720,6 @@ export type User = {
 	createdAt: string,
 };
 
-/**  A code value's period, as the ledger answers carry it. */
-export type ValuePeriod = {
-	valueVersion: number,
-	/**  When this value was set. */
-	since: string,
-	/**  When the next value replaced it; null for the current value. */
-	until: string | null,
-};
-
 /** Every procedure: its params and its result. */
 export type Procedures = {
   "auth.login": { input: LoginInput; output: LoginOutput };
@@ -719,19 +747,25 @@ export type Procedures = {
   "keys.markDamaged": { input: KeyTransitionInput; output: Key };
   "keys.deactivateKey": { input: KeyTransitionInput; output: Key };
   "keys.reactivateKey": { input: KeyTransitionInput; output: Key };
+  "keys.holderAt": { input: AtInput; output: KeyHolderAt };
+  "people.list": { input: ListPeopleInput; output: Page<Person> };
+  "people.get": { input: IdInput; output: Person };
+  "people.create": { input: CreatePersonInput; output: Person };
+  "people.update": { input: UpdatePersonInput; output: Person };
+  "people.archive": { input: IdInput; output: Person };
+  "people.holdingsAt": { input: AtInput; output: PersonHoldingsAt };
+  "firms.list": { input: ListFirmsInput; output: Page<Firm> };
+  "firms.get": { input: IdInput; output: Firm };
+  "firms.create": { input: CreateFirmInput; output: Firm };
+  "firms.update": { input: UpdateFirmInput; output: Firm };
+  "firms.archive": { input: IdInput; output: Firm };
   "keys.listAccessCodes": { input: ListAccessCodesInput; output: Page<AccessCode> };
   "keys.createAccessCode": { input: CreateAccessCodeInput; output: AccessCode };
   "keys.updateAccessCode": { input: UpdateAccessCodeInput; output: AccessCode };
   "keys.deleteAccessCode": { input: IdInput; output: Empty };
   "keys.accessCodeHistory": { input: IdInput; output: Items<AccessCodeChange> };
-  "keys.revealAccessCode": { input: IdInput; output: RevealedCode };
-  "keys.recordCodeDisclosure": { input: RecordCodeDisclosureInput; output: CodeExposure };
-  "keys.accessCodeExposure": { input: AccessCodeExposureInput; output: AccessCodeExposure };
-  "keys.accessCodeKnownBy": { input: AccessCodeKnownByInput; output: AccessCodeKnownBy };
   "keys.summary": { input: SummaryInput; output: Summary };
   "keys.sendSms": { input: SendSmsInput; output: SendSmsOutput };
-  "settings.get": { input: NoParams; output: OrganisationSettings };
-  "settings.update": { input: UpdateInput; output: OrganisationSettings };
   "settings.getSms": { input: NoParams; output: SmsSettings };
   "settings.updateSms": { input: UpdateSmsInput; output: SmsSettings };
   "audit.list": { input: ListAuditInput; output: Page<AuditEvent> };
@@ -740,7 +774,7 @@ export type Procedures = {
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "keys.listKeys" | "keys.listAccessCodes" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
+export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "keys.summary" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["auth.login"] as const;
@@ -855,21 +889,31 @@ export function createClient(options: ClientOptions) {
       markDamaged: (input: Procedures["keys.markDamaged"]["input"]) => call("keys.markDamaged", input),
       deactivateKey: (input: Procedures["keys.deactivateKey"]["input"]) => call("keys.deactivateKey", input),
       reactivateKey: (input: Procedures["keys.reactivateKey"]["input"]) => call("keys.reactivateKey", input),
+      holderAt: (input: Procedures["keys.holderAt"]["input"]) => call("keys.holderAt", input),
       listAccessCodes: (input?: Procedures["keys.listAccessCodes"]["input"]) => call("keys.listAccessCodes", input ?? {}),
       createAccessCode: (input: Procedures["keys.createAccessCode"]["input"]) => call("keys.createAccessCode", input),
       updateAccessCode: (input: Procedures["keys.updateAccessCode"]["input"]) => call("keys.updateAccessCode", input),
       deleteAccessCode: (input: Procedures["keys.deleteAccessCode"]["input"]) => call("keys.deleteAccessCode", input),
       accessCodeHistory: (input: Procedures["keys.accessCodeHistory"]["input"]) => call("keys.accessCodeHistory", input),
-      revealAccessCode: (input: Procedures["keys.revealAccessCode"]["input"]) => call("keys.revealAccessCode", input),
-      recordCodeDisclosure: (input: Procedures["keys.recordCodeDisclosure"]["input"]) => call("keys.recordCodeDisclosure", input),
-      accessCodeExposure: (input: Procedures["keys.accessCodeExposure"]["input"]) => call("keys.accessCodeExposure", input),
-      accessCodeKnownBy: (input: Procedures["keys.accessCodeKnownBy"]["input"]) => call("keys.accessCodeKnownBy", input),
       summary: (input?: Procedures["keys.summary"]["input"]) => call("keys.summary", input ?? {}),
       sendSms: (input: Procedures["keys.sendSms"]["input"]) => call("keys.sendSms", input),
     },
+    people: {
+      list: (input?: Procedures["people.list"]["input"]) => call("people.list", input ?? {}),
+      get: (input: Procedures["people.get"]["input"]) => call("people.get", input),
+      create: (input: Procedures["people.create"]["input"]) => call("people.create", input),
+      update: (input: Procedures["people.update"]["input"]) => call("people.update", input),
+      archive: (input: Procedures["people.archive"]["input"]) => call("people.archive", input),
+      holdingsAt: (input: Procedures["people.holdingsAt"]["input"]) => call("people.holdingsAt", input),
+    },
+    firms: {
+      list: (input?: Procedures["firms.list"]["input"]) => call("firms.list", input ?? {}),
+      get: (input: Procedures["firms.get"]["input"]) => call("firms.get", input),
+      create: (input: Procedures["firms.create"]["input"]) => call("firms.create", input),
+      update: (input: Procedures["firms.update"]["input"]) => call("firms.update", input),
+      archive: (input: Procedures["firms.archive"]["input"]) => call("firms.archive", input),
+    },
     settings: {
-      get: (input?: Procedures["settings.get"]["input"]) => call("settings.get", input ?? {}),
-      update: (input?: Procedures["settings.update"]["input"]) => call("settings.update", input ?? {}),
       getSms: (input?: Procedures["settings.getSms"]["input"]) => call("settings.getSms", input ?? {}),
       updateSms: (input: Procedures["settings.updateSms"]["input"]) => call("settings.updateSms", input),
     },

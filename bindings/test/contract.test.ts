@@ -56,6 +56,18 @@ const covered: Record<keyof Procedures, true> = {
   "keys.markDamaged": true,
   "keys.deactivateKey": true,
   "keys.reactivateKey": true,
+  "keys.holderAt": true,
+  "people.list": true,
+  "people.get": true,
+  "people.create": true,
+  "people.update": true,
+  "people.archive": true,
+  "people.holdingsAt": true,
+  "firms.list": true,
+  "firms.get": true,
+  "firms.create": true,
+  "firms.update": true,
+  "firms.archive": true,
   "keys.listAccessCodes": true,
   "keys.createAccessCode": true,
   "keys.updateAccessCode": true,
@@ -705,6 +717,47 @@ describe("keyward contract through the generated client", () => {
     assert.deepEqual(await other.auth.logout(), {});
     await failsWith(other.auth.me(), "UNAUTHENTICATED");
     assert.equal((await owner.auth.me()).user.id, ownerUser.id, "the first session still works");
+  });
+
+  it("people and firms: create, list, update, issue a key to a person, holderAt, holdingsAt, archive", async () => {
+    const firm = await owner.firms.create({ name: "Sparks Ltd", phone: "020 7123 4567", email: "Office@Sparks.test" });
+    assert.equal(firm.phone, "+442071234567");
+    assert.equal(firm.email, "office@sparks.test");
+    assert.equal((await owner.firms.get({ id: firm.id })).name, "Sparks Ltd");
+    assert.deepEqual((await owner.firms.list({ search: "spark" })).items.map((f) => f.id), [firm.id]);
+    const renamed = await owner.firms.update({ id: firm.id, expectedVersion: firm.version, name: "Sparks Electrical", phone: null });
+    assert.equal(renamed.phone, null);
+    const person = await owner.people.create({ name: "Eli Electrician", kind: "contractor", firmId: firm.id, phone: "07400 123456" });
+    assert.equal(person.phone, "+447400123456");
+    assert.equal((await owner.people.get({ id: person.id })).firmId, firm.id);
+    assert.deepEqual((await owner.people.list({ firmId: firm.id, kind: "contractor" })).items.map((p) => p.id), [person.id]);
+    const updated = await owner.people.update({ id: person.id, notes: "Tuesdays" });
+    assert.equal(updated.notes, "Tuesdays");
+    await failsWith(owner.people.update({ id: person.id, expectedVersion: person.version, name: "X" }), "VERSION_CONFLICT");
+
+    let key = await owner.keys.createKey({ developmentId: riverside.id, keyType: "physical_key", label: "Plant room" });
+    const issued = await owner.keys.issueKey({ id: key.id, holderId: person.id });
+    assert.equal(issued.holderId, person.id);
+    assert.equal(issued.issuedTo, "Eli Electrician");
+    assert.equal(issued.issuedToPhone, "+447400123456");
+    assert.equal(issued.returnRequested, false);
+    assert.deepEqual((await owner.keys.listKeys({ firmId: firm.id })).items.map((k) => k.id), [key.id]);
+    const at = issued.issuedAt ?? "";
+    const held = await owner.keys.holderAt({ id: key.id, at });
+    assert.equal(held.status, "issued");
+    assert.equal(held.holding?.holderId, person.id);
+    const history = await owner.keys.keyHistory({ id: key.id });
+    assert.deepEqual(held.movementIds, [history.items[0]?.id]);
+    const holdings = await owner.people.holdingsAt({ id: person.id, at });
+    assert.deepEqual(holdings.items.map((h) => h.keyId), [key.id]);
+
+    const archived = await owner.people.archive({ id: person.id });
+    assert.equal(archived.archived, true);
+    key = await owner.keys.returnKey({ id: key.id });
+    key = await owner.keys.returnToStock({ id: key.id });
+    assert.equal(key.holderId, null, "the holder is cleared back in stock");
+    await failsWith(owner.keys.issueKey({ id: key.id, holderId: person.id }), "PERSON_ARCHIVED");
+    assert.equal((await owner.firms.archive({ id: firm.id })).archived, true);
   });
 
   it("every procedure of the generated Procedures type was called and answered", () => {

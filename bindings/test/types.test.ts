@@ -81,8 +81,10 @@ export async function typeChecks(client: Client, key: Key, dev: string): Promise
   // --- missing required input ----------------------------------------------------------
   // @ts-expect-error createKey needs a label
   await client.keys.createKey({ developmentId: dev, keyType: "fob" });
-  // @ts-expect-error issueKey needs issuedTo
-  await client.keys.issueKey({ id: key.id });
+  // @ts-expect-error issueKey needs an id
+  await client.keys.issueKey({ holderId: key.id });
+  // @ts-expect-error a person needs a kind
+  await client.people.create({ name: "Sam" });
   // @ts-expect-error getKey takes `{ id }`
   await client.keys.getKey();
   // @ts-expect-error login needs a password

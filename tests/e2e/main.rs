@@ -22,6 +22,7 @@ mod keys;
 mod limits;
 mod log_hygiene;
 mod paging;
+mod people;
 mod protocol;
 mod races;
 mod roles;

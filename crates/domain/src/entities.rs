@@ -101,6 +101,12 @@ pub struct Key {
     pub notes: Option<String>,
     /// Who holds the key (or last held it, until it is back in stock).
     pub issued_to: Option<String>,
+    /// The person of the directory the key was issued to (null for a walk-in issued by
+    /// name only); cleared with the holder.
+    pub holder_id: Option<String>,
+    /// The holder was asked to give the key back (offboarding); cleared when the holding
+    /// ends (returned, lost, damaged, back in stock, deactivated).
+    pub return_requested: bool,
     pub issued_to_phone: Option<String>,
     pub issued_at: Option<DateTime<Utc>>,
     /// Display name of the user who issued it.
@@ -127,11 +133,15 @@ pub struct Key {
 #[derive(Debug, Clone, PartialEq, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyMovement {
+    /// Cited by the point-in-time answers (`keys.holderAt`, `people.holdingsAt`).
+    pub id: String,
     pub at: DateTime<Utc>,
     /// `created`, `issued`, `returned`, `returned_to_stock`, `marked_lost`, …
     pub action: String,
     pub actor_name: String,
     pub issued_to: Option<String>,
+    /// The person the key was issued to (on an `issued` movement).
+    pub holder_id: Option<String>,
     pub purpose: Option<String>,
     pub expected_return_at: Option<DateTime<Utc>>,
     pub notes: Option<String>,

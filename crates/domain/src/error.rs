@@ -28,10 +28,13 @@ pub enum Error {
     InvalidTransition { current: KeyStatus },
     #[error("changed by someone else since you read it (now version {current})")]
     VersionConflict { current: i32 },
-    #[error("the development still has keys or access codes")]
+    #[error("the development still has keys, access codes or residents")]
     DevelopmentNotEmpty,
     #[error("the access code is inactive or expired")]
     CodeNotActive,
+    /// The person is archived: no key can be issued (nor a code sent) to them.
+    #[error("the person is archived")]
+    PersonArchived,
     #[error("too many attempts; try again in {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u32 },
     /// No SMS settings, or Twilio refused the organisation's credentials.

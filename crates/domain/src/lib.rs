@@ -6,10 +6,12 @@
 
 pub mod audit;
 pub mod code_ledger;
+#[macro_use]
 pub mod entities;
 pub mod error;
 pub mod key_ref;
 pub mod page;
+pub mod people;
 pub mod role;
 pub mod secret;
 pub mod status;
@@ -20,6 +22,7 @@ pub use code_ledger::*;
 pub use entities::*;
 pub use error::{Error, Result, StorageFault};
 pub use page::{Page, PageRequest};
+pub use people::{Firm, Holding, KeyHolderAt, Person, PersonHoldingsAt, PersonKind};
 pub use role::{Actor, Capability, Role};
 pub use secret::Secret;
 pub use status::{KeyStatus, Transition};

@@ -120,6 +120,15 @@ impl Transition {
         }
     }
 
+    /// The status a key has after a movement of its history (`created` or a transition's
+    /// action); `None` for a word that is neither.
+    pub fn status_after(movement_action: &str) -> Option<KeyStatus> {
+        if movement_action == "created" {
+            return Some(KeyStatus::InStock);
+        }
+        Transition::ALL.iter().find(|t| t.action() == movement_action).map(|t| t.to())
+    }
+
     /// Whether the key ends up on the shelf, so its last holder is cleared.
     pub fn clears_holder(self) -> bool {
         self.to() == KeyStatus::InStock
@@ -130,6 +139,15 @@ impl Transition {
 mod tests {
     use super::KeyStatus::*;
     use super::*;
+
+    #[test]
+    fn a_movement_tells_the_status_it_left_the_key_in() {
+        assert_eq!(Transition::status_after("created"), Some(InStock));
+        for t in Transition::ALL {
+            assert_eq!(Transition::status_after(t.action()), Some(t.to()), "{t:?}");
+        }
+        assert_eq!(Transition::status_after("updated"), None);
+    }
 
     #[test]
     fn transition_table_matches_the_contract() {

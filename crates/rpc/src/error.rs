@@ -22,6 +22,7 @@ pub enum ErrorKind {
     VersionConflict,
     DevelopmentNotEmpty,
     CodeNotActive,
+    PersonArchived,
     RateLimited,
     SmsNotConfigured,
     SmsRejected,
@@ -133,6 +134,7 @@ pub fn to_rpc(error: &Error) -> ErrorObject {
         }
         Error::DevelopmentNotEmpty => (CONFLICT, ErrorData::kind(ErrorKind::DevelopmentNotEmpty)),
         Error::CodeNotActive => (CONFLICT, ErrorData::kind(ErrorKind::CodeNotActive)),
+        Error::PersonArchived => (CONFLICT, ErrorData::kind(ErrorKind::PersonArchived)),
         Error::RateLimited { retry_after_ms } => (
             RATE_LIMITED,
             ErrorData { retry_after_ms: Some(*retry_after_ms), ..ErrorData::kind(ErrorKind::RateLimited) },

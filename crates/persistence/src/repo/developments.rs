@@ -125,7 +125,8 @@ pub fn update(
     Ok(new.into())
 }
 
-/// Deletes an empty development; one that still has keys or codes is DEVELOPMENT_NOT_EMPTY.
+/// Deletes an empty development; one that still has keys, codes or people (residents,
+/// archived or not) is DEVELOPMENT_NOT_EMPTY (decision 47).
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
     super::lock_organisation(conn, &actor.org_id)?;
     let row = find(conn, &actor.org_id, id)?;
@@ -133,7 +134,10 @@ pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<
         keys::table.filter(keys::org_id.eq(&actor.org_id)).filter(keys::development_id.eq(id)),
     ))
     .get_result(conn)?;
-    if has_keys || super::access_codes::any_in_development(conn, &actor.org_id, id)? {
+    if has_keys
+        || super::access_codes::any_in_development(conn, &actor.org_id, id)?
+        || super::people::any_in_development(conn, &actor.org_id, id)?
+    {
         return Err(Error::DevelopmentNotEmpty.into());
     }
     let deleted = diesel::delete(
@@ -142,7 +146,7 @@ pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<
     .execute(conn)
     .map_err(|e| {
         let e = StoreError::from(e);
-        // A key or code was added by a concurrent call (PostgreSQL).
+        // A key, code or resident was added by a concurrent call (PostgreSQL).
         if is_foreign_key_violation(&e) { Error::DevelopmentNotEmpty.into() } else { e }
     })?;
     if deleted == 0 {

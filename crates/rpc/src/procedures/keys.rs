@@ -4,14 +4,14 @@ use chrono::{DateTime, Utc};
 use keyward_domain::entities::{KeyType, SecurityLevel};
 use keyward_domain::key_ref::normalise_key_ref;
 use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
-use keyward_domain::{Capability, Error, Key, KeyMovement, KeyStatus, Page, PageRequest, Transition};
+use keyward_domain::{Capability, Error, Key, KeyHolderAt, KeyMovement, KeyStatus, Page, PageRequest, Transition};
 use keyward_persistence::repo::access_codes;
 use keyward_persistence::repo::keys::{self, KeyFields, KeyFilter, KeyPatch, NewKey, PageStart, TransitionDetails};
 use keyward_sms::phone;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use super::{Empty, IdInput, Items};
+use super::{AtInput, Empty, IdInput, Items};
 use crate::procedure::{Access, Call, Procedure};
 
 const PHONE_MAX: usize = 40;
@@ -35,6 +35,12 @@ pub struct ListKeysInput {
     /// `true`: only issued keys past their expected return; `false`: only the others.
     #[serde(default)]
     pub overdue: Option<bool>,
+    /// Keys whose holder (`holderId`) is this person.
+    #[serde(default)]
+    pub holder_id: Option<String>,
+    /// Keys whose holder works for this firm.
+    #[serde(default)]
+    pub firm_id: Option<String>,
     /// 1 or more, with page × limit at most 10,000; default 1. Not with `cursor`.
     #[serde(default)]
     pub page: Option<i32>,
@@ -47,7 +53,7 @@ pub struct ListKeysInput {
 }
 
 /// How deep page numbers go (page × limit); past it a cursor walks on.
-const PAGE_NUMBER_DEPTH: i64 = 10_000;
+pub(super) const PAGE_NUMBER_DEPTH: i64 = 10_000;
 
 pub struct ListKeys;
 impl Procedure for ListKeys {
@@ -77,6 +83,8 @@ impl Procedure for ListKeys {
             key_type: input.key_type,
             security_level: input.security_level,
             overdue: input.overdue,
+            holder_id: input.holder_id,
+            firm_id: input.firm_id,
         };
         call.app.db.run(move |c| keys::list(c, &org_id, &filter, start)).await
     }
@@ -295,10 +303,17 @@ impl Procedure for DeleteKey {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IssueKeyInput {
     pub id: String,
-    /// Who receives the key.
-    pub issued_to: String,
+    /// A person of the directory who receives the key (not archived: PERSON_ARCHIVED).
+    /// `issuedTo` and `issuedToPhone` default from the person. At least one of
+    /// `holderId` and `issuedTo` is required.
+    #[serde(default)]
+    pub holder_id: Option<String>,
+    /// Who receives the key: a name for a walk-in, or how the holder is written on the
+    /// key (with `holderId`, defaults to the person's name).
+    #[serde(default)]
+    pub issued_to: Option<String>,
     /// Kept as written (up to 40 characters), but only digits, spaces and `+ - ( ) .`:
-    /// a letter is a typo, INVALID_INPUT.
+    /// a letter is a typo, INVALID_INPUT. With `holderId`, defaults to the person's phone.
     #[serde(default)]
     pub issued_to_phone: Option<String>,
     #[serde(default)]
@@ -319,8 +334,15 @@ impl Procedure for IssueKey {
 
     async fn call(call: Call<'_>, input: IssueKeyInput) -> Result<Key, Error> {
         let actor = call.actor()?.clone();
+        let holder_id = input.holder_id.filter(|id| !id.is_empty());
+        let issued_to = match (&holder_id, input.issued_to) {
+            (None, None) => return Err(Error::invalid("issuedTo", "is required without holderId")),
+            (None, Some(to)) => Some(validate::required_line("issuedTo", &to, SHORT_TEXT_MAX)?),
+            (Some(_), to) => validate::optional_line("issuedTo", to.as_deref(), SHORT_TEXT_MAX)?,
+        };
         let details = TransitionDetails {
-            issued_to: Some(validate::required_line("issuedTo", &input.issued_to, SHORT_TEXT_MAX)?),
+            holder_id,
+            issued_to,
             issued_to_phone: optional_phone("issuedToPhone", input.issued_to_phone.as_deref())?,
             purpose: validate::optional_line("purpose", input.purpose.as_deref(), SHORT_TEXT_MAX)?,
             expected_return_at: input
@@ -330,7 +352,21 @@ impl Procedure for IssueKey {
             notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
         };
         let id = input.id;
-        call.app.db.write(move |c| keys::transition(c, &actor, &id, Transition::Issue, details)).await
+        call.app.db.write(move |c| keys::issue(c, &actor, &id, details)).await
+    }
+}
+
+pub struct HolderAt;
+impl Procedure for HolderAt {
+    const NAME: &'static str = "keys.holderAt";
+    const ACCESS: Access = Access::Signed(Capability::Read);
+    type Input = AtInput;
+    type Output = KeyHolderAt;
+
+    async fn call(call: Call<'_>, input: AtInput) -> Result<KeyHolderAt, Error> {
+        let org_id = call.actor()?.org_id.clone();
+        let at = validate::instant("at", input.at)?;
+        call.app.db.run(move |c| keys::holder_at(c, &org_id, &input.id, at)).await
     }
 }
 

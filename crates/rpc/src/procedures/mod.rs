@@ -8,6 +8,7 @@ mod auth;
 mod code_ledger;
 mod developments;
 mod keys;
+mod people;
 mod settings;
 mod sms;
 mod summary;
@@ -47,6 +48,19 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<keys::MarkDamaged>();
     v.visit::<keys::DeactivateKey>();
     v.visit::<keys::ReactivateKey>();
+    v.visit::<keys::HolderAt>();
+
+    v.visit::<people::ListPeople>();
+    v.visit::<people::GetPerson>();
+    v.visit::<people::CreatePerson>();
+    v.visit::<people::UpdatePerson>();
+    v.visit::<people::ArchivePerson>();
+    v.visit::<people::HoldingsAt>();
+    v.visit::<people::ListFirms>();
+    v.visit::<people::GetFirm>();
+    v.visit::<people::CreateFirm>();
+    v.visit::<people::UpdateFirm>();
+    v.visit::<people::ArchiveFirm>();
 
     v.visit::<access_codes::ListAccessCodes>();
     v.visit::<access_codes::CreateAccessCode>();
@@ -81,6 +95,16 @@ pub struct NoParams {}
 #[serde(deny_unknown_fields)]
 pub struct IdInput {
     pub id: String,
+}
+
+/// Params of the point-in-time answers (`keys.holderAt`, `people.holdingsAt`).
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AtInput {
+    pub id: String,
+    /// The instant asked about (microseconds count; a change made at exactly `at` is
+    /// part of the state at `at`).
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The result of procedures that answer nothing but success: `{}`.

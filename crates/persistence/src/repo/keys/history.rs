@@ -21,10 +21,12 @@ pub fn history(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<
     Ok(rows
         .into_iter()
         .map(|m| KeyMovement {
+            id: m.id,
             at: time::from_db(m.at),
             action: m.action,
             actor_name: m.actor_name,
             issued_to: m.issued_to,
+            holder_id: m.holder_id,
             purpose: m.purpose,
             expected_return_at: m.expected_return_at.map(time::from_db),
             notes: m.notes,

@@ -14,7 +14,7 @@ use super::KeyRow;
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::StoreResult;
 use crate::repo::counts;
-use crate::schema::keys;
+use crate::schema::{keys, people};
 use crate::time;
 
 #[derive(Debug, Default, Clone)]
@@ -25,6 +25,10 @@ pub struct KeyFilter {
     pub key_type: Option<KeyType>,
     pub security_level: Option<SecurityLevel>,
     pub overdue: Option<bool>,
+    /// Keys whose holder is this person.
+    pub holder_id: Option<String>,
+    /// Keys whose holder works for this firm (through the firm's people).
+    pub firm_id: Option<String>,
 }
 
 /// How far a total is counted when the maintained counts cannot give it (a search, or a
@@ -68,6 +72,15 @@ fn filtered<'a>(
     }
     if let Some(v) = &f.development_id {
         q = q.filter(keys::development_id.eq(v));
+    }
+    if let Some(v) = &f.holder_id {
+        q = q.filter(keys::holder_id.eq(v));
+    }
+    if let Some(v) = &f.firm_id {
+        // The firm's people (people_org_firm), then their keys (keys_org_holder_ref).
+        let holders =
+            people::table.filter(people::org_id.eq(org_id)).filter(people::firm_id.eq(v)).select(people::id.nullable());
+        q = q.filter(keys::holder_id.eq_any(holders));
     }
     if let Some(v) = f.status {
         q = q.filter(keys::status.eq(v.as_str()));
@@ -178,7 +191,12 @@ pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageSt
 
 /// The total from the maintained counts, when the filter is one they answer.
 fn exact_total(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, now: NaiveDateTime) -> StoreResult<Option<i64>> {
-    if f.search.is_some() || f.key_type.is_some() || f.security_level.is_some() {
+    if f.search.is_some()
+        || f.key_type.is_some()
+        || f.security_level.is_some()
+        || f.holder_id.is_some()
+        || f.firm_id.is_some()
+    {
         return Ok(None);
     }
     let development_id = f.development_id.as_deref();

@@ -3,6 +3,7 @@
 //! (`history`).
 
 mod history;
+mod holder;
 mod list;
 mod refs;
 mod transition;
@@ -17,9 +18,10 @@ use keyward_domain::{
 };
 
 pub use history::history;
+pub use holder::{holder_at, holdings_at};
 pub use list::{KeyFilter, PageStart, TOTAL_CAP, decode_cursor, encode_cursor, list};
 pub use refs::suggest_ref;
-pub use transition::{TransitionDetails, transition};
+pub use transition::{TransitionDetails, issue, transition};
 pub use write::{KeyFields, KeyPatch, NewKey, create, delete, update};
 
 use super::counts;
@@ -107,6 +109,8 @@ impl KeyRow {
             label: self.label,
             notes: self.notes,
             issued_to: self.issued_to,
+            holder_id: self.holder_id,
+            return_requested: self.return_requested_at.is_some(),
             issued_to_phone: self.issued_to_phone,
             issued_at: self.issued_at.map(time::from_db),
             issued_by: self.issued_by,

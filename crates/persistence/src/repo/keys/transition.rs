@@ -6,16 +6,43 @@ use keyward_domain::{Actor, Error, FieldChange, Key, Transition, entities::diff}
 use super::write::{Planned, with_retries};
 use crate::connection::AnyConnection;
 use crate::error::StoreResult;
+use crate::repo::people;
 use crate::time;
 
 /// What a transition records beyond the status: the holder when issuing, a note always.
 #[derive(Debug, Default, Clone)]
 pub struct TransitionDetails {
+    /// The person of the directory the key is issued to (checked by the caller, in the
+    /// same transaction).
+    pub holder_id: Option<String>,
     pub issued_to: Option<String>,
     pub issued_to_phone: Option<String>,
     pub purpose: Option<String>,
     pub expected_return_at: Option<DateTime<Utc>>,
     pub notes: Option<String>,
+}
+
+/// Issues a key: to a person of the directory (`holder_id`: of the organisation, else
+/// NOT_FOUND; not archived, else PERSON_ARCHIVED; `issued_to` and `issued_to_phone`
+/// default from the person), or by name only.
+///
+/// The person is read under the organisation's lock, which `people::archive` takes too:
+/// an archive that committed first is seen here (PERSON_ARCHIVED), and one that comes
+/// later archives a person who holds this key (decision 50). Never an archived person
+/// newly holding a key.
+pub fn issue(conn: &mut AnyConnection, actor: &Actor, id: &str, mut details: TransitionDetails) -> StoreResult<Key> {
+    if let Some(holder_id) = &details.holder_id {
+        crate::repo::lock_organisation(conn, &actor.org_id)?;
+        let person = people::person_ref(conn, &actor.org_id, holder_id)?;
+        if person.archived() {
+            return Err(Error::PersonArchived.into());
+        }
+        details.issued_to.get_or_insert(person.name);
+        if details.issued_to_phone.is_none() {
+            details.issued_to_phone = person.phone;
+        }
+    }
+    transition(conn, actor, id, Transition::Issue, details)
 }
 
 /// Moves a key from one status to another, if the contract's table allows it from the
@@ -36,7 +63,11 @@ pub fn transition(
         new.status = transition.to().as_str().to_owned();
         new.last_status_change_at = Some(now);
         new.last_status_change_by = Some(actor.name.clone());
+        // Every transition ends (or starts) a holding: a request to give the key back
+        // belongs to the holding it was made in.
+        new.return_requested_at = None;
         if transition == Transition::Issue {
+            new.holder_id = details.holder_id.clone();
             new.issued_to = details.issued_to.clone();
             new.issued_to_phone = details.issued_to_phone.clone();
             new.purpose = details.purpose.clone();
@@ -44,6 +75,7 @@ pub fn transition(
             new.issued_at = Some(now);
             new.issued_by = Some(actor.name.clone());
         } else if transition.clears_holder() {
+            new.holder_id = None;
             new.issued_to = None;
             new.issued_to_phone = None;
             new.purpose = None;
@@ -52,6 +84,7 @@ pub fn transition(
             new.issued_by = None;
         }
         let mut changes = vec![FieldChange::new("status", Some(&old.status), Some(&new.status))];
+        diff(&mut changes, "holderId", &old.holder_id, &new.holder_id);
         diff(&mut changes, "issuedTo", &old.issued_to, &new.issued_to);
         diff(&mut changes, "issuedToPhone", &old.issued_to_phone, &new.issued_to_phone);
         diff(&mut changes, "purpose", &old.purpose, &new.purpose);
