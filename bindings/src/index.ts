@@ -17,6 +17,22 @@ export type AccessCode = {
 	createdAt: string,
 	updatedAt: string,
 	version: number,
+	/**
+	 *  Which value the code has: 1 for the first, one more at each new value. Exposures
+	 *  and rotation reasons belong to one value.
+	 */
+	valueVersion: number,
+	/**  A staff-chosen day from which the code is due for rotation. */
+	rotateBy: string | null,
+	/**  The current value has a rotation reason, or `rotateBy` has come. */
+	rotationDue: boolean,
+	/**
+	 *  Why the current value is due (a scheduled reason only once `rotateBy` has come);
+	 *  empty after a new value.
+	 */
+	rotationReasons: RotationReason[],
+	/**  Keys that open the same door: losing one makes the code due for rotation. */
+	keyIds: string[],
 };
 
 /**  One change to an access code, for its history. Never shows a code value. */
@@ -25,6 +41,36 @@ export type AccessCodeChange = {
 	actorName: string,
 	/**  What changed, in words, e.g. "Main gate: code changed; status active → inactive". */
 	change: string,
+};
+
+/**  `keys.accessCodeExposure`: who has known the current value since it was set. */
+export type AccessCodeExposure = {
+	id: string,
+	period: ValuePeriod,
+	/**  Oldest first. */
+	exposures: Page<CodeExposure>,
+};
+
+export type AccessCodeExposureInput = {
+	id: string,
+	page?: number | null,
+	limit?: number | null,
+};
+
+/**  `keys.accessCodeKnownBy`: who knew the value in force at `at`. */
+export type AccessCodeKnownBy = {
+	id: string,
+	at: string,
+	/**  The value in force at `at`; null when the code had no value yet. */
+	period: ValuePeriod | null,
+	/**  Ordered by their first exposure. */
+	knownBy: KnownBy[],
+};
+
+export type AccessCodeKnownByInput = {
+	id: string,
+	/**  Exact to the microsecond (finer digits are dropped). */
+	at: string,
 };
 
 /**  Params of the point-in-time answers (`keys.holderAt`, `people.holdingsAt`). */
@@ -101,6 +147,25 @@ export type ChainVerification = {
 	broken: BrokenLink | null,
 };
 
+/**  One time a code's value reached someone. */
+export type CodeExposure = {
+	id: string,
+	at: string,
+	channel: ExposureChannel,
+	/**  The value it exposed (the code's `valueVersion` then). */
+	valueVersion: number,
+	/**  Who learnt it: a person of the directory, a user, or a bare name and/or phone. */
+	personId: string | null,
+	userId: string | null,
+	name: string,
+	phone: string | null,
+	/**  The SMS that carried it (`sms`). */
+	smsId: string | null,
+	note: string | null,
+	/**  Who recorded it: the user who typed, sent, disclosed or revealed it. */
+	actorName: string,
+};
+
 export type CodeStatus = "active" | "inactive";
 
 export type CodeType = "gate" | "door" | "intercom" | "alarm" | "lift" | "parking" | "bin_store" | "plant_room" | "meter_room" | "other";
@@ -116,6 +181,13 @@ export type CreateAccessCodeInput = {
 	/**  Last day the code is valid, `YYYY-MM-DD`. */
 	expiresOn?: string | null,
 	notes?: string | null,
+	/**  The day from which the code is due for rotation, `YYYY-MM-DD`. */
+	rotateBy?: string | null,
+	/**
+	 *  Keys of the organisation that open the same door (at most 100): losing one makes
+	 *  the code due for rotation.
+	 */
+	keyIds?: string[] | null,
 };
 
 export type CreateDevelopmentInput = {
@@ -218,6 +290,17 @@ export type ErrorData = {
 
 /**  The stable machine-readable kind of an error (`data.kind`). */
 export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
+
+/**  How a code's value reached someone. */
+export type ExposureChannel = 
+/**  The user who created the code or gave it a new value (they typed it). */
+"set" | 
+/**  `keys.sendSms` of the code, once the provider accepted the message. */
+"sms" | 
+/**  Told by staff, recorded with `keys.recordCodeDisclosure`. */
+"disclosure" | 
+/**  Shown in the app by `keys.revealAccessCode`. */
+"reveal";
 
 /**
  *  One field of an entity changed by an audited action. Values are shown as text;
@@ -386,12 +469,26 @@ export type KeyTransitionInput = {
 
 export type KeyType = "physical_key" | "fob" | "card" | "remote" | "master_key" | "other";
 
+/**  Someone who knew a code's value, with the ledger entries that say so. */
+export type KnownBy = {
+	personId: string | null,
+	userId: string | null,
+	name: string,
+	phone: string | null,
+	/**  Their first exposure to this value. */
+	since: string,
+	/**  The exposures (`CodeExposure.id`) this answer came from, oldest first. */
+	exposureIds: string[],
+};
+
 export type ListAccessCodesInput = {
 	/**  Case-insensitive substring of the label, or the exact code value. */
 	search?: string | null,
 	developmentId?: string | null,
 	codeType?: CodeType | null,
 	status?: CodeStatus | null,
+	/**  Only codes due (`true`) or not due (`false`) for rotation. */
+	rotationDue?: boolean | null,
 	page?: number | null,
 	limit?: number | null,
 };
@@ -485,6 +582,15 @@ export type Organisation = {
 	name: string,
 };
 
+/**  The organisation's settings that every signed-in user may read. */
+export type OrganisationSettings = {
+	/**
+	 *  Code values are `null` in every answer but `keys.revealAccessCode`, which records
+	 *  each reveal in the code-exposure ledger.
+	 */
+	maskCodesInLists: boolean,
+};
+
 /**  One page of a list, with the total number of matching items. */
 export type Page<T> = {
 	items: T[],
@@ -543,19 +649,69 @@ export type PersonHoldingsAt = {
 /**  What a person is to the organisation. */
 export type PersonKind = "resident" | "staff" | "contractor" | "guest" | "other";
 
+/**  Exactly one of `personId` and `name`. */
+export type RecordCodeDisclosureInput = {
+	id: string,
+	/**  A person of the directory (not archived). */
+	personId?: string | null,
+	/**  Someone outside the directory, by name. */
+	name?: string | null,
+	note?: string | null,
+};
+
+/**  `keys.revealAccessCode`: the value, and the ledger entry that recorded the reveal. */
+export type RevealedCode = {
+	id: string,
+	code: string,
+	/**  The value returned is this value of the code. */
+	valueVersion: number,
+	exposureId: string,
+};
+
 /**  One role per user, one organisation per user. */
 export type Role = "owner" | "manager" | "team" | "installer" | "housekeeping";
+
+/**  Why a code's current value is due for rotation. */
+export type RotationReason = {
+	kind: RotationReasonKind,
+	/**  When the reason arose (`scheduled`: when `rotateBy` was set). */
+	at: string,
+	/**  Who caused it: the user who offboarded, marked the key lost, or set `rotateBy`. */
+	actorName: string,
+	/**  `person_offboarded`: the person. */
+	personId: string | null,
+	/**  `key_lost`: the key. */
+	keyId: string | null,
+	/**  `scheduled`: the day. */
+	rotateBy: string | null,
+};
+
+/**  Why a code's current value is due for rotation. */
+export type RotationReasonKind = 
+/**  A person who knew the value was offboarded. */
+"person_offboarded" | 
+/**  A key linked to the code (it opens the same door) was marked lost. */
+"key_lost" | 
+/**  The staff-chosen `rotateBy` day has come. */
+"scheduled";
 
 export type SecurityLevel = "standard" | "restricted" | "high";
 
 export type SendSmsInput = {
 	target: SmsTarget,
-	recipientName: string,
 	/**
-	 *  National numbers are read in the server's default region (GB unless configured):
-	 *  `07400 123456` → `+447400123456`.
+	 *  A person of the directory (not archived): `recipientName` and `phone` default
+	 *  from them, and a code sent to them is recorded against them in the ledger.
 	 */
-	phone: string,
+	personId?: string | null,
+	/**  Required without `personId`. */
+	recipientName?: string | null,
+	/**
+	 *  Required without `personId` (or when the person has no phone). National numbers
+	 *  are read in the server's default region (GB unless configured): `07400 123456` →
+	 *  `+447400123456`.
+	 */
+	phone?: string | null,
 	/**
 	 *  The same key within 24 hours answers the first attempt's result and sends nothing.
 	 *  1 to 255 of `A-Z a-z 0-9 _ . : -`.
@@ -602,6 +758,8 @@ export type Summary = {
 	/**  Issued and past their expected return. */
 	overdue: number,
 	accessCodes: number,
+	/**  Access codes due for rotation (`rotationDue`). */
+	codesDueForRotation: number,
 	/**  The organisation can send SMS (its Twilio settings are configured). */
 	smsReady: boolean,
 };
@@ -623,6 +781,13 @@ export type UpdateAccessCodeInput = {
 	status?: CodeStatus | null,
 	expiresOn?: string | null,
 	notes?: string | null,
+	/**
+	 *  `null` clears it. Absent: as it is, except that a new `code` clears it (the
+	 *  rotation is done).
+	 */
+	rotateBy?: string | null,
+	/**  Replaces the linked keys (`[]` unlinks them all). */
+	keyIds?: string[] | null,
 };
 
 export type UpdateDevelopmentInput = {
@@ -643,6 +808,12 @@ export type UpdateFirmInput = {
 	phone?: string | null,
 	email?: string | null,
 	notes?: string | null,
+};
+
+/**  Omitted fields stay as they are. */
+export type UpdateInput = {
+	/**  Hide code values in every answer but `keys.revealAccessCode`. */
+	maskCodesInLists?: boolean | null,
 };
 
 /**
@@ -720,6 +891,15 @@ export type User = {
 	createdAt: string,
 };
 
+/**  A code value's period, as the ledger answers carry it. */
+export type ValuePeriod = {
+	valueVersion: number,
+	/**  When this value was set. */
+	since: string,
+	/**  When the next value replaced it; null for the current value. */
+	until: string | null,
+};
+
 /** Every procedure: its params and its result. */
 export type Procedures = {
   "auth.login": { input: LoginInput; output: LoginOutput };
@@ -764,8 +944,14 @@ export type Procedures = {
   "keys.updateAccessCode": { input: UpdateAccessCodeInput; output: AccessCode };
   "keys.deleteAccessCode": { input: IdInput; output: Empty };
   "keys.accessCodeHistory": { input: IdInput; output: Items<AccessCodeChange> };
+  "keys.revealAccessCode": { input: IdInput; output: RevealedCode };
+  "keys.recordCodeDisclosure": { input: RecordCodeDisclosureInput; output: CodeExposure };
+  "keys.accessCodeExposure": { input: AccessCodeExposureInput; output: AccessCodeExposure };
+  "keys.accessCodeKnownBy": { input: AccessCodeKnownByInput; output: AccessCodeKnownBy };
   "keys.summary": { input: SummaryInput; output: Summary };
   "keys.sendSms": { input: SendSmsInput; output: SendSmsOutput };
+  "settings.get": { input: NoParams; output: OrganisationSettings };
+  "settings.update": { input: UpdateInput; output: OrganisationSettings };
   "settings.getSms": { input: NoParams; output: SmsSettings };
   "settings.updateSms": { input: UpdateSmsInput; output: SmsSettings };
   "audit.list": { input: ListAuditInput; output: Page<AuditEvent> };
@@ -774,7 +960,7 @@ export type Procedures = {
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "keys.summary" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
+export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["auth.login"] as const;
@@ -895,6 +1081,10 @@ export function createClient(options: ClientOptions) {
       updateAccessCode: (input: Procedures["keys.updateAccessCode"]["input"]) => call("keys.updateAccessCode", input),
       deleteAccessCode: (input: Procedures["keys.deleteAccessCode"]["input"]) => call("keys.deleteAccessCode", input),
       accessCodeHistory: (input: Procedures["keys.accessCodeHistory"]["input"]) => call("keys.accessCodeHistory", input),
+      revealAccessCode: (input: Procedures["keys.revealAccessCode"]["input"]) => call("keys.revealAccessCode", input),
+      recordCodeDisclosure: (input: Procedures["keys.recordCodeDisclosure"]["input"]) => call("keys.recordCodeDisclosure", input),
+      accessCodeExposure: (input: Procedures["keys.accessCodeExposure"]["input"]) => call("keys.accessCodeExposure", input),
+      accessCodeKnownBy: (input: Procedures["keys.accessCodeKnownBy"]["input"]) => call("keys.accessCodeKnownBy", input),
       summary: (input?: Procedures["keys.summary"]["input"]) => call("keys.summary", input ?? {}),
       sendSms: (input: Procedures["keys.sendSms"]["input"]) => call("keys.sendSms", input),
     },
@@ -914,6 +1104,8 @@ export function createClient(options: ClientOptions) {
       archive: (input: Procedures["firms.archive"]["input"]) => call("firms.archive", input),
     },
     settings: {
+      get: (input?: Procedures["settings.get"]["input"]) => call("settings.get", input ?? {}),
+      update: (input?: Procedures["settings.update"]["input"]) => call("settings.update", input ?? {}),
       getSms: (input?: Procedures["settings.getSms"]["input"]) => call("settings.getSms", input ?? {}),
       updateSms: (input: Procedures["settings.updateSms"]["input"]) => call("settings.updateSms", input),
     },

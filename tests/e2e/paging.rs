@@ -63,12 +63,19 @@ fn summary_from_database(app: &TestApp, org_id: &str) -> Value {
             .unwrap();
     // The test's due dates are days away from now, so the instant does not matter.
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let due: i64 = app.db.texts(&format!(
+        "SELECT CAST(COUNT(*) AS TEXT) AS v FROM access_codes WHERE org_id = '{org_id}' \
+         AND (rotation_flagged_at IS NOT NULL OR rotate_by <= '{today}')"
+    ))[0]
+        .parse()
+        .unwrap();
     json!({
         "totalKeys": count("1 = 1"), "inStock": count("status = 'in_stock'"), "issued": count("status = 'issued'"),
         "returned": count("status = 'returned'"), "lost": count("status = 'lost'"),
         "damaged": count("status = 'damaged'"), "deactivated": count("status = 'deactivated'"),
         "overdue": count(&format!("status = 'issued' AND expected_return_at < '{now}'")),
-        "accessCodes": codes, "smsReady": false
+        "accessCodes": codes, "codesDueForRotation": due, "smsReady": false
     })
 }
 
