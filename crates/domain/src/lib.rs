@@ -13,6 +13,7 @@ pub mod key_ref;
 pub mod page;
 pub mod people;
 pub mod role;
+pub mod schedule;
 pub mod secret;
 pub mod status;
 pub mod validate;
