@@ -8,7 +8,9 @@ pub mod audit;
 pub mod code_ledger;
 #[macro_use]
 pub mod entities;
+pub mod doorcode;
 pub mod error;
+pub mod grant;
 pub mod key_ref;
 pub mod page;
 pub mod people;

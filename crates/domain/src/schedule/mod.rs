@@ -145,9 +145,7 @@ impl Schedule {
         let weekday = day_bit_of(local.date());
         let second = local.time().num_seconds_from_midnight();
         self.windows.iter().any(|window| {
-            window.days & weekday != 0
-                && second >= u32::from(window.start) * 60
-                && second < u32::from(window.end) * 60
+            window.days & weekday != 0 && second >= u32::from(window.start) * 60 && second < u32::from(window.end) * 60
         })
     }
 
@@ -176,10 +174,7 @@ impl Schedule {
             }
         }
         candidates.extend(offset_changes(zone, from, until));
-        candidates
-            .into_iter()
-            .filter(|at| *at > from && *at < until && self.is_open_at(zone, *at))
-            .min()
+        candidates.into_iter().filter(|at| *at > from && *at < until && self.is_open_at(zone, *at)).min()
     }
 
     /// Whether a grant with this schedule and `period` lets its people through at `at`.
@@ -265,7 +260,12 @@ fn day_bit_of(date: NaiveDate) -> u8 {
 
 /// `HH:MM`, two digits each; `24:00` only when `end_of_day` is allowed.
 fn parse_time(field: &str, value: &str, end_of_day: bool) -> Result<u16> {
-    let refuse = || Error::invalid(field, if end_of_day { "must be HH:MM, 00:01 to 24:00" } else { "must be HH:MM, 00:00 to 23:59" });
+    let refuse = || {
+        Error::invalid(
+            field,
+            if end_of_day { "must be HH:MM, 00:01 to 24:00" } else { "must be HH:MM, 00:00 to 23:59" },
+        )
+    };
     let bytes = value.as_bytes();
     if bytes.len() != 5 || bytes[2] != b':' || !bytes.iter().enumerate().all(|(n, b)| n == 2 || b.is_ascii_digit()) {
         return Err(refuse());

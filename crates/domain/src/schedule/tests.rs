@@ -79,7 +79,10 @@ fn a_weekday_window_is_read_on_the_local_wall_clock() {
     assert!(office.allowed_at(London, &period, utc("2027-07-05T08:00:00Z")).is_ok());
     assert!(office.allowed_at(London, &period, utc("2027-07-05T15:59:59Z")).is_ok());
     let closed = office.allowed_at(London, &period, utc("2027-07-05T07:59:59Z")).unwrap_err();
-    assert_eq!(closed, Denied { reason: DeniedReason::OutOfSchedule, next_allowed_at: Some(utc("2027-07-05T08:00:00Z")) });
+    assert_eq!(
+        closed,
+        Denied { reason: DeniedReason::OutOfSchedule, next_allowed_at: Some(utc("2027-07-05T08:00:00Z")) }
+    );
     // Friday 17:00 local: the next opening is Monday 09:00 local.
     let weekend = office.allowed_at(London, &period, utc("2027-07-09T16:00:00Z")).unwrap_err();
     assert_eq!(weekend.next_allowed_at, Some(utc("2027-07-12T08:00:00Z")));
@@ -170,7 +173,10 @@ fn a_window_inside_the_repeated_hour_opens_twice() {
     assert!(open("2027-10-31T00:00:00Z")); // 01:00 BST
     assert!(!open("2027-10-31T00:30:00Z")); // 01:30 BST
     let between = repeated.allowed_at(London, &period, utc("2027-10-31T00:45:00Z")).unwrap_err();
-    assert_eq!(between, Denied { reason: DeniedReason::OutOfSchedule, next_allowed_at: Some(utc("2027-10-31T01:00:00Z")) });
+    assert_eq!(
+        between,
+        Denied { reason: DeniedReason::OutOfSchedule, next_allowed_at: Some(utc("2027-10-31T01:00:00Z")) }
+    );
     assert!(open("2027-10-31T01:29:59Z")); // 01:29:59 GMT
     assert!(!open("2027-10-31T01:30:00Z"));
     // A window that starts after the repeated hour's first pass reopens as the clock goes back.
@@ -191,7 +197,7 @@ fn the_most_hopeful_refusal_wins_and_any_grant_that_allows_is_enough() {
         ("c", denied(DeniedReason::OutsideAccessPeriod, None)),
     ];
     assert_eq!(
-        decide(verdicts.clone()),
+        decide(verdicts),
         Err(Denied { reason: DeniedReason::OutOfSchedule, next_allowed_at: Some(utc("2027-01-02T00:00:00Z")) })
     );
     let mut with_open = verdicts.to_vec();
