@@ -1,3 +1,6 @@
+//! Schedules over the spring and autumn changes of Europe/London, validation, and the
+//! refusal `access.check` answers.
+
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Europe::London;
 
