@@ -21,6 +21,7 @@ mod jsonrpc;
 mod keys;
 mod limits;
 mod log_hygiene;
+mod metrics;
 mod paging;
 mod people;
 mod protocol;

@@ -23,7 +23,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending migrations, then serve JSON-RPC over HTTP and WebSocket.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending migrations and exit.
     Migrate(DatabaseArgs),
     /// Create an organisation and its owner; prints the organisation id. The password
@@ -140,6 +140,10 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_AUDIT_ANCHOR_SECS", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub audit_anchor_secs: u64,
+    /// Serve Prometheus metrics on `GET /metrics` of the same listener (no token; no
+    /// organisation's data in them). Off by default: `/metrics` is then 404.
+    #[arg(long, env = "KEYWARD_METRICS")]
+    pub metrics: bool,
     #[command(flatten)]
     pub login: LoginArgs,
 }

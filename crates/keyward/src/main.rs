@@ -22,6 +22,7 @@ use keyward_rpc::{App, Logins, Sms, security, server};
 use keyward_sms::burst::BurstLimiter;
 use keyward_sms::phone;
 use keyward_sms::twilio::{RetryPolicy, TwilioClient};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use cli::{Cli, Command, DatabaseArgs};
 
@@ -40,7 +41,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(db) => {
             connect_and_migrate(&db, None).await?;
             Ok(())
@@ -139,8 +140,13 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
         passwords: password_hashing(&args.login),
         logins,
     };
-    let options =
-        server::Options { listen: args.listen, cors_origins: args.cors_origins, limits: args.transport.limits() };
+    let metrics = args.metrics.then(metrics_recorder).transpose()?;
+    let options = server::Options {
+        listen: args.listen,
+        cors_origins: args.cors_origins,
+        limits: args.transport.limits(),
+        metrics: metrics.clone().map(|handle| -> keyward_rpc::metrics::Render { Arc::new(move || handle.render()) }),
+    };
     let (handle, addr) =
         server::start(app, options).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     // Before announcing the address: whoever reads it may send SIGTERM at once.
@@ -149,11 +155,14 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     // A plain line on stdout, for scripts and tests that start keyward on port 0.
     println!("keyward listening on http://{addr}");
 
-    let tasks = [
+    let mut tasks = vec![
         tokio::spawn(tasks::purge_expired(db.clone())),
         tokio::spawn(tasks::sweep(db.clone(), limiters, pending_timeout)),
         tokio::spawn(tasks::anchor_audit_chains(db, Duration::from_secs(args.audit_anchor_secs))),
     ];
+    if let Some(handle) = metrics {
+        tasks.push(tokio::spawn(tasks::metrics_upkeep(handle)));
+    }
     shutdown.await?;
     tracing::info!("shutting down: finishing calls in flight");
     for task in &tasks {
@@ -165,6 +174,19 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("calls still running after 25 s; exiting anyway");
     }
     Ok(())
+}
+
+/// Installs the process's metrics recorder (the `metrics` facade has one, global) and
+/// returns the handle that renders it. Latencies are rendered as histograms with
+/// [`keyward_rpc::metrics::CALL_DURATION_BUCKETS`].
+fn metrics_recorder() -> anyhow::Result<PrometheusHandle> {
+    use keyward_rpc::metrics;
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(metrics::CALL_DURATION.to_owned()), metrics::CALL_DURATION_BUCKETS)
+        .and_then(PrometheusBuilder::install_recorder)
+        .context("cannot set up the metrics recorder")?;
+    metrics::describe();
+    Ok(handle)
 }
 
 fn password_hashing(args: &cli::LoginArgs) -> security::PasswordHashing {
@@ -205,7 +227,8 @@ fn sms_service(args: &cli::SmsArgs) -> anyhow::Result<Sms> {
         tracing::warn!(url = %args.twilio_base_url, "SMS goes to a plain-HTTP endpoint: fine for a local fake only");
     }
     Ok(Sms {
-        sender: Arc::new(client),
+        // Counts each send's outcome (a no-op without `--metrics`).
+        sender: Arc::new(keyward_rpc::metrics::CountingSender(Arc::new(client))),
         burst: Arc::new(BurstLimiter::new(nonzero(args.sms_org_per_minute)?, nonzero(args.sms_org_burst)?)),
         default_region: phone::region(&args.sms_default_region)
             .map_err(anyhow::Error::msg)

@@ -86,3 +86,13 @@ pub async fn anchor_audit_chains(db: Db, every: Duration) {
         }
     }
 }
+
+/// Every 5 seconds, with `--metrics`: the exporter's upkeep (histogram samples drained,
+/// so memory stays bounded between scrapes).
+pub async fn metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
+    let mut every_5s = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        every_5s.tick().await;
+        handle.run_upkeep();
+    }
+}

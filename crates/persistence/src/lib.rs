@@ -15,5 +15,5 @@ mod time;
 
 pub use connection::DatabaseUrl;
 pub use error::{StoreError, StoreResult};
-pub use pool::{Db, let_go_of_connection};
+pub use pool::{Db, PoolStatus, let_go_of_connection};
 pub use secrets::{Sealer, SecretKey};

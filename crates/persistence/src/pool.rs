@@ -71,6 +71,19 @@ pub struct Db {
     bound: Bound,
 }
 
+/// A snapshot of the pool ([`Db::pool_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The pool's size (`--db-pool-size`).
+    pub max: usize,
+    /// Connections open, idle or in use.
+    pub open: usize,
+    /// Connections a call holds now.
+    pub in_use: usize,
+    /// Calls waiting for a connection.
+    pub waiting: usize,
+}
+
 /// The bound ran out before the work answered.
 struct TimedOut;
 
@@ -214,6 +227,17 @@ impl Db {
                 tracing::warn!("the database stopped answering during a commit; the change may have been saved");
                 Err(Error::MaybeCommitted)
             }
+        }
+    }
+
+    /// The pool now: connections open, in use, and calls waiting for one (for metrics).
+    pub fn pool_status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            max: status.max_size,
+            open: status.size,
+            in_use: status.size.saturating_sub(status.available),
+            waiting: status.waiting,
         }
     }
 

@@ -9,7 +9,9 @@
 //!   notifications) and [`jsonrpc::Rpc::handle_message`], the one entry point of every
 //!   transport, with a span per call.
 //! - [`server`] is the server on hyper: HTTP + WebSocket, the transport's limits
-//!   (sizes, timeouts, connection caps), request ids, CORS, `GET /health`.
+//!   (sizes, timeouts, connection caps), request ids, CORS, `GET /health`, and
+//!   `GET /metrics` when enabled.
+//! - [`metrics`] names the Prometheus series and records them.
 //!
 //! Architecture invariant: this is the only crate that knows JSON-RPC; error codes and
 //! `data.kind` are decided in [`error`] and nowhere else.
@@ -18,6 +20,7 @@
 mod bindings;
 pub mod error;
 pub mod jsonrpc;
+pub mod metrics;
 mod params;
 mod patch;
 pub mod procedure;

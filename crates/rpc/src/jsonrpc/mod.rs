@@ -12,9 +12,9 @@ use futures_util::future::join_all;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
-use crate::App;
 use crate::error::{self, ErrorObject};
 use crate::procedure::{self, BearerToken, Handler};
+use crate::{App, metrics};
 use envelope::{Body, Entry, Request};
 
 /// The procedure that signs in; at most one per batch.
@@ -81,8 +81,8 @@ impl Rpc {
     /// with one log line for its outcome. Neither params nor results are logged.
     async fn call(&self, request: &Request<'_>, ctx: &CallContext) -> Result<Box<RawValue>, ErrorObject> {
         let found = self.handlers.get_key_value(request.method.as_ref());
-        // An unknown name is logged as such: it is caller-supplied text.
-        let procedure = found.map_or("(unknown)", |(name, _)| *name);
+        // An unknown name is logged (and counted) as such: it is caller-supplied text.
+        let procedure = found.map_or(metrics::UNKNOWN_PROCEDURE, |(name, _)| *name);
         let span = tracing::info_span!(
             "rpc",
             procedure,
@@ -95,7 +95,9 @@ impl Rpc {
                 Some((_, handler)) => handler(&self.app, ctx, request.params).await,
                 None => Err(error::method_not_found()),
             };
-            let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let elapsed = started.elapsed();
+            metrics::record_call(procedure, &outcome, elapsed);
+            let duration_ms = elapsed.as_secs_f64() * 1000.0;
             match &outcome {
                 Ok(_) => tracing::info!(duration_ms, "ok"),
                 Err(e) => tracing::info!(duration_ms, code = e.code, "error"),

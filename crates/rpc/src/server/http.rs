@@ -1,5 +1,6 @@
 //! One HTTP request: `POST /` (JSON-RPC), a WebSocket upgrade on `GET /`, `GET /health`,
-//! `POST /twilio/status`. Every refusal with a body answers JSON-RPC-shaped JSON.
+//! `GET /metrics` (when enabled), `POST /twilio/status`. Every refusal with a body answers
+//! JSON-RPC-shaped JSON.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,7 @@ pub async fn handle(
     }
     match (req.method(), path) {
         (&Method::GET, "/health") => health(&shared).await,
+        (&Method::GET, "/metrics") if shared.metrics.is_some() => metrics(&shared),
         (&Method::POST, twilio_status::PATH) => twilio_report(&shared, req).await,
         (&Method::POST, "/") => rpc(&shared, req).await,
         (&Method::GET, "/") if websocket::is_upgrade(&req) => {
@@ -82,6 +84,18 @@ fn saturated_health(shared: &Shared) -> HttpResponse {
 fn health_answer(shared: &Shared, status: StatusCode, word: &str) -> HttpResponse {
     let (connections, max) = shared.connections.load();
     json(status, format!(r#"{{"status":"{word}","connections":{connections},"maxConnections":{max}}}"#))
+}
+
+/// `GET /metrics`: every series in Prometheus' text format, the pool's gauges read now.
+/// No token: nothing in it belongs to an organisation (see [`crate::metrics`]).
+fn metrics(shared: &Shared) -> HttpResponse {
+    crate::metrics::record_pool(shared.rpc.app().db.pool_status());
+    let body = shared.metrics.as_ref().map(|render| render()).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
 }
 
 /// `POST /`: the body (bounded in size and time) to [`crate::jsonrpc::Rpc::handle_message`].

@@ -1,5 +1,6 @@
 //! The server: JSON-RPC 2.0 over HTTP `POST /` and WebSocket on one port (hyper 1, our
-//! own accept loop), `GET /health`, `POST /twilio/status`, request ids, CORS, and the
+//! own accept loop), `GET /health`, `GET /metrics` (when enabled), `POST /twilio/status`,
+//! request ids, CORS, and the
 //! transport's limits: body and header size, header and body timeouts, connections per
 //! client address and in total.
 //!
@@ -38,7 +39,7 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// How the server listens, whom browsers may let call it, and its transport limits.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// Port 0 picks a free port.
     pub listen: SocketAddr,
@@ -46,6 +47,9 @@ pub struct Options {
     /// Empty: none (the default).
     pub cors_origins: Vec<::http::HeaderValue>,
     pub limits: Limits,
+    /// Serves `GET /metrics` (Prometheus' text format, no token) when set; without it
+    /// `/metrics` is 404.
+    pub metrics: Option<crate::metrics::Render>,
 }
 
 /// The transport's limits.
@@ -84,6 +88,7 @@ struct Shared {
     limits: Limits,
     connections: Arc<Connections>,
     body_budget: BodyBudget,
+    metrics: Option<crate::metrics::Render>,
     /// Becomes `true` when the server stops.
     shutdown: watch::Receiver<bool>,
 }
@@ -124,6 +129,7 @@ pub async fn start(app: App, options: Options) -> std::io::Result<(ServerHandle,
         limits: options.limits.clone(),
         connections: Arc::clone(&connections),
         body_budget: BodyBudget::new(options.limits.max_body_memory, options.limits.max_body_bytes),
+        metrics: options.metrics,
         shutdown,
     });
     let cors = cors(options.cors_origins);
