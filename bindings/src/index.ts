@@ -194,6 +194,16 @@ export type CreateDevelopmentInput = {
 	name: string,
 	/**  `^[A-Z0-9]{1,8}$`; defaults to the initials of the name ("Oak Park" → `OP`). */
 	keyPrefix?: string | null,
+	/**  An IANA time zone name; default `Europe/London`. Schedules at its doors are read in it. */
+	timeZone?: string | null,
+};
+
+export type CreateDoorInput = {
+	/**  A development of the organisation; a door stays in it. */
+	developmentId: string,
+	name: string,
+	kind: DoorKind,
+	notes?: string | null,
 };
 
 export type CreateFirmInput = {
@@ -250,9 +260,27 @@ export type Development = {
 	name: string,
 	/**  Prefix of suggested key refs (`OP` → `OP-001`). */
 	keyPrefix: string,
+	/**  IANA time zone name (default `Europe/London`): schedules at its doors are read in it. */
+	timeZone: string,
 	createdAt: string,
 	updatedAt: string,
 };
+
+/**  A door, gate or other opening of a development: keys open it, access codes are at it. */
+export type Door = {
+	id: string,
+	developmentId: string,
+	name: string,
+	kind: DoorKind,
+	notes: string | null,
+	createdAt: string,
+	updatedAt: string,
+	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
+	version: number,
+};
+
+/**  What a door is. */
+export type DoorKind = "entrance" | "gate" | "flat" | "amenity" | "plant_room" | "bin_store" | "car_park" | "lift" | "other";
 
 /**  The result of procedures that answer nothing but success: `{}`. */
 export type Empty = Record<string, never>;
@@ -289,7 +317,7 @@ export type ErrorData = {
 };
 
 /**  The stable machine-readable kind of an error (`data.kind`). */
-export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
+export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "DOOR_IN_USE" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
 
 /**  How a code's value reached someone. */
 export type ExposureChannel = 
@@ -505,6 +533,15 @@ export type ListAuditInput = {
 	/**  Events before this instant. */
 	to?: string | null,
 	page?: number | null,
+	limit?: number | null,
+};
+
+export type ListDoorsInput = {
+	developmentId?: string | null,
+	kind?: DoorKind | null,
+	/**  1 or more, with page × limit at most 10,000; default 1. */
+	page?: number | null,
+	/**  1 to 100; default 50. */
 	limit?: number | null,
 };
 
@@ -794,6 +831,21 @@ export type UpdateDevelopmentInput = {
 	id: string,
 	name?: string | null,
 	keyPrefix?: string | null,
+	/**  An IANA time zone name. */
+	timeZone?: string | null,
+};
+
+/**
+ *  Every field but `id` is optional: omitted leaves it as it is; `notes: null` (or empty)
+ *  clears it.
+ */
+export type UpdateDoorInput = {
+	id: string,
+	/**  The `version` you read; if the door changed since, VERSION_CONFLICT and nothing changes. */
+	expectedVersion?: number | null,
+	name?: string | null,
+	kind?: DoorKind | null,
+	notes?: string | null,
 };
 
 /**
@@ -912,6 +964,11 @@ export type Procedures = {
   "developments.create": { input: CreateDevelopmentInput; output: Development };
   "developments.update": { input: UpdateDevelopmentInput; output: Development };
   "developments.delete": { input: IdInput; output: Empty };
+  "doors.list": { input: ListDoorsInput; output: Page<Door> };
+  "doors.get": { input: IdInput; output: Door };
+  "doors.create": { input: CreateDoorInput; output: Door };
+  "doors.update": { input: UpdateDoorInput; output: Door };
+  "doors.delete": { input: IdInput; output: Empty };
   "keys.listKeys": { input: ListKeysInput; output: Page<Key> };
   "keys.getKey": { input: IdInput; output: Key };
   "keys.keyHistory": { input: IdInput; output: Items<KeyMovement> };
@@ -960,7 +1017,7 @@ export type Procedures = {
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
+export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["auth.login"] as const;
@@ -1058,6 +1115,13 @@ export function createClient(options: ClientOptions) {
       create: (input: Procedures["developments.create"]["input"]) => call("developments.create", input),
       update: (input: Procedures["developments.update"]["input"]) => call("developments.update", input),
       delete: (input: Procedures["developments.delete"]["input"]) => call("developments.delete", input),
+    },
+    doors: {
+      list: (input?: Procedures["doors.list"]["input"]) => call("doors.list", input ?? {}),
+      get: (input: Procedures["doors.get"]["input"]) => call("doors.get", input),
+      create: (input: Procedures["doors.create"]["input"]) => call("doors.create", input),
+      update: (input: Procedures["doors.update"]["input"]) => call("doors.update", input),
+      delete: (input: Procedures["doors.delete"]["input"]) => call("doors.delete", input),
     },
     keys: {
       listKeys: (input?: Procedures["keys.listKeys"]["input"]) => call("keys.listKeys", input ?? {}),

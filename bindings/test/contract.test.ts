@@ -41,6 +41,11 @@ const covered: Record<keyof Procedures, true> = {
   "developments.create": true,
   "developments.update": true,
   "developments.delete": true,
+  "doors.list": true,
+  "doors.get": true,
+  "doors.create": true,
+  "doors.update": true,
+  "doors.delete": true,
   "keys.listKeys": true,
   "keys.getKey": true,
   "keys.keyHistory": true,
@@ -758,6 +763,26 @@ describe("keyward contract through the generated client", () => {
     assert.equal(key.holderId, null, "the holder is cleared back in stock");
     await failsWith(owner.keys.issueKey({ id: key.id, holderId: person.id }), "PERSON_ARCHIVED");
     assert.equal((await owner.firms.archive({ id: firm.id })).archived, true);
+  });
+
+  it("doors: create, get, list by development and kind, update (VERSION_CONFLICT), delete; timeZone", async () => {
+    const harbour = await owner.developments.create({ name: "Harbour", timeZone: "America/New_York" });
+    assert.equal(harbour.timeZone, "America/New_York");
+    assert.equal((await owner.developments.update({ id: harbour.id, timeZone: "Europe/Paris" })).timeZone, "Europe/Paris");
+    await failsWith(owner.developments.update({ id: harbour.id, timeZone: "Europe/Atlantis" }), "INVALID_INPUT");
+    const gate = await owner.doors.create({ developmentId: harbour.id, name: "Main gate", kind: "gate", notes: "Sliding" });
+    const flat = await owner.doors.create({ developmentId: harbour.id, name: "Flat 1", kind: "flat" });
+    assert.equal(gate.version, 1);
+    assert.deepEqual(await owner.doors.get({ id: gate.id }), gate);
+    assert.deepEqual((await owner.doors.list({ developmentId: harbour.id })).items.map((d) => d.name), ["Flat 1", "Main gate"]);
+    assert.deepEqual((await owner.doors.list({ developmentId: harbour.id, kind: "gate" })).items.map((d) => d.id), [gate.id]);
+    const updated = await owner.doors.update({ id: gate.id, expectedVersion: 1, kind: "entrance", notes: null });
+    assert.equal(updated.kind, "entrance");
+    assert.equal(updated.notes, null);
+    await failsWith(owner.doors.update({ id: gate.id, expectedVersion: 1, name: "X" }), "VERSION_CONFLICT");
+    await failsWith(owner.developments.delete({ id: harbour.id }), "DEVELOPMENT_NOT_EMPTY");
+    assert.deepEqual(await owner.doors.delete({ id: flat.id }), {});
+    await failsWith(owner.doors.get({ id: flat.id }), "NOT_FOUND");
   });
 
   it("every procedure of the generated Procedures type was called and answered", () => {

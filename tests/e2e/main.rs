@@ -14,6 +14,7 @@ mod code_ledger;
 mod cors;
 mod crash;
 mod developments;
+mod doors;
 mod faults;
 mod fuzz;
 mod isolation;

@@ -83,6 +83,8 @@ pub struct Development {
     pub name: String,
     /// Prefix of suggested key refs (`OP` → `OP-001`).
     pub key_prefix: String,
+    /// IANA time zone name (default `Europe/London`): schedules at its doors are read in it.
+    pub time_zone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

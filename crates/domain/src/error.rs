@@ -28,8 +28,11 @@ pub enum Error {
     InvalidTransition { current: KeyStatus },
     #[error("changed by someone else since you read it (now version {current})")]
     VersionConflict { current: i32 },
-    #[error("the development still has keys, access codes or residents")]
+    #[error("the development still has keys, access codes, doors or residents")]
     DevelopmentNotEmpty,
+    /// A key or access code opens the door: unlink it first (decision 70).
+    #[error("keys or access codes still open this door")]
+    DoorInUse,
     #[error("the access code is inactive or expired")]
     CodeNotActive,
     /// The person is archived: no key can be issued (nor a code sent) to them.

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod code_ledger;
+pub mod doors;
 #[macro_use]
 pub mod entities;
 pub mod doorcode;
@@ -22,6 +23,7 @@ pub mod validate;
 
 pub use audit::{BreakReason, BrokenLink, ChainHead, ChainVerification};
 pub use code_ledger::*;
+pub use doors::{Door, DoorKind};
 pub use entities::*;
 pub use error::{Error, Result, StorageFault};
 pub use page::{Page, PageRequest};

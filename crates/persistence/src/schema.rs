@@ -46,6 +46,7 @@ diesel::table! {
         key_prefix -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        time_zone -> Text,
     }
 }
 
@@ -326,12 +327,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    doors (id) {
+        id -> Text,
+        org_id -> Text,
+        development_id -> Text,
+        name -> Text,
+        kind -> Text,
+        notes -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    key_doors (key_id, door_id) {
+        org_id -> Text,
+        key_id -> Text,
+        door_id -> Text,
+    }
+}
+
+diesel::table! {
+    access_code_doors (code_id, door_id) {
+        org_id -> Text,
+        code_id -> Text,
+        door_id -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
 diesel::joinable!(keys -> people (holder_id));
 diesel::joinable!(people -> firms (firm_id));
 diesel::joinable!(code_exposures -> access_codes (code_id));
 diesel::joinable!(access_code_keys -> access_codes (code_id));
+diesel::joinable!(doors -> developments (development_id));
+diesel::joinable!(key_doors -> doors (door_id));
+diesel::joinable!(key_doors -> keys (key_id));
+diesel::joinable!(access_code_doors -> doors (door_id));
+diesel::joinable!(access_code_doors -> access_codes (code_id));
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     users,
@@ -355,5 +391,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_code_values,
     code_exposures,
     code_rotation_reasons,
-    access_code_keys
+    access_code_keys,
+    doors,
+    key_doors,
+    access_code_doors
 );

@@ -21,6 +21,7 @@ pub enum ErrorKind {
     InvalidTransition,
     VersionConflict,
     DevelopmentNotEmpty,
+    DoorInUse,
     CodeNotActive,
     PersonArchived,
     RateLimited,
@@ -133,6 +134,7 @@ pub fn to_rpc(error: &Error) -> ErrorObject {
             (CONFLICT, ErrorData { current_version: Some(*current), ..ErrorData::kind(ErrorKind::VersionConflict) })
         }
         Error::DevelopmentNotEmpty => (CONFLICT, ErrorData::kind(ErrorKind::DevelopmentNotEmpty)),
+        Error::DoorInUse => (CONFLICT, ErrorData::kind(ErrorKind::DoorInUse)),
         Error::CodeNotActive => (CONFLICT, ErrorData::kind(ErrorKind::CodeNotActive)),
         Error::PersonArchived => (CONFLICT, ErrorData::kind(ErrorKind::PersonArchived)),
         Error::RateLimited { retry_after_ms } => (

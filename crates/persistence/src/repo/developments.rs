@@ -19,6 +19,7 @@ struct DevelopmentRow {
     key_prefix: String,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    time_zone: String,
 }
 
 impl From<DevelopmentRow> for Development {
@@ -27,6 +28,7 @@ impl From<DevelopmentRow> for Development {
             id: row.id,
             name: row.name,
             key_prefix: row.key_prefix,
+            time_zone: row.time_zone,
             created_at: time::from_db(row.created_at),
             updated_at: time::from_db(row.updated_at),
         }
@@ -50,8 +52,16 @@ pub fn list(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<Developme
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// `name` and `key_prefix` arrive validated.
-pub fn create(conn: &mut AnyConnection, actor: &Actor, name: String, key_prefix: String) -> StoreResult<Development> {
+/// A development's fields, validated (`time_zone` an IANA name).
+#[derive(Debug, Clone)]
+pub struct DevelopmentFields {
+    pub name: String,
+    pub key_prefix: String,
+    pub time_zone: String,
+}
+
+pub fn create(conn: &mut AnyConnection, actor: &Actor, f: DevelopmentFields) -> StoreResult<Development> {
+    let DevelopmentFields { name, key_prefix, time_zone } = f;
     super::lock_organisation(conn, &actor.org_id)?;
     let now = time::now();
     let row = DevelopmentRow {
@@ -61,6 +71,7 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, name: String, key_prefix:
         key_prefix,
         created_at: now,
         updated_at: now,
+        time_zone,
     };
     diesel::insert_into(developments::table).values(&row).execute(conn)?;
     audit::record(
@@ -74,27 +85,32 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, name: String, key_prefix:
             changes: vec![
                 FieldChange::new("name", None::<&str>, Some(&row.name)),
                 FieldChange::new("keyPrefix", None::<&str>, Some(&row.key_prefix)),
+                FieldChange::new("timeZone", None::<&str>, Some(&row.time_zone)),
             ],
         },
     )?;
     Ok(row.into())
 }
 
-pub fn update(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    id: &str,
-    name: Option<String>,
-    key_prefix: Option<String>,
-) -> StoreResult<Development> {
+/// Changes to a development; `None` leaves a field.
+#[derive(Debug, Default, Clone)]
+pub struct DevelopmentPatch {
+    pub name: Option<String>,
+    pub key_prefix: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+pub fn update(conn: &mut AnyConnection, actor: &Actor, id: &str, p: DevelopmentPatch) -> StoreResult<Development> {
     super::lock_organisation(conn, &actor.org_id)?;
     let old = find(conn, &actor.org_id, id)?;
     let mut new = old.clone();
-    new.name = name.unwrap_or(new.name);
-    new.key_prefix = key_prefix.unwrap_or(new.key_prefix);
+    new.name = p.name.unwrap_or(new.name);
+    new.key_prefix = p.key_prefix.unwrap_or(new.key_prefix);
+    new.time_zone = p.time_zone.unwrap_or(new.time_zone);
     let mut changes = Vec::new();
     diff(&mut changes, "name", &Some(&old.name), &Some(&new.name));
     diff(&mut changes, "keyPrefix", &Some(&old.key_prefix), &Some(&new.key_prefix));
+    diff(&mut changes, "timeZone", &Some(&old.time_zone), &Some(&new.time_zone));
     if changes.is_empty() {
         return Ok(old.into());
     }
@@ -105,6 +121,7 @@ pub fn update(
     .set((
         developments::name.eq(&new.name),
         developments::key_prefix.eq(&new.key_prefix),
+        developments::time_zone.eq(&new.time_zone),
         developments::updated_at.eq(new.updated_at),
     ))
     .execute(conn)?;
@@ -125,8 +142,8 @@ pub fn update(
     Ok(new.into())
 }
 
-/// Deletes an empty development; one that still has keys, codes or people (residents,
-/// archived or not) is DEVELOPMENT_NOT_EMPTY (decision 47).
+/// Deletes an empty development; one that still has keys, codes, doors or people
+/// (residents, archived or not) is DEVELOPMENT_NOT_EMPTY (decisions 47, 70).
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
     super::lock_organisation(conn, &actor.org_id)?;
     let row = find(conn, &actor.org_id, id)?;
@@ -137,6 +154,7 @@ pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<
     if has_keys
         || super::access_codes::any_in_development(conn, &actor.org_id, id)?
         || super::people::any_in_development(conn, &actor.org_id, id)?
+        || super::doors::any_in_development(conn, &actor.org_id, id)?
     {
         return Err(Error::DevelopmentNotEmpty.into());
     }
@@ -146,7 +164,7 @@ pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<
     .execute(conn)
     .map_err(|e| {
         let e = StoreError::from(e);
-        // A key, code or resident was added by a concurrent call (PostgreSQL).
+        // A key, code, door or resident was added by a concurrent call (PostgreSQL).
         if is_foreign_key_violation(&e) { Error::DevelopmentNotEmpty.into() } else { e }
     })?;
     if deleted == 0 {

@@ -6,6 +6,7 @@ pub mod access_codes;
 pub mod audit;
 pub mod counts;
 pub mod developments;
+pub mod doors;
 pub mod firms;
 pub mod keys;
 pub mod logins;

@@ -1,8 +1,9 @@
 //! `developments.*`: the sites of the register.
 
+use keyward_domain::doors::{DEFAULT_TIME_ZONE, time_zone};
 use keyward_domain::key_ref::{default_prefix, normalise_prefix};
 use keyward_domain::{Capability, Development, Error, validate};
-use keyward_persistence::repo::developments;
+use keyward_persistence::repo::developments::{self, DevelopmentFields, DevelopmentPatch};
 use serde::Deserialize;
 use specta::Type;
 
@@ -30,6 +31,9 @@ pub struct CreateDevelopmentInput {
     /// `^[A-Z0-9]{1,8}$`; defaults to the initials of the name ("Oak Park" → `OP`).
     #[serde(default)]
     pub key_prefix: Option<String>,
+    /// An IANA time zone name; default `Europe/London`. Schedules at its doors are read in it.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 pub struct Create;
@@ -46,7 +50,9 @@ impl Procedure for Create {
             Some(prefix) => normalise_prefix(&prefix)?,
             None => default_prefix(&name),
         };
-        call.app.db.write(move |c| developments::create(c, &actor, name, key_prefix)).await
+        let time_zone = time_zone("timeZone", input.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE))?;
+        let fields = DevelopmentFields { name, key_prefix, time_zone };
+        call.app.db.write(move |c| developments::create(c, &actor, fields)).await
     }
 }
 
@@ -58,6 +64,9 @@ pub struct UpdateDevelopmentInput {
     pub name: Option<String>,
     #[serde(default)]
     pub key_prefix: Option<String>,
+    /// An IANA time zone name.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 pub struct Update;
@@ -71,8 +80,10 @@ impl Procedure for Update {
         let actor = call.actor()?.clone();
         let name = input.name.map(|n| validate::required_line("name", &n, validate::SHORT_TEXT_MAX)).transpose()?;
         let key_prefix = input.key_prefix.map(|p| normalise_prefix(&p)).transpose()?;
+        let time_zone = input.time_zone.map(|tz| time_zone("timeZone", &tz)).transpose()?;
+        let patch = DevelopmentPatch { name, key_prefix, time_zone };
         let id = input.id;
-        call.app.db.write(move |c| developments::update(c, &actor, &id, name, key_prefix)).await
+        call.app.db.write(move |c| developments::update(c, &actor, &id, patch)).await
     }
 }
 

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod code_ledger;
 mod developments;
+mod doors;
 mod keys;
 mod people;
 mod settings;
@@ -32,6 +33,12 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<developments::Create>();
     v.visit::<developments::Update>();
     v.visit::<developments::Delete>();
+
+    v.visit::<doors::ListDoors>();
+    v.visit::<doors::GetDoor>();
+    v.visit::<doors::CreateDoor>();
+    v.visit::<doors::UpdateDoor>();
+    v.visit::<doors::DeleteDoor>();
 
     v.visit::<keys::ListKeys>();
     v.visit::<keys::GetKey>();

@@ -32,7 +32,7 @@ fn patch_id(value: Option<Option<String>>) -> Option<Option<String>> {
 }
 
 /// A numbered page of the directory: as `keys.listKeys`, page × limit at most 10,000.
-fn numbered_page(page: Option<i32>, limit: Option<i32>) -> Result<PageRequest, Error> {
+pub(super) fn numbered_page(page: Option<i32>, limit: Option<i32>) -> Result<PageRequest, Error> {
     let request = PageRequest::new(page, limit)?;
     if i64::from(request.page) * i64::from(request.limit) > super::keys::PAGE_NUMBER_DEPTH {
         return Err(Error::invalid("page", "page × limit must be at most 10000"));

@@ -28,7 +28,12 @@ fn owner(conn: &mut AnyConnection, org: &str) -> StoreResult<Actor> {
 }
 
 fn code(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, label: &str) -> StoreResult<String> {
-    let dev = developments::create(conn, actor, format!("{label} court"), "LC".into())?;
+    let fields = developments::DevelopmentFields {
+        name: format!("{label} court"),
+        key_prefix: "LC".into(),
+        time_zone: keyward_domain::doors::DEFAULT_TIME_ZONE.into(),
+    };
+    let dev = developments::create(conn, actor, fields)?;
     let new = NewCode {
         development_id: dev.id,
         code_type: CodeType::Gate,
