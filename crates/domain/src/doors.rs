@@ -41,13 +41,10 @@ pub struct Door {
 /// The time zone of a development that names none.
 pub const DEFAULT_TIME_ZONE: &str = "Europe/London";
 
-/// An IANA time zone name as the tz database spells it (`Europe/London`, `UTC`); anything
-/// else is INVALID_INPUT on `field`.
+/// A development's time zone as stored: the canonical IANA name (`Europe/London`, `UTC`)
+/// of what [`crate::schedule::time_zone`] accepts; anything else is INVALID_INPUT on `field`.
 pub fn time_zone(field: &str, name: &str) -> Result<String, Error> {
-    name.trim()
-        .parse::<chrono_tz::Tz>()
-        .map(|tz| tz.name().to_owned())
-        .map_err(|_| Error::invalid(field, "must be an IANA time zone name, e.g. Europe/London"))
+    crate::schedule::time_zone(field, name.trim()).map(|tz| tz.name().to_owned())
 }
 
 #[cfg(test)]
