@@ -1,4 +1,5 @@
-//! `cargo xtask bindings [--check]`: the TypeScript bindings in `bindings/src/index.ts`.
+//! `cargo xtask bindings [--check]`: the TypeScript bindings in `bindings/src/index.ts`
+//! and their TanStack Query options in `bindings/src/tanstack.ts`.
 //!
 //! The generator is a test of the rpc crate (`bindings_are_fresh`, where the procedure
 //! list and the Rust types are), so that xtask stays dependency-free and the ordinary
@@ -24,12 +25,15 @@ pub fn run(args: &[String]) -> ExitCode {
         .status();
     match status {
         Ok(s) if s.success() => {
-            eprintln!("xtask bindings: bindings/src/index.ts is {}", if check { "up to date" } else { "written" });
+            eprintln!(
+                "xtask bindings: bindings/src/index.ts and tanstack.ts are {}",
+                if check { "up to date" } else { "written" }
+            );
             ExitCode::SUCCESS
         }
         Ok(_) => {
             eprintln!(
-                "xtask bindings: bindings/src/index.ts differs from the Rust types; run `cargo xtask bindings` and commit it"
+                "xtask bindings: bindings/src/index.ts or tanstack.ts differs from the Rust types; run `cargo xtask bindings` and commit it"
             );
             ExitCode::FAILURE
         }

@@ -25,6 +25,8 @@ struct Entry {
     /// Params may be omitted: `{}` is valid input.
     input_optional: bool,
     public: bool,
+    /// Changes nothing: a query in the TanStack bindings, else a mutation.
+    read_only: bool,
 }
 
 struct Collect {
@@ -39,7 +41,14 @@ impl ProcedureVisitor for Collect {
         // The server treats missing params as `{}`: exactly when that parses, the client
         // may leave the input out.
         let input_optional = serde_json::from_str::<P::Input>("{}").is_ok();
-        self.entries.push(Entry { name: P::NAME, input, output, input_optional, public: P::ACCESS == Access::Public });
+        self.entries.push(Entry {
+            name: P::NAME,
+            input,
+            output,
+            input_optional,
+            public: P::ACCESS == Access::Public,
+            read_only: P::READ_ONLY,
+        });
     }
 }
 
@@ -78,9 +87,8 @@ fn typescript() -> Result<String, String> {
     exporter.export(&types, specta_serde::Format).map_err(|e| e.to_string())
 }
 
-/// `createClient(…)` with one method per procedure, grouped by the part of the name
-/// before the dot: `client.keys.listKeys(input)`.
-fn facade(entries: &[Entry]) -> String {
+/// The procedures grouped by the part of the name before the dot, in list order.
+fn namespaces(entries: &[Entry]) -> Vec<(&str, Vec<(&str, &Entry)>)> {
     let mut namespaces: Vec<(&str, Vec<(&str, &Entry)>)> = Vec::new();
     for e in entries {
         let (namespace, method) = e.name.split_once('.').expect("procedure names are namespace.method");
@@ -89,6 +97,13 @@ fn facade(entries: &[Entry]) -> String {
             None => namespaces.push((namespace, vec![(method, e)])),
         }
     }
+    namespaces
+}
+
+/// `createClient(…)` with one method per procedure, grouped by the part of the name
+/// before the dot: `client.keys.listKeys(input)`.
+fn facade(entries: &[Entry]) -> String {
+    let namespaces = namespaces(entries);
     let mut out = String::from(
         "\n/** A typed client: `createClient({ url, token }).keys.listKeys({ limit: 10 })`. */\n\
          export function createClient(options: ClientOptions) {\n  const call = makeCall(options);\n  return {\n    call,\n",
@@ -186,31 +201,154 @@ function makeCall(options: ClientOptions) {
 }
 "#;
 
-/// Where the generated file lives, from the workspace root.
+/// The generated `tanstack.ts` (the `@keyward/client/tanstack` subpath): `queryOptions`
+/// for every read-only procedure and `mutationOptions` for every other, over a client.
+fn tanstack() -> String {
+    let mut collect = Collect { types: Types::default(), entries: Vec::new() };
+    crate::procedures::visit(&mut collect);
+    let entries = collect.entries;
+    let mut out = String::from(TANSTACK_RUNTIME);
+    let list = |read_only: bool| -> String {
+        let names: Vec<String> =
+            entries.iter().filter(|e| e.read_only == read_only).map(|e| format!("  {:?},\n", e.name)).collect();
+        names.concat()
+    };
+    let _ = write!(
+        out,
+        "\n/** The procedures that change nothing: each has `queryOptions`. */\n\
+         export const READ_PROCEDURES = [\n{}] as const;\n\n\
+         /** Every other procedure: each has `mutationOptions`. */\n\
+         export const WRITE_PROCEDURES = [\n{}] as const;\n",
+        list(true),
+        list(false),
+    );
+    out.push_str(
+        "\n/**\n * TanStack Query options for every procedure, over `client`:\n \
+         * `useQuery(keyward.keys.listKeys.queryOptions({ limit: 20 }))`,\n \
+         * `useMutation(keyward.keys.createKey.mutationOptions())`.\n */\n\
+         export function createQueryOptions(client: Client) {\n  const call = client.call;\n  return {\n",
+    );
+    for (namespace, methods) in namespaces(&entries) {
+        let _ = writeln!(out, "    {namespace}: {{");
+        for (method, e) in methods {
+            let input = format!("Procedures[{:?}][\"input\"]", e.name);
+            if e.read_only {
+                let (optional, fallback) = if e.input_optional { ("?", " ?? {}") } else { ("", "") };
+                let _ = writeln!(
+                    out,
+                    "      {method}: {{\n        queryKey: (input{optional}: {input}) => queryKey({name:?}, input{fallback}),\n        \
+                     queryOptions: (input{optional}: {input}) => queryOptions(call, {name:?}, input{fallback}),\n      }},",
+                    name = e.name,
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "      {method}: {{ mutationOptions: () => mutationOptions(call, {name:?}) }},",
+                    name = e.name
+                );
+            }
+        }
+        out.push_str("    },\n");
+    }
+    out.push_str("  };\n}\n\nexport type KeywardQueries = ReturnType<typeof createQueryOptions>;\n");
+    out
+}
+
+/// The hand-written part of `tanstack.ts`. Only types come from `@tanstack/query-core`
+/// (`import type`): the subpath adds no code of TanStack's to a bundle.
+const TANSTACK_RUNTIME: &str = r#"// Generated by `cargo xtask bindings` from the Rust procedure list. Do not edit by hand.
+// TanStack Query options for the keyward client: `import { createQueryOptions } from
+// "@keyward/client/tanstack"`. Works with any TanStack Query adapter (React, Vue, Solid,
+// Svelte, Angular) or `@tanstack/query-core`'s `QueryClient` directly.
+
+import type { DataTag } from "@tanstack/query-core";
+
+import type { Client, KeywardError, Procedures } from "./index.js";
+
+/** The first element of every keyward query key: `invalidateQueries({ queryKey: KEYWARD })` */
+export const KEYWARD = "keyward";
+
+/**
+ * A query's key: `["keyward", procedure, params]`, tagged with its result and error types so
+ * that `queryClient.getQueryData(key)` is typed.
+ */
+export type KeywardQueryKey<K extends keyof Procedures> = DataTag<
+  readonly [typeof KEYWARD, K, Procedures[K]["input"]],
+  Procedures[K]["output"],
+  KeywardError
+>;
+
+/** What `queryOptions(input)` gives `useQuery`, `fetchQuery`, `QueryObserver`… */
+export type KeywardQueryOptions<K extends keyof Procedures> = {
+  queryKey: KeywardQueryKey<K>;
+  queryFn: () => Promise<Procedures[K]["output"]>;
+};
+
+/** What `mutationOptions()` gives `useMutation`, `MutationObserver`… */
+export type KeywardMutationOptions<K extends keyof Procedures> = {
+  mutationKey: readonly [typeof KEYWARD, K];
+  mutationFn: (input: Procedures[K]["input"]) => Promise<Procedures[K]["output"]>;
+};
+
+type Call = Client["call"];
+
+function queryKey<K extends keyof Procedures>(name: K, input: Procedures[K]["input"]): KeywardQueryKey<K> {
+  return [KEYWARD, name, input] as const as KeywardQueryKey<K>;
+}
+
+function queryOptions<K extends keyof Procedures>(
+  call: Call,
+  name: K,
+  input: Procedures[K]["input"],
+): KeywardQueryOptions<K> {
+  return { queryKey: queryKey(name, input), queryFn: () => call(name, input) };
+}
+
+function mutationOptions<K extends keyof Procedures>(call: Call, name: K): KeywardMutationOptions<K> {
+  return { mutationKey: [KEYWARD, name] as const, mutationFn: (input) => call(name, input) };
+}
+"#;
+
+/// The generated files, from the workspace root.
 const OUTPUT: &str = "bindings/src/index.ts";
+const TANSTACK_OUTPUT: &str = "bindings/src/tanstack.ts";
 
 #[test]
 fn bindings_are_fresh() {
-    let generated = typescript().expect("the bindings generate");
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(OUTPUT);
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current == generated {
-        return;
-    }
-    // `cargo xtask bindings --check` and CI only check; otherwise bring the file up to date.
-    let mode = std::env::var("KEYWARD_BINDINGS").unwrap_or_default();
-    let check_only = mode == "check" || (mode != "write" && std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"));
-    if !check_only {
-        std::fs::create_dir_all(path.parent().expect("a folder")).expect("create bindings/src");
-        std::fs::write(&path, &generated).expect("write the bindings");
-    }
-    if std::env::var("KEYWARD_BINDINGS").is_ok_and(|v| v == "write") {
+    let index = typescript().expect("the bindings generate");
+    let stale: Vec<&str> = [(OUTPUT, index), (TANSTACK_OUTPUT, tanstack())]
+        .into_iter()
+        .filter(|(output, generated)| !is_fresh(output, generated))
+        .map(|(output, _)| output)
+        .collect();
+    if stale.is_empty() || std::env::var("KEYWARD_BINDINGS").is_ok_and(|v| v == "write") {
         return;
     }
     panic!(
-        "{OUTPUT} differs from what the Rust types generate{}; run `cargo xtask bindings` and commit it",
-        if check_only { "" } else { " (rewritten now)" }
+        "{} differs from what the Rust types generate{}; run `cargo xtask bindings` and commit it",
+        stale.join(" and "),
+        if check_only() { "" } else { " (rewritten now)" }
     );
+}
+
+/// `cargo xtask bindings --check` and CI only check; otherwise bring the file up to date.
+fn check_only() -> bool {
+    let mode = std::env::var("KEYWARD_BINDINGS").unwrap_or_default();
+    mode == "check" || (mode != "write" && std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"))
+}
+
+/// Whether `output` holds `generated`; when not, it is rewritten unless only checking.
+fn is_fresh(output: &str, generated: &str) -> bool {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(output);
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current == generated {
+        return true;
+    }
+    if !check_only() {
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("create bindings/src");
+        std::fs::write(&path, generated).expect("write the bindings");
+    }
+    false
 }
 
 #[test]
@@ -222,5 +360,20 @@ fn every_procedure_and_error_kind_is_in_the_bindings() {
     assert!(ts.contains("export type ErrorKind ="));
     assert!(ts.contains("\"KEY_REF_TAKEN\""));
     assert!(ts.contains("export function createClient"));
+    assert!(!ts.contains(": any"), "no `any` in the bindings");
+}
+
+#[test]
+fn every_read_is_a_query_and_every_other_procedure_a_mutation() {
+    let ts = tanstack();
+    let reads = crate::procedure::read_only();
+    for name in crate::procedure::names() {
+        let (namespace, method) = name.split_once('.').expect("namespace.method");
+        let query = format!("queryOptions(call, {name:?}");
+        let mutation = format!("mutationOptions(call, {name:?})");
+        let expected = if reads.contains(&name) { &query } else { &mutation };
+        assert!(ts.contains(expected.as_str()), "{name}: {expected} missing");
+        assert!(ts.contains(&format!("      {method}: {{")) && ts.contains(&format!("    {namespace}: {{")));
+    }
     assert!(!ts.contains(": any"), "no `any` in the bindings");
 }

@@ -31,6 +31,10 @@ pub enum Access {
 pub trait Procedure: Send + Sync + 'static {
     const NAME: &'static str;
     const ACCESS: Access;
+    /// `true` when a call changes nothing (no write, no audit event, no recorded reveal):
+    /// the TanStack Query bindings make it a query (cached, refetched); otherwise a
+    /// mutation. Left out, a procedure is a mutation, which is never wrong, only uncached.
+    const READ_ONLY: bool = false;
     type Input: DeserializeOwned + Type + Send + 'static;
     type Output: Serialize + Clone + Type + Send + 'static;
 
@@ -182,6 +186,21 @@ pub fn access_table() -> Vec<(&'static str, Access)> {
     table.0
 }
 
+/// The procedures that change nothing ([`Procedure::READ_ONLY`]), in list order.
+pub fn read_only() -> Vec<&'static str> {
+    struct Reads(Vec<&'static str>);
+    impl ProcedureVisitor for Reads {
+        fn visit<P: Procedure>(&mut self) {
+            if P::READ_ONLY {
+                self.0.push(P::NAME);
+            }
+        }
+    }
+    let mut reads = Reads(Vec::new());
+    crate::procedures::visit(&mut reads);
+    reads.0
+}
+
 #[cfg(test)]
 mod tests {
     use keyward_domain::Capability::*;
@@ -255,6 +274,38 @@ mod tests {
             ("audit.verify", Signed(ReadAudit)),
         ];
         assert_eq!(super::access_table(), expected);
+    }
+
+    /// The procedures that change nothing, restated: each is a query in the TanStack
+    /// bindings. `keys.revealAccessCode` records the reveal, `auth.login` a session.
+    #[test]
+    fn read_only_procedures_are_these() {
+        let expected = [
+            "auth.me",
+            "users.list",
+            "developments.list",
+            "keys.listKeys",
+            "keys.getKey",
+            "keys.keyHistory",
+            "keys.suggestKeyRef",
+            "keys.holderAt",
+            "people.list",
+            "people.get",
+            "people.holdingsAt",
+            "firms.list",
+            "firms.get",
+            "keys.listAccessCodes",
+            "keys.accessCodeHistory",
+            "keys.accessCodeExposure",
+            "keys.accessCodeKnownBy",
+            "keys.summary",
+            "settings.get",
+            "settings.getSms",
+            "audit.list",
+            "audit.head",
+            "audit.verify",
+        ];
+        assert_eq!(super::read_only(), expected);
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub struct ListAccessCodes;
 impl Procedure for ListAccessCodes {
     const NAME: &'static str = "keys.listAccessCodes";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = ListAccessCodesInput;
     type Output = Page<AccessCode>;
 
@@ -204,6 +205,7 @@ pub struct AccessCodeHistory;
 impl Procedure for AccessCodeHistory {
     const NAME: &'static str = "keys.accessCodeHistory";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = IdInput;
     type Output = Items<AccessCodeChange>;
 

@@ -39,6 +39,7 @@ pub struct List;
 impl Procedure for List {
     const NAME: &'static str = "audit.list";
     const ACCESS: Access = Access::Signed(Capability::ReadAudit);
+    const READ_ONLY: bool = true;
     type Input = ListAuditInput;
     type Output = Page<AuditEvent>;
 
@@ -70,6 +71,7 @@ pub struct Head;
 impl Procedure for Head {
     const NAME: &'static str = "audit.head";
     const ACCESS: Access = Access::Signed(Capability::ReadAudit);
+    const READ_ONLY: bool = true;
     type Input = NoParams;
     type Output = ChainHead;
 
@@ -83,6 +85,7 @@ pub struct Verify;
 impl Procedure for Verify {
     const NAME: &'static str = "audit.verify";
     const ACCESS: Access = Access::Signed(Capability::ReadAudit);
+    const READ_ONLY: bool = true;
     type Input = NoParams;
     type Output = ChainVerification;
 

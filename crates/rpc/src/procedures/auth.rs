@@ -117,6 +117,7 @@ pub struct Me;
 impl Procedure for Me {
     const NAME: &'static str = "auth.me";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = NoParams;
     type Output = MeOutput;
 

@@ -78,6 +78,7 @@ pub struct ExposureOfCode;
 impl Procedure for ExposureOfCode {
     const NAME: &'static str = "keys.accessCodeExposure";
     const ACCESS: Access = Access::Signed(Capability::SeeCodeValues);
+    const READ_ONLY: bool = true;
     type Input = AccessCodeExposureInput;
     type Output = AccessCodeExposure;
 
@@ -100,6 +101,7 @@ pub struct KnownByAt;
 impl Procedure for KnownByAt {
     const NAME: &'static str = "keys.accessCodeKnownBy";
     const ACCESS: Access = Access::Signed(Capability::SeeCodeValues);
+    const READ_ONLY: bool = true;
     type Input = AccessCodeKnownByInput;
     type Output = AccessCodeKnownBy;
 

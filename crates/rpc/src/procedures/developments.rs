@@ -14,6 +14,7 @@ pub struct List;
 impl Procedure for List {
     const NAME: &'static str = "developments.list";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = NoParams;
     type Output = Items<Development>;
 

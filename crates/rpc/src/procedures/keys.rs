@@ -59,6 +59,7 @@ pub struct ListKeys;
 impl Procedure for ListKeys {
     const NAME: &'static str = "keys.listKeys";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = ListKeysInput;
     type Output = Page<Key>;
 
@@ -94,6 +95,7 @@ pub struct GetKey;
 impl Procedure for GetKey {
     const NAME: &'static str = "keys.getKey";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = IdInput;
     type Output = Key;
 
@@ -107,6 +109,7 @@ pub struct KeyHistory;
 impl Procedure for KeyHistory {
     const NAME: &'static str = "keys.keyHistory";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = IdInput;
     type Output = Items<KeyMovement>;
 
@@ -134,6 +137,7 @@ pub struct SuggestKeyRef;
 impl Procedure for SuggestKeyRef {
     const NAME: &'static str = "keys.suggestKeyRef";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = SuggestKeyRefInput;
     type Output = KeyRefSuggestion;
 
@@ -360,6 +364,7 @@ pub struct HolderAt;
 impl Procedure for HolderAt {
     const NAME: &'static str = "keys.holderAt";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = AtInput;
     type Output = KeyHolderAt;
 

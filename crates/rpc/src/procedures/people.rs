@@ -67,6 +67,7 @@ pub struct ListPeople;
 impl Procedure for ListPeople {
     const NAME: &'static str = "people.list";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = ListPeopleInput;
     type Output = Page<Person>;
 
@@ -88,6 +89,7 @@ pub struct GetPerson;
 impl Procedure for GetPerson {
     const NAME: &'static str = "people.get";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = IdInput;
     type Output = Person;
 
@@ -219,6 +221,7 @@ pub struct HoldingsAt;
 impl Procedure for HoldingsAt {
     const NAME: &'static str = "people.holdingsAt";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = AtInput;
     type Output = PersonHoldingsAt;
 
@@ -250,6 +253,7 @@ pub struct ListFirms;
 impl Procedure for ListFirms {
     const NAME: &'static str = "firms.list";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = ListFirmsInput;
     type Output = Page<Firm>;
 
@@ -268,6 +272,7 @@ pub struct GetFirm;
 impl Procedure for GetFirm {
     const NAME: &'static str = "firms.get";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = IdInput;
     type Output = Firm;
 

@@ -16,6 +16,7 @@ pub struct Get;
 impl Procedure for Get {
     const NAME: &'static str = "settings.get";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = NoParams;
     type Output = OrganisationSettings;
 
@@ -57,6 +58,7 @@ pub struct GetSms;
 impl Procedure for GetSms {
     const NAME: &'static str = "settings.getSms";
     const ACCESS: Access = Access::Signed(Capability::ManageOrganisation);
+    const READ_ONLY: bool = true;
     type Input = NoParams;
     type Output = SmsSettings;
 

@@ -19,6 +19,7 @@ pub struct KeysSummary;
 impl Procedure for KeysSummary {
     const NAME: &'static str = "keys.summary";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = SummaryInput;
     type Output = Summary;
 

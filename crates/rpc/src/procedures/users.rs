@@ -12,6 +12,7 @@ pub struct List;
 impl Procedure for List {
     const NAME: &'static str = "users.list";
     const ACCESS: Access = Access::Signed(Capability::ManageOrganisation);
+    const READ_ONLY: bool = true;
     type Input = NoParams;
     type Output = Items<User>;
 
