@@ -86,6 +86,11 @@ export const WRITE_PROCEDURES = [
   "developments.create",
   "developments.update",
   "developments.delete",
+  "doors.list",
+  "doors.get",
+  "doors.create",
+  "doors.update",
+  "doors.delete",
   "keys.createKey",
   "keys.updateKey",
   "keys.deleteKey",
@@ -145,6 +150,13 @@ export function createQueryOptions(client: Client) {
       create: { mutationOptions: () => mutationOptions(call, "developments.create") },
       update: { mutationOptions: () => mutationOptions(call, "developments.update") },
       delete: { mutationOptions: () => mutationOptions(call, "developments.delete") },
+    },
+    doors: {
+      list: { mutationOptions: () => mutationOptions(call, "doors.list") },
+      get: { mutationOptions: () => mutationOptions(call, "doors.get") },
+      create: { mutationOptions: () => mutationOptions(call, "doors.create") },
+      update: { mutationOptions: () => mutationOptions(call, "doors.update") },
+      delete: { mutationOptions: () => mutationOptions(call, "doors.delete") },
     },
     keys: {
       listKeys: {
