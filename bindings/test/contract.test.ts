@@ -82,6 +82,10 @@ const covered: Record<keyof Procedures, true> = {
   "keys.recordCodeDisclosure": true,
   "keys.accessCodeExposure": true,
   "keys.accessCodeKnownBy": true,
+  "grants.list": true,
+  "grants.get": true,
+  "grants.create": true,
+  "access.check": true,
   "keys.summary": true,
   "keys.sendSms": true,
   "settings.get": true,
@@ -783,6 +787,43 @@ describe("keyward contract through the generated client", () => {
     await failsWith(owner.developments.delete({ id: harbour.id }), "DEVELOPMENT_NOT_EMPTY");
     assert.deepEqual(await owner.doors.delete({ id: flat.id }), {});
     await failsWith(owner.doors.get({ id: flat.id }), "NOT_FOUND");
+  });
+
+  it("access grants: create with a schedule and a doorcode, get, list, access.check, CODE_TAKEN", async () => {
+    const dev = await owner.developments.create({ name: "Grant Court" });
+    const front = await owner.doors.create({ developmentId: dev.id, name: "Front entrance", kind: "entrance" });
+    const ann = await owner.people.create({ name: "Ann Staff", kind: "staff" });
+    const bob = await owner.people.create({ name: "Bob Staff", kind: "staff" });
+    const grant = await owner.grants.create({
+      developmentId: dev.id,
+      name: "Staff",
+      startsAt: "2027-01-01T00:00:00Z",
+      doors: [{ doorId: front.id, schedule: [{ days: ["mon", "tue", "wed", "thu", "fri"], start: "09:00", end: "17:00" }] }],
+      personIds: [ann.id],
+      doorcode: { policy: "strict", code: "482913" },
+    });
+    assert.equal(grant.doorcodePolicy, "strict");
+    assert.equal(grant.doorcodes.length, 1);
+    assert.deepEqual(await owner.grants.get({ id: grant.id }), grant);
+    assert.deepEqual((await owner.grants.list({ personId: ann.id })).items.map((g) => g.id), [grant.id]);
+    const inside = await owner.access.check({ personId: ann.id, doorId: front.id, at: "2027-07-05T08:00:00Z" });
+    assert.equal(inside.allowed, true);
+    assert.equal(inside.doorcodeId, grant.doorcodes[0]?.id);
+    const outside = await owner.access.check({ personId: ann.id, doorId: front.id, at: "2027-07-09T16:00:00Z" });
+    assert.equal(outside.reason, "out_of_schedule");
+    assert.equal(outside.nextAllowedAt, "2027-07-12T08:00:00Z");
+    const taken = await failsWith(
+      owner.grants.create({
+        developmentId: dev.id,
+        name: "Bob",
+        startsAt: "2027-01-01T00:00:00Z",
+        doors: [{ doorId: front.id }],
+        personIds: [bob.id],
+        doorcode: { policy: "strict", code: "482913" },
+      }),
+      "CODE_TAKEN",
+    );
+    assert.equal(taken.data?.doorId, front.id);
   });
 
   it("every procedure of the generated Procedures type was called and answered", () => {

@@ -17,6 +17,7 @@ mod developments;
 mod doors;
 mod faults;
 mod fuzz;
+mod grants;
 mod isolation;
 mod jsonrpc;
 mod keys;

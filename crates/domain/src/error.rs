@@ -38,6 +38,10 @@ pub enum Error {
     /// The person is archived: no key can be issued (nor a code sent) to them.
     #[error("the person is archived")]
     PersonArchived,
+    /// `strict` doorcode allocation: the code is an active doorcode or shared access code
+    /// at this door.
+    #[error("the code is already in use at door {door_id}")]
+    CodeTaken { door_id: String },
     #[error("too many attempts; try again in {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u32 },
     /// No SMS settings, or Twilio refused the organisation's credentials.

@@ -2,8 +2,12 @@
 //! states a credential goes through. A credential is `active` until it ends, for one of
 //! the reasons below; an ended credential is never active again (a new one is allocated).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use specta::Type;
+
+use crate::doorcode::AllocationPolicy;
+use crate::schedule::{DeniedReason, ScheduleWindow};
 
 text_enum! {
     /// What a person of a grant is given.
@@ -34,6 +38,74 @@ text_enum! {
         /// The door was removed from the grant.
         DoorRemoved = "door_removed",
     }
+}
+
+/// An access grant: doors of one development given to people, for an access period, on a
+/// weekly schedule per door. Editing it applies to every holder at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Grant {
+    pub id: String,
+    pub development_id: String,
+    pub name: String,
+    pub starts_at: DateTime<Utc>,
+    /// Null: no end.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Ordered by door id.
+    pub doors: Vec<GrantDoor>,
+    /// The people it is given to, ordered by id.
+    pub person_ids: Vec<String>,
+    /// How the people's doorcodes are chosen; null: the grant gives no doorcodes.
+    pub doorcode_policy: Option<AllocationPolicy>,
+    /// The people's active doorcodes (never their values).
+    pub doorcodes: Vec<Doorcode>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; pass it back as `expectedVersion` to detect conflicts.
+    pub version: i32,
+}
+
+/// A door of a grant and when the grant opens it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantDoor {
+    pub door_id: String,
+    /// Empty: at any time of the access period.
+    pub schedule: Vec<ScheduleWindow>,
+}
+
+/// A person's doorcode at one door of a grant. The value is sealed at rest and reaches the
+/// person only by `grants.sendCredentials`.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Doorcode {
+    pub id: String,
+    pub grant_id: String,
+    pub person_id: String,
+    pub door_id: String,
+    pub status: CredentialStatus,
+    pub end_reason: Option<CredentialEndReason>,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// `access.check`: whether a person may go through a door at an instant, and by which
+/// grant and doorcode, or why not.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessCheck {
+    pub person_id: String,
+    pub door_id: String,
+    pub at: DateTime<Utc>,
+    pub allowed: bool,
+    /// The grant that lets them through (allowed).
+    pub grant_id: Option<String>,
+    /// Their active doorcode at the door under that grant, if the grant gives doorcodes.
+    pub doorcode_id: Option<String>,
+    /// Why not (refused).
+    pub reason: Option<DeniedReason>,
+    /// Refused: the first instant within 8 days at which a grant would let them through.
+    pub next_allowed_at: Option<DateTime<Utc>>,
 }
 
 impl CredentialStatus {

@@ -357,6 +357,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        org_id -> Text,
+        development_id -> Text,
+        name -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Nullable<Timestamp>,
+        doorcode_policy -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    grant_doors (grant_id, door_id) {
+        org_id -> Text,
+        grant_id -> Text,
+        door_id -> Text,
+        schedule -> Text,
+    }
+}
+
+diesel::table! {
+    grant_people (grant_id, person_id) {
+        org_id -> Text,
+        grant_id -> Text,
+        person_id -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    doorcodes (id) {
+        id -> Text,
+        org_id -> Text,
+        grant_id -> Text,
+        person_id -> Text,
+        door_id -> Text,
+        code_sealed -> Text,
+        code_lookup -> Text,
+        status -> Text,
+        end_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
 diesel::joinable!(keys -> people (holder_id));
@@ -368,6 +417,12 @@ diesel::joinable!(key_doors -> doors (door_id));
 diesel::joinable!(key_doors -> keys (key_id));
 diesel::joinable!(access_code_doors -> doors (door_id));
 diesel::joinable!(access_code_doors -> access_codes (code_id));
+diesel::joinable!(grants -> developments (development_id));
+diesel::joinable!(grant_doors -> grants (grant_id));
+diesel::joinable!(grant_doors -> doors (door_id));
+diesel::joinable!(grant_people -> grants (grant_id));
+diesel::joinable!(grant_people -> people (person_id));
+diesel::joinable!(doorcodes -> grants (grant_id));
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     users,
@@ -394,5 +449,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_code_keys,
     doors,
     key_doors,
-    access_code_doors
+    access_code_doors,
+    grants,
+    grant_doors,
+    grant_people,
+    doorcodes
 );

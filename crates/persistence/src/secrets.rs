@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_unique_violation};
-use crate::schema::{access_codes, secret_check};
+use crate::schema::{access_codes, doorcodes, secret_check};
 
 const NONCE_LEN: usize = 12;
 /// Sealed in `secret_check` when a database first meets a key; opening it at start-up
@@ -154,6 +154,14 @@ pub fn rotate(conn: &mut AnyConnection, old: &Sealer, new: &Sealer) -> StoreResu
             .set((access_codes::code_sealed.eq(new.seal(&code)), access_codes::code_lookup.eq(new.lookup(&code))))
             .execute(conn)?;
     }
+    let doorcodes: Vec<(String, String)> =
+        doorcodes::table.select((doorcodes::id, doorcodes::code_sealed)).load(conn)?;
+    for (id, sealed) in &doorcodes {
+        let code = old.open(sealed)?;
+        diesel::update(doorcodes::table.find(id))
+            .set((doorcodes::code_sealed.eq(new.seal(&code)), doorcodes::code_lookup.eq(new.lookup(&code))))
+            .execute(conn)?;
+    }
     let tokens = crate::repo::sms::sealed_tokens(conn)?;
     for (org_id, sealed) in &tokens {
         crate::repo::sms::reseal_token(conn, org_id, &new.seal(&old.open(sealed)?))?;
@@ -161,7 +169,7 @@ pub fn rotate(conn: &mut AnyConnection, old: &Sealer, new: &Sealer) -> StoreResu
     diesel::update(secret_check::table.find(1))
         .set(secret_check::sealed.eq(new.seal(CHECK_PLAINTEXT)))
         .execute(conn)?;
-    Ok(codes.len() + tokens.len())
+    Ok(codes.len() + doorcodes.len() + tokens.len())
 }
 
 #[cfg(test)]

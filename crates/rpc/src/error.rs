@@ -24,6 +24,7 @@ pub enum ErrorKind {
     DoorInUse,
     CodeNotActive,
     PersonArchived,
+    CodeTaken,
     RateLimited,
     SmsNotConfigured,
     SmsRejected,
@@ -65,6 +66,9 @@ pub struct ErrorData {
     /// been saved: read before trying again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maybe_committed: Option<bool>,
+    /// The door where the code is already in use (CODE_TAKEN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub door_id: Option<String>,
 }
 
 impl ErrorData {
@@ -79,6 +83,7 @@ impl ErrorData {
             provider_code: None,
             maybe_sent: None,
             maybe_committed: None,
+            door_id: None,
         }
     }
 }
@@ -137,6 +142,9 @@ pub fn to_rpc(error: &Error) -> ErrorObject {
         Error::DoorInUse => (CONFLICT, ErrorData::kind(ErrorKind::DoorInUse)),
         Error::CodeNotActive => (CONFLICT, ErrorData::kind(ErrorKind::CodeNotActive)),
         Error::PersonArchived => (CONFLICT, ErrorData::kind(ErrorKind::PersonArchived)),
+        Error::CodeTaken { door_id } => {
+            (CONFLICT, ErrorData { door_id: Some(door_id.clone()), ..ErrorData::kind(ErrorKind::CodeTaken) })
+        }
         Error::RateLimited { retry_after_ms } => (
             RATE_LIMITED,
             ErrorData { retry_after_ms: Some(*retry_after_ms), ..ErrorData::kind(ErrorKind::RateLimited) },

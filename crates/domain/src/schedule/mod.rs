@@ -50,7 +50,7 @@ text_enum! {
 /// on the development's wall clock, `end` may be `24:00` (end of the day). A window ends
 /// on the day it starts; a night shift is two windows (`22:00`–`24:00`, `00:00`–`06:00`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleWindow {
     pub days: Vec<DayOfWeek>,
     pub start: String,

@@ -209,14 +209,11 @@ fn the_most_hopeful_refusal_wins_and_any_grant_that_allows_is_enough() {
 }
 
 #[test]
-fn periods_end_after_they_start_and_zones_are_iana_names() {
+fn periods_end_after_they_start() {
     let at = utc("2027-01-01T00:00:00Z");
     assert!(AccessPeriod::new(at, Some(at)).is_err());
     assert!(AccessPeriod::new(at, Some(at - Duration::seconds(1))).is_err());
     assert!(AccessPeriod::new(at, Some(at + Duration::seconds(1))).is_ok());
-    assert_eq!(time_zone("timeZone", "Europe/London").unwrap(), London);
-    assert!(time_zone("timeZone", "Mars/Olympus").is_err());
-    assert!(time_zone("timeZone", "").is_err());
     let names: Vec<&str> = DeniedReason::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!(names, ["no_grant", "outside_access_period", "out_of_schedule"]);
 }

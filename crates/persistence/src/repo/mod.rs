@@ -8,6 +8,7 @@ pub mod counts;
 pub mod developments;
 pub mod doors;
 pub mod firms;
+pub mod grants;
 pub mod keys;
 pub mod logins;
 pub mod maintenance;

@@ -8,6 +8,7 @@ mod auth;
 mod code_ledger;
 mod developments;
 mod doors;
+mod grants;
 mod keys;
 mod people;
 mod settings;
@@ -78,6 +79,11 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<code_ledger::RecordCodeDisclosure>();
     v.visit::<code_ledger::ExposureOfCode>();
     v.visit::<code_ledger::KnownByAt>();
+
+    v.visit::<grants::ListGrants>();
+    v.visit::<grants::GetGrant>();
+    v.visit::<grants::CreateGrant>();
+    v.visit::<grants::CheckAccess>();
 
     v.visit::<summary::KeysSummary>();
     v.visit::<sms::SendSms>();

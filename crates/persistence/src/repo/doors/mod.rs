@@ -8,7 +8,7 @@ use keyward_domain::{Actor, Door, DoorKind, Error, FieldChange, Page, PageReques
 use super::people::{Listed, guard_version, record};
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
-use crate::schema::{access_code_doors, developments, doors, key_doors};
+use crate::schema::{access_code_doors, developments, doors, grant_doors, key_doors};
 use crate::time;
 
 /// The entity type of a door's audit events, and how a summary names one.
@@ -186,13 +186,20 @@ fn in_use(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<bool>
     if by_key {
         return Ok(true);
     }
+    let by_grant: bool = diesel::select(diesel::dsl::exists(
+        grant_doors::table.filter(grant_doors::org_id.eq(org_id)).filter(grant_doors::door_id.eq(id)),
+    ))
+    .get_result(conn)?;
+    if by_grant {
+        return Ok(true);
+    }
     Ok(diesel::select(diesel::dsl::exists(
         access_code_doors::table.filter(access_code_doors::org_id.eq(org_id)).filter(access_code_doors::door_id.eq(id)),
     ))
     .get_result(conn)?)
 }
 
-/// Deletes a door no key or access code opens; otherwise DOOR_IN_USE (decision 70).
+/// Deletes a door no key, access code or grant opens; otherwise DOOR_IN_USE (decision 70).
 pub fn delete(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult<()> {
     super::lock_organisation(conn, &actor.org_id)?;
     let row = find(conn, &actor.org_id, id)?;

@@ -1,0 +1,187 @@
+//! Access grants (issue 12 §3, §4): doors of a development given to people for an access
+//! period on a weekly schedule per door (`grant_doors.schedule`, the wire's windows as
+//! JSON), the people's doorcodes (`write`), and `access.check` (`check`).
+
+mod check;
+mod write;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use keyward_domain::doorcode::AllocationPolicy;
+use keyward_domain::grant::{CredentialEndReason, CredentialStatus, Doorcode, Grant, GrantDoor};
+use keyward_domain::schedule::{Schedule, ScheduleWindow};
+use keyward_domain::{Error, Page, PageRequest};
+
+pub use check::check;
+pub use write::{NewGrant, create};
+
+use super::people::Listed;
+use crate::connection::AnyConnection;
+use crate::error::StoreResult;
+use crate::schema::{doorcodes, grant_doors, grant_people, grants};
+use crate::time;
+
+#[derive(Insertable, Queryable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = grants, treat_none_as_null = true)]
+struct GrantRow {
+    id: String,
+    org_id: String,
+    development_id: String,
+    name: String,
+    starts_at: NaiveDateTime,
+    ends_at: Option<NaiveDateTime>,
+    doorcode_policy: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i32,
+}
+
+#[derive(Queryable, Clone, Debug)]
+struct DoorcodeRow {
+    id: String,
+    grant_id: String,
+    person_id: String,
+    door_id: String,
+    status: String,
+    end_reason: Option<String>,
+    created_at: NaiveDateTime,
+    ended_at: Option<NaiveDateTime>,
+}
+
+fn corrupt(what: &str, value: &str) -> Error {
+    Error::Internal(format!("unknown {what} {value:?} in the database"))
+}
+
+/// A stored schedule (`grant_doors.schedule`).
+fn schedule_of(json: &str) -> StoreResult<Schedule> {
+    let windows: Vec<ScheduleWindow> =
+        serde_json::from_str(json).map_err(|e| Error::Internal(format!("a stored schedule is not JSON: {e}")))?;
+    Ok(Schedule::parse("schedule", &windows)?)
+}
+
+fn schedule_json(schedule: &Schedule) -> String {
+    serde_json::to_string(&schedule.windows()).unwrap_or_else(|_| "[]".to_owned())
+}
+
+impl DoorcodeRow {
+    fn into_doorcode(self) -> StoreResult<Doorcode> {
+        Ok(Doorcode {
+            status: CredentialStatus::parse(&self.status).ok_or_else(|| corrupt("doorcode status", &self.status))?,
+            end_reason: match self.end_reason {
+                None => None,
+                Some(reason) => {
+                    Some(CredentialEndReason::parse(&reason).ok_or_else(|| corrupt("doorcode end reason", &reason))?)
+                }
+            },
+            id: self.id,
+            grant_id: self.grant_id,
+            person_id: self.person_id,
+            door_id: self.door_id,
+            created_at: time::from_db(self.created_at),
+            ended_at: self.ended_at.map(time::from_db),
+        })
+    }
+}
+
+const DOORCODE_COLUMNS: (
+    doorcodes::id,
+    doorcodes::grant_id,
+    doorcodes::person_id,
+    doorcodes::door_id,
+    doorcodes::status,
+    doorcodes::end_reason,
+    doorcodes::created_at,
+    doorcodes::ended_at,
+) = (
+    doorcodes::id,
+    doorcodes::grant_id,
+    doorcodes::person_id,
+    doorcodes::door_id,
+    doorcodes::status,
+    doorcodes::end_reason,
+    doorcodes::created_at,
+    doorcodes::ended_at,
+);
+
+/// A grant row with its doors, people and active doorcodes: three reads by the grant's
+/// primary key prefix.
+fn assemble(conn: &mut AnyConnection, row: GrantRow) -> StoreResult<Grant> {
+    let doors: Vec<(String, String)> = grant_doors::table
+        .filter(grant_doors::grant_id.eq(&row.id))
+        .order(grant_doors::door_id)
+        .select((grant_doors::door_id, grant_doors::schedule))
+        .load(conn)?;
+    let doors = doors
+        .into_iter()
+        .map(|(door_id, json)| Ok(GrantDoor { door_id, schedule: schedule_of(&json)?.windows() }))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let person_ids: Vec<String> = grant_people::table
+        .filter(grant_people::grant_id.eq(&row.id))
+        .order(grant_people::person_id)
+        .select(grant_people::person_id)
+        .load(conn)?;
+    let codes: Vec<DoorcodeRow> = doorcodes::table
+        .filter(doorcodes::org_id.eq(&row.org_id))
+        .filter(doorcodes::grant_id.eq(&row.id))
+        .filter(doorcodes::status.eq(CredentialStatus::Active.as_str()))
+        .order((doorcodes::person_id, doorcodes::door_id))
+        .select(DOORCODE_COLUMNS)
+        .load(conn)?;
+    let doorcode_policy = match &row.doorcode_policy {
+        None => None,
+        Some(policy) => Some(AllocationPolicy::parse(policy).ok_or_else(|| corrupt("doorcode policy", policy))?),
+    };
+    Ok(Grant {
+        id: row.id,
+        development_id: row.development_id,
+        name: row.name,
+        starts_at: time::from_db(row.starts_at),
+        ends_at: row.ends_at.map(time::from_db),
+        doors,
+        person_ids,
+        doorcode_policy,
+        doorcodes: codes.into_iter().map(DoorcodeRow::into_doorcode).collect::<StoreResult<_>>()?,
+        created_at: time::from_db(row.created_at),
+        updated_at: time::from_db(row.updated_at),
+        version: row.version,
+    })
+}
+
+fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<GrantRow> {
+    Ok(grants::table.filter(grants::org_id.eq(org_id)).filter(grants::id.eq(id)).first(conn)?)
+}
+
+pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Grant> {
+    let row = find(conn, org_id, id)?;
+    assemble(conn, row)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct GrantFilter {
+    pub development_id: Option<String>,
+    /// Grants given to this person.
+    pub person_id: Option<String>,
+}
+
+/// A page of grants ordered by name then id.
+pub fn list(conn: &mut AnyConnection, org_id: &str, f: &GrantFilter, page: PageRequest) -> StoreResult<Page<Grant>> {
+    let filtered = || {
+        let mut q = grants::table.filter(grants::org_id.eq(org_id)).into_boxed();
+        if let Some(development_id) = &f.development_id {
+            q = q.filter(grants::development_id.eq(development_id));
+        }
+        if let Some(person_id) = &f.person_id {
+            let given = grant_people::table
+                .filter(grant_people::org_id.eq(org_id))
+                .filter(grant_people::person_id.eq(person_id))
+                .select(grant_people::grant_id);
+            q = q.filter(grants::id.eq_any(given));
+        }
+        q
+    };
+    let counted: Vec<String> = filtered().select(grants::id).limit(Listed::CAP + 1).load(conn)?;
+    let rows: Vec<GrantRow> =
+        filtered().order((grants::name, grants::id)).limit(i64::from(page.limit)).offset(page.offset()).load(conn)?;
+    let items = rows.into_iter().map(|row| assemble(conn, row)).collect::<StoreResult<_>>()?;
+    Ok(Listed::page(items, counted.len(), page))
+}

@@ -1,0 +1,4 @@
+DROP TABLE doorcodes;
+DROP TABLE grant_people;
+DROP TABLE grant_doors;
+DROP TABLE grants;
