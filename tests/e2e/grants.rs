@@ -6,7 +6,8 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
-use crate::support::TestApp;
+use crate::support::server::{SECRET_KEY, command, spawn_server};
+use crate::support::{Backend, Client, TestApp};
 
 const MISSING_ID: &str = "01900000-0000-7000-8000-000000000000";
 
@@ -76,10 +77,10 @@ on_both_databases! {
         for (patch, field) in [
             (json!({"name": " "}), "name"),
             (json!({"doors": []}), "doors"),
-            (json!({"doors": [{"doorId": front["id"]}, {"doorId": front["id"]}]}), "doors.1.doorId"),
-            (json!({"doors": [{"doorId": front["id"], "schedule": [{"days": ["mon"], "start": "9:00", "end": "17:00"}]}]}), "doors.0.schedule.0.start"),
-            (json!({"doors": [{"doorId": front["id"], "schedule": [{"days": ["mon"], "start": "22:00", "end": "06:00"}]}]}), "doors.0.schedule.0.end"),
-            (json!({"doors": [{"doorId": front["id"], "schedule": [{"days": [], "start": "09:00", "end": "17:00"}]}]}), "doors.0.schedule.0.days"),
+            (json!({"doors": [{"doorId": front["id"]}, {"doorId": front["id"]}]}), "doors[1].doorId"),
+            (json!({"doors": [{"doorId": front["id"], "schedule": [{"days": ["mon"], "start": "9:00", "end": "17:00"}]}]}), "doors[0].schedule[0].start"),
+            (json!({"doors": [{"doorId": front["id"], "schedule": [{"days": ["mon"], "start": "22:00", "end": "06:00"}]}]}), "doors[0].schedule[0].end"),
+            (json!({"doors": [{"doorId": front["id"], "schedule": [{"days": [], "start": "09:00", "end": "17:00"}]}]}), "doors[0].schedule[0].days"),
             (json!({"endsAt": "2026-12-31T00:00:00Z"}), "endsAt"),
             (json!({"doorcode": {"policy": "random", "code": "482913"}}), "doorcode.code"),
             (json!({"doorcode": {"policy": "strict"}}), "doorcode.code"),
@@ -87,12 +88,12 @@ on_both_databases! {
             (json!({"doorcode": {"policy": "strict", "code": "25121999"}}), "doorcode.code"),
             (json!({"doorcode": {"policy": "strict", "code": "12ab"}}), "doorcode.code"),
             (json!({"doorcode": {"policy": "sometimes"}}), "doorcode.policy"),
-            (json!({"doors": [{"doorId": front["id"], "schedule": [], "extra": 1}]}), "doors.0"),
+            (json!({"doors": [{"doorId": front["id"], "schedule": [], "extra": 1}]}), "doors[0].extra"),
         ] {
             o.err("grants.create", with(patch.clone())).await.assert_invalid(field);
         }
         let elm_door = door(&app, &other_dev, "Elm gate").await;
-        o.err("grants.create", with(json!({"doors": [{"doorId": elm_door["id"]}]}))).await.assert_invalid("doors.0.doorId");
+        o.err("grants.create", with(json!({"doors": [{"doorId": elm_door["id"]}]}))).await.assert_invalid("doors[0].doorId");
         o.err("grants.create", with(json!({"doors": [{"doorId": MISSING_ID}]}))).await.assert_kind(-32004, "NOT_FOUND");
         o.err("grants.create", with(json!({"personIds": [MISSING_ID]}))).await.assert_kind(-32004, "NOT_FOUND");
         o.err("grants.create", with(json!({"developmentId": MISSING_ID}))).await.assert_kind(-32004, "NOT_FOUND");
@@ -101,6 +102,9 @@ on_both_databases! {
         o.err("grants.create", with(json!({"personIds": [gone["id"]]}))).await.assert_kind(-32009, "PERSON_ARCHIVED");
         assert_eq!(grants_total(&app).await, 1, "no refused call created a grant");
         assert_eq!(o.ok("audit.list", json!({"action": "grant.created"})).await["total"], 1);
+        // A door of a grant is in use.
+        o.err("doors.delete", json!({"id": bins["id"]})).await.assert_kind(-32009, "DOOR_IN_USE");
+        assert_eq!(o.ok("doors.get", json!({"id": bins["id"]})).await["id"], bins["id"]);
     }
 
     async fn access_is_checked_on_the_developments_wall_clock(app: TestApp) {
@@ -126,10 +130,11 @@ on_both_databases! {
             "personId": ann["id"], "doorId": front["id"], "at": "2027-07-05T08:00:00Z", "allowed": true,
             "grantId": grant["id"], "doorcodeId": doorcode_id, "reason": null, "nextAllowedAt": null,
         }));
-        // Friday 17:00 BST: next Monday 09:00 BST.
+        // Friday 17:00 BST: next Sunday 00:30 BST; Sunday 03:00 BST: next Monday 09:00 BST.
         let after_work = check(&ann, &front, "2027-07-09T16:00:00Z").await;
         assert_eq!((after_work["allowed"].clone(), after_work["reason"].clone()), (json!(false), json!("out_of_schedule")));
-        assert_eq!(after_work["nextAllowedAt"], "2027-07-12T08:00:00Z");
+        assert_eq!(after_work["nextAllowedAt"], "2027-07-10T23:30:00Z");
+        assert_eq!(check(&ann, &front, "2027-07-11T02:00:00Z").await["nextAllowedAt"], "2027-07-12T08:00:00Z");
         assert_eq!(after_work["grantId"], Value::Null);
         // January is GMT: 08:30 UTC is 08:30 on the wall, before the window.
         assert_eq!(check(&ann, &front, "2027-01-04T08:30:00Z").await["nextAllowedAt"], "2027-01-04T09:00:00Z");
@@ -155,7 +160,7 @@ on_both_databases! {
         // Without `at`: now (before the grant starts).
         let now = o.ok("access.check", json!({"personId": ann["id"], "doorId": front["id"]})).await;
         assert_eq!(now["reason"], "outside_access_period");
-        o.err("access.check", json!({"personId": ann["id"], "doorId": front["id"], "at": "soon"})).await.assert_invalid("params");
+        o.err("access.check", json!({"personId": ann["id"], "doorId": front["id"], "at": "soon"})).await.assert_invalid("at");
         o.err("access.check", json!({"personId": MISSING_ID, "doorId": front["id"]})).await.assert_kind(-32004, "NOT_FOUND");
         o.err("access.check", json!({"personId": ann["id"], "doorId": MISSING_ID})).await.assert_kind(-32004, "NOT_FOUND");
         for role in ["installer", "housekeeping"] {
@@ -182,6 +187,9 @@ on_both_databases! {
         assert_eq!(taken.data["doorId"], front["id"]);
         assert!(!taken.message.contains("482913"));
         assert_eq!(grants_total(&app).await, 1, "nothing changed");
+        let raw = app.db.raw_contents(&["doorcodes", "grants", "audit_events"]);
+        assert!(raw.contains("Staff"), "the check reads the stored rows");
+        assert!(!raw.contains("482913"), "a doorcode in clear in the database");
         // At another door the same code is free; `preferred` never fails on it.
         o.ok("grants.create", strict(&bob, json!([{"doorId": gate["id"]}]), "482913")).await;
         let mut preferred = strict(&bob, json!([{"doorId": front["id"]}]), "482913");
@@ -252,5 +260,32 @@ on_both_databases! {
         assert_eq!(other.ok("grants.list", json!({})).await["total"], 0);
         other.err("access.check", json!({"personId": their_person["id"], "doorId": front["id"]})).await.assert_kind(-32004, "NOT_FOUND");
         assert_eq!(o.ok("grants.get", json!({"id": grant["id"]})).await, grant);
+    }
+
+    async fn rotating_the_secret_re_seals_doorcodes_and_their_lookups(app: TestApp) {
+        let dev = app.development("Oak Park").await;
+        let front = door(&app, &dev, "Front entrance").await;
+        let (ann, bob) = (person(&app, "Ann Staff").await, person(&app, "Bob Staff").await);
+        let strict = |person: &Value| json!({"developmentId": dev["id"], "name": "Staff", "startsAt": "2027-01-01T00:00:00Z",
+            "doors": [{"doorId": front["id"]}], "personIds": [person["id"]], "doorcode": {"policy": "strict", "code": "482913"}});
+        app.owner.ok("grants.create", strict(&ann)).await;
+        let new_key = "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0=";
+        let current: Vec<(&str, &str)> =
+            if app.db.backend == Backend::Postgres { vec![("KEYWARD_SECRET_KEY", SECRET_KEY)] } else { vec![] };
+        let out = command()
+            .args(["rotate-secret", "--database-url", &app.db.url])
+            .envs(current.iter().copied())
+            .env("KEYWARD_NEW_SECRET_KEY", new_key)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed 1 secrets"));
+        // Under the new key the code is still found taken at the door: its lookup was re-keyed.
+        let (_server, url) = spawn_server(&app.db.url, &[("KEYWARD_SECRET_KEY", new_key)]).await;
+        let client = Client::new(&url, app.owner.token.clone());
+        let taken = client.err("grants.create", strict(&bob)).await;
+        taken.assert_kind(-32009, "CODE_TAKEN");
+        assert_eq!(taken.data["doorId"], front["id"]);
     }
 }

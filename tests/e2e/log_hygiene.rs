@@ -23,6 +23,9 @@ const FIRST_CODE: &str = "Qx7-58213#";
 /// `FIRST_CODE` as Twilio's form body carries it.
 const FIRST_CODE_FORM: &str = "Qx7-58213%23";
 const SECOND_CODE: &str = "Zr4-77419*";
+/// Doorcodes are digits only: eight of them, unlikely in any other log text.
+const DOORCODE: &str = "60491738";
+const REFUSED_DOORCODE: &str = "73925146";
 const USER_PASSWORD: &str = "lh-user-password-Kp3";
 const NEW_PASSWORD: &str = "lh-new-password-Wd8";
 const WRONG_PASSWORD: &str = "lh-wrong-password-Jn5";
@@ -135,6 +138,17 @@ async fn every_secret_bearing_path_at_trace(app: SmsApp) {
     owner.ok("keys.accessCodeExposure", json!({"id": code["id"]})).await;
     let ws_token = over_websocket(&logged.url, &dev["id"]).await;
 
+    // A doorcode: given (strict), refused (a code with `random`), taken (CODE_TAKEN).
+    let door = owner.ok("doors.create", json!({"developmentId": dev["id"], "name": "Front", "kind": "entrance"})).await;
+    let person = owner.ok("people.create", json!({"name": "Ann Staff", "kind": "staff"})).await;
+    let grant = |policy: &str, code: &str| {
+        json!({"developmentId": dev["id"], "name": "Staff", "startsAt": "2027-01-01T00:00:00Z",
+        "doors": [{"doorId": door["id"]}], "personIds": [person["id"]], "doorcode": {"policy": policy, "code": code}})
+    };
+    owner.err("grants.create", grant("random", REFUSED_DOORCODE)).await.assert_invalid("doorcode.code");
+    owner.ok("grants.create", grant("strict", DOORCODE)).await;
+    owner.err("grants.create", grant("strict", DOORCODE)).await.assert_kind(-32009, "CODE_TAKEN");
+
     // The Twilio auth token: refused, then saved (the fake's own, so that sends work).
     let auth_token = fake_twilio::Config::default().auth_token;
     let settings =
@@ -176,9 +190,14 @@ async fn every_secret_bearing_path_at_trace(app: SmsApp) {
     // The secrets did travel: the body went out with the code, and the log is the
     // whole run at trace, calls and SMS lines included.
     assert_eq!(app.fake.requests()[0].field("Body"), Some(format!("Oak Park: Main Gate code {FIRST_CODE}.").as_str()));
-    for line in
-        ["users.create", "keys.createAccessCode", "settings.updateSms", "twilio answered", "SMS outcome unknown"]
-    {
+    for line in [
+        "users.create",
+        "keys.createAccessCode",
+        "grants.create",
+        "settings.updateSms",
+        "twilio answered",
+        "SMS outcome unknown",
+    ] {
         assert!(log.contains(line), "the log holds {line:?} ({} bytes)", log.len());
     }
     assert!(bootstrap_log.contains("database ready"), "bootstrap's log was captured: {bootstrap_log}");
@@ -208,6 +227,8 @@ async fn every_secret_bearing_path_at_trace(app: SmsApp) {
         ("a changed code value", SECOND_CODE),
         ("a refused code value", LONG_CODE),
         ("a refused code value", CONTROL_CODE_SHOWN),
+        ("a doorcode", DOORCODE),
+        ("a refused doorcode", REFUSED_DOORCODE),
         ("the Twilio auth token", auth_token.as_str()),
         ("a refused auth token", LONG_TOKEN),
         ("the Twilio auth token as HTTP Basic credentials", basic.as_str()),

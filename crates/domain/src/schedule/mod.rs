@@ -92,7 +92,7 @@ struct Window {
 const DAY_MINUTES: u16 = 24 * 60;
 
 impl Schedule {
-    /// Validates the windows of the wire; errors name `field.N.days|start|end`.
+    /// Validates the windows of the wire; errors name `field[N].days|start|end`.
     pub fn parse(field: &str, windows: &[ScheduleWindow]) -> Result<Schedule> {
         if windows.len() > MAX_WINDOWS {
             return Err(Error::invalid(field, format!("must have at most {MAX_WINDOWS} windows")));
@@ -101,7 +101,7 @@ impl Schedule {
             .iter()
             .enumerate()
             .map(|(n, window)| {
-                let field = format!("{field}.{n}");
+                let field = format!("{field}[{n}]");
                 if window.days.is_empty() {
                     return Err(Error::invalid(format!("{field}.days"), "must name at least one day"));
                 }

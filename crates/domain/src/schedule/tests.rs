@@ -29,22 +29,22 @@ fn always_from(starts_at: &str) -> AccessPeriod {
 
 #[test]
 fn windows_are_validated_naming_the_field() {
-    let refused = |windows: &[ScheduleWindow]| Schedule::parse("doors.0.schedule", windows).unwrap_err();
+    let refused = |windows: &[ScheduleWindow]| Schedule::parse("doors[0].schedule", windows).unwrap_err();
     let field = |error: Error| match error {
         Error::InvalidInput { field, .. } => field,
         other => panic!("{other:?}"),
     };
-    assert_eq!(field(refused(&[window(&[], "08:00", "09:00")])), "doors.0.schedule.0.days");
+    assert_eq!(field(refused(&[window(&[], "08:00", "09:00")])), "doors[0].schedule[0].days");
     let ok = window(&SUN, "08:00", "09:00");
     for bad in ["8:00", "08:60", "24:00", "25:00", "0800", "08:0a", "08-00", "", "08:00:00", "é:000", " 8:00"] {
         let error = refused(&[ok.clone(), window(&SUN, bad, "23:00")]);
-        assert_eq!(field(error), "doors.0.schedule.1.start", "{bad:?}");
+        assert_eq!(field(error), "doors[0].schedule[1].start", "{bad:?}");
     }
     for bad in ["24:01", "00:00", "07:59", "08:00", "99:99"] {
-        assert_eq!(field(refused(&[window(&SUN, "08:00", bad)])), "doors.0.schedule.0.end", "{bad:?}");
+        assert_eq!(field(refused(&[window(&SUN, "08:00", bad)])), "doors[0].schedule[0].end", "{bad:?}");
     }
     let too_many = vec![ok.clone(); MAX_WINDOWS + 1];
-    assert_eq!(field(refused(&too_many)), "doors.0.schedule");
+    assert_eq!(field(refused(&too_many)), "doors[0].schedule");
     assert!(Schedule::parse("s", &vec![ok; MAX_WINDOWS]).is_ok());
 }
 

@@ -127,9 +127,9 @@ fn new_grant(input: CreateGrantInput) -> Result<NewGrant, Error> {
     let mut doors: Vec<(String, Schedule)> = Vec::with_capacity(input.doors.len());
     for (n, door) in input.doors.iter().enumerate() {
         if doors.iter().any(|(door_id, _)| *door_id == door.door_id) {
-            return Err(Error::invalid(format!("doors.{n}.doorId"), "is already in doors"));
+            return Err(Error::invalid(format!("doors[{n}].doorId"), "is already in doors"));
         }
-        let schedule = Schedule::parse(&format!("doors.{n}.schedule"), &door.schedule)?;
+        let schedule = Schedule::parse(&format!("doors[{n}].schedule"), &door.schedule)?;
         doors.push((door.door_id.clone(), schedule));
     }
     if input.person_ids.len() > MAX_PEOPLE {

@@ -53,7 +53,9 @@ pub fn create(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: New
             .select(doors::development_id)
             .first(conn)?;
         if development_id != new.development_id {
-            return Err(Error::invalid(format!("doors.{n}.doorId"), "must be a door of the grant's development").into());
+            return Err(
+                Error::invalid(format!("doors[{n}].doorId"), "must be a door of the grant's development").into()
+            );
         }
     }
     for person_id in &new.person_ids {
