@@ -69,6 +69,9 @@ export const READ_PROCEDURES = [
   "keys.accessCodeHistory",
   "keys.accessCodeExposure",
   "keys.accessCodeKnownBy",
+  "grants.list",
+  "grants.get",
+  "access.check",
   "keys.summary",
   "settings.get",
   "settings.getSms",
@@ -113,6 +116,7 @@ export const WRITE_PROCEDURES = [
   "keys.deleteAccessCode",
   "keys.revealAccessCode",
   "keys.recordCodeDisclosure",
+  "grants.create",
   "keys.sendSms",
   "settings.update",
   "settings.updateSms",
@@ -246,6 +250,23 @@ export function createQueryOptions(client: Client) {
       create: { mutationOptions: () => mutationOptions(call, "firms.create") },
       update: { mutationOptions: () => mutationOptions(call, "firms.update") },
       archive: { mutationOptions: () => mutationOptions(call, "firms.archive") },
+    },
+    grants: {
+      list: {
+        queryKey: (input?: Procedures["grants.list"]["input"]) => queryKey("grants.list", input ?? {}),
+        queryOptions: (input?: Procedures["grants.list"]["input"]) => queryOptions(call, "grants.list", input ?? {}),
+      },
+      get: {
+        queryKey: (input: Procedures["grants.get"]["input"]) => queryKey("grants.get", input),
+        queryOptions: (input: Procedures["grants.get"]["input"]) => queryOptions(call, "grants.get", input),
+      },
+      create: { mutationOptions: () => mutationOptions(call, "grants.create") },
+    },
+    access: {
+      check: {
+        queryKey: (input: Procedures["access.check"]["input"]) => queryKey("access.check", input),
+        queryOptions: (input: Procedures["access.check"]["input"]) => queryOptions(call, "access.check", input),
+      },
     },
     settings: {
       get: {

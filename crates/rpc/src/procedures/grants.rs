@@ -37,6 +37,7 @@ pub struct ListGrantsInput {
 pub struct ListGrants;
 impl Procedure for ListGrants {
     const NAME: &'static str = "grants.list";
+    const READ_ONLY: bool = true;
     const ACCESS: Access = Access::Signed(Capability::Edit);
     type Input = ListGrantsInput;
     type Output = Page<Grant>;
@@ -52,6 +53,7 @@ impl Procedure for ListGrants {
 pub struct GetGrant;
 impl Procedure for GetGrant {
     const NAME: &'static str = "grants.get";
+    const READ_ONLY: bool = true;
     const ACCESS: Access = Access::Signed(Capability::Edit);
     type Input = IdInput;
     type Output = Grant;
@@ -164,6 +166,7 @@ pub struct AccessCheckInput {
 pub struct CheckAccess;
 impl Procedure for CheckAccess {
     const NAME: &'static str = "access.check";
+    const READ_ONLY: bool = true;
     const ACCESS: Access = Access::Signed(Capability::Read);
     type Input = AccessCheckInput;
     type Output = AccessCheck;
