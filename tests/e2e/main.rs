@@ -24,6 +24,7 @@ mod keys;
 mod limits;
 mod log_hygiene;
 mod metrics;
+mod offboarding;
 mod paging;
 mod people;
 mod protocol;

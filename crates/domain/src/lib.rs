@@ -27,7 +27,10 @@ pub use doors::{Door, DoorKind};
 pub use entities::*;
 pub use error::{Error, Result, StorageFault};
 pub use page::{Page, PageRequest};
-pub use people::{Firm, Holding, KeyHolderAt, Person, PersonHoldingsAt, PersonKind};
+pub use people::{
+    CodeToRotate, Firm, Holding, KeyHolderAt, KeyToRecover, OffboardedPerson, Offboarding, Person, PersonHoldingsAt,
+    PersonKind,
+};
 pub use role::{Actor, Capability, Role};
 pub use secret::Secret;
 pub use status::{KeyStatus, Transition};

@@ -43,6 +43,10 @@ pub struct Person {
     pub updated_at: DateTime<Utc>,
     /// Increases with every change; pass it back as `expectedVersion` to detect conflicts.
     pub version: i32,
+    /// Once offboarded (`people.offboard`, or their firm's `firms.offboard`): what is still
+    /// to be done, worked out from the register on every read. Null when never offboarded,
+    /// and always null in lists.
+    pub offboarding: Option<Offboarding>,
 }
 
 /// A company whose people hold keys (a contractor, a cleaning firm…).
@@ -63,6 +67,59 @@ pub struct Firm {
     pub updated_at: DateTime<Utc>,
     /// Increases with every change; pass it back as `expectedVersion` to detect conflicts.
     pub version: i32,
+    /// Once offboarded (`firms.offboard`): what is still to be done for all its offboarded
+    /// people, worked out from the register on every read. Null when never offboarded, and
+    /// always null in lists.
+    pub offboarding: Option<Offboarding>,
+}
+
+/// The checklist of an offboarding (`people.offboard`, `firms.offboard`, and
+/// `offboarding` on `people.get` / `firms.get`). It is derived from the register on every
+/// read, never stored: returning a key or giving a code a new value takes it off.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Offboarding {
+    pub offboarded_at: DateTime<Utc>,
+    pub reason: String,
+    /// Who was offboarded: the person, or every offboarded person of the firm; by name.
+    pub people: Vec<OffboardedPerson>,
+    /// Keys still issued to those people (each has `returnRequested`), by key ref.
+    pub keys_to_recover: Vec<KeyToRecover>,
+    /// Codes whose current value is due for rotation because one of those people knew
+    /// it, by label.
+    pub codes_to_rotate: Vec<CodeToRotate>,
+    /// Both lists are empty: nothing left to do.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OffboardedPerson {
+    pub id: String,
+    pub name: String,
+}
+
+/// A key an offboarded person still holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyToRecover {
+    pub id: String,
+    pub key_ref: String,
+    pub label: String,
+    pub development_id: String,
+    pub holder_id: String,
+    pub issued_to: Option<String>,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub expected_return_at: Option<DateTime<Utc>>,
+}
+
+/// An access code an offboarded person knew the current value of.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeToRotate {
+    pub id: String,
+    pub label: String,
+    pub development_id: String,
 }
 
 /// A holding of a key as the key's history shows it: the `issued` movement it began with.

@@ -49,11 +49,14 @@ on_both_databases! {
 
         // refused: an archived person, by either channel; nothing recorded, nothing sent.
         let sent_before = app.fake.requests().len();
-        app.owner.err("keys.sendSms", json!({"target": target, "personId": gone})).await.assert_invalid("personId");
+        app.owner
+            .err("keys.sendSms", json!({"target": target, "personId": gone}))
+            .await
+            .assert_kind(-32009, "PERSON_ARCHIVED");
         app.owner
             .err("keys.recordCodeDisclosure", json!({"id": code["id"], "personId": gone}))
             .await
-            .assert_invalid("personId");
+            .assert_kind(-32009, "PERSON_ARCHIVED");
         assert_eq!(app.fake.requests().len(), sent_before);
 
         let all = exposures(&app, &code).await;

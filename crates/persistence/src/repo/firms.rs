@@ -44,7 +44,20 @@ impl From<FirmRow> for Firm {
             created_at: time::from_db(r.created_at),
             updated_at: time::from_db(r.updated_at),
             version: r.version,
+            offboarding: None,
         }
+    }
+}
+
+impl FirmRow {
+    /// The firm as a single-entity answer shows it: with the checklist once offboarded.
+    fn answer(self, conn: &mut AnyConnection) -> StoreResult<Firm> {
+        let (org_id, offboarded) = (self.org_id.clone(), self.offboarded_at.is_some());
+        let mut firm = Firm::from(self);
+        if offboarded {
+            firm.offboarding = super::offboarding::firm_checklist(conn, &org_id, &firm.id)?;
+        }
+        Ok(firm)
     }
 }
 
@@ -52,8 +65,9 @@ fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<FirmRow
     Ok(firms::table.filter(firms::org_id.eq(org_id)).filter(firms::id.eq(id)).first(conn)?)
 }
 
+/// A firm, with the checklist (`offboarding`) once offboarded.
 pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Firm> {
-    find(conn, org_id, id).map(Into::into)
+    find(conn, org_id, id)?.answer(conn)
 }
 
 /// A firm a person may be given: of the organisation (else NOT_FOUND) and not archived
@@ -163,7 +177,7 @@ pub fn update(
     diff(&mut changes, "email", &old.email, &new.email);
     diff(&mut changes, "notes", &old.notes, &new.notes);
     if changes.is_empty() {
-        return Ok(old.into());
+        return old.answer(conn);
     }
     write(conn, actor, old, new, "updated", changes)
 }
@@ -173,7 +187,7 @@ pub fn archive(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult
     super::lock_organisation(conn, &actor.org_id)?;
     let old = find(conn, &actor.org_id, id)?;
     if old.archived_at.is_some() {
-        return Ok(old.into());
+        return old.answer(conn);
     }
     let mut new = old.clone();
     new.archived_at = Some(time::now());
@@ -198,5 +212,5 @@ fn write(
         .set(&new)
         .execute(conn)?;
     record(conn, actor, FIRM, (&new.id, &new.name), action, changes)?;
-    Ok(new.into())
+    new.answer(conn)
 }

@@ -12,6 +12,7 @@ pub mod grants;
 pub mod keys;
 pub mod logins;
 pub mod maintenance;
+pub mod offboarding;
 pub mod org_settings;
 pub mod people;
 pub mod sms;

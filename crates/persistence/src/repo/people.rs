@@ -110,7 +110,18 @@ impl PersonRow {
             created_at: time::from_db(self.created_at),
             updated_at: time::from_db(self.updated_at),
             version: self.version,
+            offboarding: None,
         })
+    }
+
+    /// The person as a single-entity answer shows them: with the checklist once offboarded.
+    fn answer(self, conn: &mut AnyConnection) -> StoreResult<Person> {
+        let (org_id, offboarded) = (self.org_id.clone(), self.offboarded_at.is_some());
+        let mut person = self.into_person()?;
+        if offboarded {
+            person.offboarding = super::offboarding::person_checklist(conn, &org_id, &person.id)?;
+        }
+        Ok(person)
     }
 }
 
@@ -118,8 +129,9 @@ fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<PersonR
     Ok(people::table.filter(people::org_id.eq(org_id)).filter(people::id.eq(id)).first(conn)?)
 }
 
+/// A person, with the checklist (`offboarding`) once offboarded.
 pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Person> {
-    find(conn, org_id, id)?.into_person()
+    find(conn, org_id, id)?.answer(conn)
 }
 
 #[derive(Debug, Default, Clone)]
@@ -302,7 +314,7 @@ pub fn update(
     diff(&mut changes, "userId", &old.user_id, &new.user_id);
     diff(&mut changes, "notes", &old.notes, &new.notes);
     if changes.is_empty() {
-        return old.into_person();
+        return old.answer(conn);
     }
     write(conn, actor, old, new, "updated", changes)
 }
@@ -313,7 +325,7 @@ pub fn archive(conn: &mut AnyConnection, actor: &Actor, id: &str) -> StoreResult
     super::lock_organisation(conn, &actor.org_id)?;
     let old = find(conn, &actor.org_id, id)?;
     if old.archived_at.is_some() {
-        return old.into_person();
+        return old.answer(conn);
     }
     let mut new = old.clone();
     new.archived_at = Some(time::now());
@@ -339,7 +351,7 @@ fn write(
         .execute(conn)
         .map_err(referenced_meanwhile)?;
     record(conn, actor, PERSON, (&new.id, &new.name), action, changes)?;
-    new.into_person()
+    new.answer(conn)
 }
 
 /// The audit event `<entity_type>.<action>` of a person or firm.

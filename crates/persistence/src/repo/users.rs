@@ -279,3 +279,16 @@ pub fn update(conn: &mut AnyConnection, actor: &Actor, id: &str, update: UserUpd
     }
     new.into_user()
 }
+
+/// Disables an enabled user of the organisation and ends all their sessions, inside the
+/// caller's write transaction (offboarding), which records the one audit event of its
+/// action. Returns whether the user was enabled until now.
+pub(crate) fn disable_within(conn: &mut AnyConnection, org_id: &str, user_id: &str) -> StoreResult<bool> {
+    let disabled = diesel::update(
+        users::table.filter(users::org_id.eq(org_id)).filter(users::id.eq(user_id)).filter(users::disabled.eq(false)),
+    )
+    .set((users::disabled.eq(true), users::updated_at.eq(time::now())))
+    .execute(conn)?;
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+    Ok(disabled > 0)
+}

@@ -63,12 +63,14 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<people::CreatePerson>();
     v.visit::<people::UpdatePerson>();
     v.visit::<people::ArchivePerson>();
+    v.visit::<people::OffboardPerson>();
     v.visit::<people::HoldingsAt>();
     v.visit::<people::ListFirms>();
     v.visit::<people::GetFirm>();
     v.visit::<people::CreateFirm>();
     v.visit::<people::UpdateFirm>();
     v.visit::<people::ArchiveFirm>();
+    v.visit::<people::OffboardFirm>();
 
     v.visit::<access_codes::ListAccessCodes>();
     v.visit::<access_codes::CreateAccessCode>();

@@ -1,9 +1,10 @@
 //! `people.*` and `firms.*`: the key-holder directory.
 
 use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
-use keyward_domain::{Capability, Error, Firm, Page, PageRequest, Person, PersonHoldingsAt, PersonKind};
+use keyward_domain::{Capability, Error, Firm, Offboarding, Page, PageRequest, Person, PersonHoldingsAt, PersonKind};
 use keyward_persistence::repo::firms::{self, FirmFields, FirmFilter, FirmPatch};
 use keyward_persistence::repo::keys;
+use keyward_persistence::repo::offboarding;
 use keyward_persistence::repo::people::{self, PersonFields, PersonFilter, PersonPatch};
 use keyward_sms::phone::{self, Region};
 use serde::Deserialize;
@@ -232,6 +233,38 @@ impl Procedure for HoldingsAt {
     }
 }
 
+/// The longest offboarding reason, in characters.
+pub const OFFBOARD_REASON_MAX: usize = 2000;
+
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OffboardInput {
+    pub id: String,
+    /// Why (one line, up to 2,000 characters): kept on the person or firm and in the audit event.
+    pub reason: String,
+}
+
+impl OffboardInput {
+    /// The id and the validated reason.
+    fn parts(self) -> Result<(String, String), Error> {
+        Ok((self.id, validate::required_line("reason", &self.reason, OFFBOARD_REASON_MAX)?))
+    }
+}
+
+pub struct OffboardPerson;
+impl Procedure for OffboardPerson {
+    const NAME: &'static str = "people.offboard";
+    const ACCESS: Access = Access::Signed(Capability::Administer);
+    type Input = OffboardInput;
+    type Output = Offboarding;
+
+    async fn call(call: Call<'_>, input: OffboardInput) -> Result<Offboarding, Error> {
+        let actor = call.actor()?.clone();
+        let (id, reason) = input.parts()?;
+        call.app.db.write(move |c| offboarding::offboard_person(c, &actor, &id, &reason)).await
+    }
+}
+
 #[derive(Debug, Default, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListFirmsInput {
@@ -367,5 +400,19 @@ impl Procedure for ArchiveFirm {
     async fn call(call: Call<'_>, input: IdInput) -> Result<Firm, Error> {
         let actor = call.actor()?.clone();
         call.app.db.write(move |c| firms::archive(c, &actor, &input.id)).await
+    }
+}
+
+pub struct OffboardFirm;
+impl Procedure for OffboardFirm {
+    const NAME: &'static str = "firms.offboard";
+    const ACCESS: Access = Access::Signed(Capability::Administer);
+    type Input = OffboardInput;
+    type Output = Offboarding;
+
+    async fn call(call: Call<'_>, input: OffboardInput) -> Result<Offboarding, Error> {
+        let actor = call.actor()?.clone();
+        let (id, reason) = input.parts()?;
+        call.app.db.write(move |c| offboarding::offboard_firm(c, &actor, &id, &reason)).await
     }
 }

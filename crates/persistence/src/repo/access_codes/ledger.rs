@@ -48,11 +48,11 @@ impl Recipient {
 }
 
 /// A person who may be told a code: one of the organisation's (NOT_FOUND otherwise), not
-/// archived (INVALID_INPUT on `personId`).
+/// archived (PERSON_ARCHIVED, as for `keys.issueKey`).
 pub fn active_person(conn: &mut AnyConnection, org_id: &str, person_id: &str) -> StoreResult<PersonRef> {
     let person = people::person_ref(conn, org_id, person_id)?;
     if person.archived() {
-        return Err(Error::invalid("personId", "is archived: an archived person cannot be told a code").into());
+        return Err(Error::PersonArchived.into());
     }
     Ok(person)
 }
