@@ -203,6 +203,13 @@ export type CodeExposure = {
 
 export type CodeStatus = "active" | "inactive";
 
+/**  An access code an offboarded person knew the current value of. */
+export type CodeToRotate = {
+	id: string,
+	label: string,
+	developmentId: string,
+};
+
 export type CodeType = "gate" | "door" | "intercom" | "alarm" | "lift" | "parking" | "bin_store" | "plant_room" | "meter_room" | "other";
 
 export type CreateAccessCodeInput = {
@@ -459,6 +466,12 @@ export type Firm = {
 	updatedAt: string,
 	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
 	version: number,
+	/**
+	 *  Once offboarded (`firms.offboard`): what is still to be done for all its offboarded
+	 *  people, worked out from the register on every read. Null when never offboarded, and
+	 *  always null in lists.
+	 */
+	offboarding: Offboarding | null,
 };
 
 /**
@@ -630,6 +643,18 @@ export type KeyRefSuggestion = {
 
 export type KeyStatus = "in_stock" | "issued" | "returned" | "lost" | "damaged" | "deactivated";
 
+/**  A key an offboarded person still holds. */
+export type KeyToRecover = {
+	id: string,
+	keyRef: string,
+	label: string,
+	developmentId: string,
+	holderId: string,
+	issuedTo: string | null,
+	issuedAt: string | null,
+	expectedReturnAt: string | null,
+};
+
 /**  Params of the status changes other than issuing. */
 export type KeyTransitionInput = {
 	id: string,
@@ -766,6 +791,38 @@ export type MeOutput = {
 /**  Params of procedures that take none (`{}` or nothing). */
 export type NoParams = Record<string, never>;
 
+export type OffboardInput = {
+	id: string,
+	/**  Why (one line, up to 2,000 characters): kept on the person or firm and in the audit event. */
+	reason: string,
+};
+
+export type OffboardedPerson = {
+	id: string,
+	name: string,
+};
+
+/**
+ *  The checklist of an offboarding (`people.offboard`, `firms.offboard`, and
+ *  `offboarding` on `people.get` / `firms.get`). It is derived from the register on every
+ *  read, never stored: returning a key or giving a code a new value takes it off.
+ */
+export type Offboarding = {
+	offboardedAt: string,
+	reason: string,
+	/**  Who was offboarded: the person, or every offboarded person of the firm; by name. */
+	people: OffboardedPerson[],
+	/**  Keys still issued to those people (each has `returnRequested`), by key ref. */
+	keysToRecover: KeyToRecover[],
+	/**
+	 *  Codes whose current value is due for rotation because one of those people knew
+	 *  it, by label.
+	 */
+	codesToRotate: CodeToRotate[],
+	/**  Both lists are empty: nothing left to do. */
+	complete: boolean,
+};
+
 export type Organisation = {
 	id: string,
 	name: string,
@@ -820,6 +877,12 @@ export type Person = {
 	updatedAt: string,
 	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
 	version: number,
+	/**
+	 *  Once offboarded (`people.offboard`, or their firm's `firms.offboard`): what is still
+	 *  to be done, worked out from the register on every read. Null when never offboarded,
+	 *  and always null in lists.
+	 */
+	offboarding: Offboarding | null,
 };
 
 /**  `people.holdingsAt`: every key a person held at an instant. */
@@ -1153,12 +1216,14 @@ export type Procedures = {
   "people.create": { input: CreatePersonInput; output: Person };
   "people.update": { input: UpdatePersonInput; output: Person };
   "people.archive": { input: IdInput; output: Person };
+  "people.offboard": { input: OffboardInput; output: Offboarding };
   "people.holdingsAt": { input: AtInput; output: PersonHoldingsAt };
   "firms.list": { input: ListFirmsInput; output: Page<Firm> };
   "firms.get": { input: IdInput; output: Firm };
   "firms.create": { input: CreateFirmInput; output: Firm };
   "firms.update": { input: UpdateFirmInput; output: Firm };
   "firms.archive": { input: IdInput; output: Firm };
+  "firms.offboard": { input: OffboardInput; output: Offboarding };
   "keys.listAccessCodes": { input: ListAccessCodesInput; output: Page<AccessCode> };
   "keys.createAccessCode": { input: CreateAccessCodeInput; output: AccessCode };
   "keys.updateAccessCode": { input: UpdateAccessCodeInput; output: AccessCode };
@@ -1325,6 +1390,7 @@ export function createClient(options: ClientOptions) {
       create: (input: Procedures["people.create"]["input"]) => call("people.create", input),
       update: (input: Procedures["people.update"]["input"]) => call("people.update", input),
       archive: (input: Procedures["people.archive"]["input"]) => call("people.archive", input),
+      offboard: (input: Procedures["people.offboard"]["input"]) => call("people.offboard", input),
       holdingsAt: (input: Procedures["people.holdingsAt"]["input"]) => call("people.holdingsAt", input),
     },
     firms: {
@@ -1333,6 +1399,7 @@ export function createClient(options: ClientOptions) {
       create: (input: Procedures["firms.create"]["input"]) => call("firms.create", input),
       update: (input: Procedures["firms.update"]["input"]) => call("firms.update", input),
       archive: (input: Procedures["firms.archive"]["input"]) => call("firms.archive", input),
+      offboard: (input: Procedures["firms.offboard"]["input"]) => call("firms.offboard", input),
     },
     grants: {
       list: (input?: Procedures["grants.list"]["input"]) => call("grants.list", input ?? {}),

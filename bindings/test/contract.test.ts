@@ -68,11 +68,13 @@ const covered: Record<keyof Procedures, true> = {
   "people.update": true,
   "people.archive": true,
   "people.holdingsAt": true,
+  "people.offboard": true,
   "firms.list": true,
   "firms.get": true,
   "firms.create": true,
   "firms.update": true,
   "firms.archive": true,
+  "firms.offboard": true,
   "keys.listAccessCodes": true,
   "keys.createAccessCode": true,
   "keys.updateAccessCode": true,
@@ -824,6 +826,32 @@ describe("keyward contract through the generated client", () => {
       "CODE_TAKEN",
     );
     assert.equal(taken.data?.doorId, front.id);
+  });
+
+  it("people.offboard and firms.offboard answer the checklist, which people.get and firms.get show", async () => {
+    const firm = await owner.firms.create({ name: "Offboard Ltd" });
+    const pat = await owner.people.create({ name: "Pat Plumber", kind: "contractor", firmId: firm.id });
+    const kim = await owner.people.create({ name: "Kim Carpenter", kind: "contractor", firmId: firm.id });
+    const key = await owner.keys.createKey({ developmentId: riverside.id, keyType: "physical_key", label: "Boiler room" });
+    await owner.keys.issueKey({ id: key.id, holderId: kim.id });
+    const code = await owner.keys.createAccessCode({ developmentId: riverside.id, codeType: "gate", label: "Offboard gate", code: "5150#" });
+    await owner.keys.recordCodeDisclosure({ id: code.id, personId: kim.id });
+
+    const one = await owner.people.offboard({ id: pat.id, reason: "Left the firm" });
+    assert.deepEqual(one.people, [{ id: pat.id, name: "Pat Plumber" }]);
+    assert.equal(one.complete, true, "Pat held nothing and knew nothing");
+    await failsWith(owner.people.offboard({ id: kim.id, reason: " " }), "INVALID_INPUT");
+
+    const all = await owner.firms.offboard({ id: firm.id, reason: "Contract ended" });
+    assert.deepEqual(all.people.map((p) => p.name), ["Kim Carpenter", "Pat Plumber"]);
+    assert.deepEqual(all.keysToRecover.map((k) => [k.id, k.holderId]), [[key.id, kim.id]]);
+    assert.deepEqual(all.codesToRotate, [{ id: code.id, label: "Offboard gate", developmentId: riverside.id }]);
+    assert.equal(all.complete, false);
+    assert.deepEqual((await owner.firms.get({ id: firm.id })).offboarding, all);
+    assert.equal((await owner.people.get({ id: kim.id })).offboarding?.reason, "Contract ended");
+    assert.equal((await owner.keys.getKey({ id: key.id })).returnRequested, true);
+    await owner.keys.returnKey({ id: key.id });
+    assert.deepEqual((await owner.firms.get({ id: firm.id })).offboarding?.keysToRecover, []);
   });
 
   it("every procedure of the generated Procedures type was called and answered", () => {
