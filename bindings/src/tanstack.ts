@@ -108,9 +108,11 @@ export const WRITE_PROCEDURES = [
   "people.create",
   "people.update",
   "people.archive",
+  "people.offboard",
   "firms.create",
   "firms.update",
   "firms.archive",
+  "firms.offboard",
   "keys.createAccessCode",
   "keys.updateAccessCode",
   "keys.deleteAccessCode",
@@ -233,6 +235,7 @@ export function createQueryOptions(client: Client) {
       create: { mutationOptions: () => mutationOptions(call, "people.create") },
       update: { mutationOptions: () => mutationOptions(call, "people.update") },
       archive: { mutationOptions: () => mutationOptions(call, "people.archive") },
+      offboard: { mutationOptions: () => mutationOptions(call, "people.offboard") },
       holdingsAt: {
         queryKey: (input: Procedures["people.holdingsAt"]["input"]) => queryKey("people.holdingsAt", input),
         queryOptions: (input: Procedures["people.holdingsAt"]["input"]) => queryOptions(call, "people.holdingsAt", input),
@@ -250,6 +253,7 @@ export function createQueryOptions(client: Client) {
       create: { mutationOptions: () => mutationOptions(call, "firms.create") },
       update: { mutationOptions: () => mutationOptions(call, "firms.update") },
       archive: { mutationOptions: () => mutationOptions(call, "firms.archive") },
+      offboard: { mutationOptions: () => mutationOptions(call, "firms.offboard") },
     },
     grants: {
       list: {
