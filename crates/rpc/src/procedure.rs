@@ -290,6 +290,8 @@ mod tests {
             "auth.me",
             "users.list",
             "developments.list",
+            "doors.list",
+            "doors.get",
             "keys.listKeys",
             "keys.getKey",
             "keys.keyHistory",

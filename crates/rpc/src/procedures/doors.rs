@@ -29,6 +29,7 @@ pub struct ListDoors;
 impl Procedure for ListDoors {
     const NAME: &'static str = "doors.list";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = ListDoorsInput;
     type Output = Page<Door>;
 
@@ -44,6 +45,7 @@ pub struct GetDoor;
 impl Procedure for GetDoor {
     const NAME: &'static str = "doors.get";
     const ACCESS: Access = Access::Signed(Capability::Read);
+    const READ_ONLY: bool = true;
     type Input = IdInput;
     type Output = Door;
 
