@@ -231,6 +231,10 @@ on_both_databases_with! { &[];
             }
         };
         assert_eq!(close.map(|f| f.code), Some(CloseCode::Size));
+        // The close handshake completes: the server waits for our close, then ends the
+        // stream (a reset here would be an error instead).
+        let after = socket.next().await;
+        assert!(after.is_none(), "expected the end of the stream, got {after:?}");
         app.owner.ok("auth.me", json!({})).await;
     }
 }

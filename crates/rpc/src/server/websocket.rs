@@ -25,6 +25,9 @@ use crate::jsonrpc::CallContext;
 /// once the messages in flight hold a whole body's worth of bytes.
 const IN_FLIGHT: usize = 8;
 
+/// How long a close the server started waits for the peer's close frame.
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A WebSocket handshake request (RFC 6455 §4.2.1).
 pub fn is_upgrade(req: &Request<Incoming>) -> bool {
     let has = |name: header::HeaderName, token: &str| {
@@ -52,9 +55,13 @@ pub fn upgrade(
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
+                // A frame may be up to twice the message limit: a message a little too big
+                // is then read whole and refused with a close handshake (1009), rather
+                // than cut off mid-frame, which makes the peer's unread bytes a TCP reset.
+                // Past twice the limit the connection is dropped at the frame's header.
                 let config = WebSocketConfig::default()
                     .max_message_size(Some(shared.limits.max_body_bytes))
-                    .max_frame_size(Some(shared.limits.max_body_bytes));
+                    .max_frame_size(Some(shared.limits.max_body_bytes.saturating_mul(2)));
                 let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
                 serve(socket, &shared, &ctx).await;
             }
@@ -129,6 +136,16 @@ where
             // A close from the peer has been answered by tungstenite already.
             if let Some(close) = close {
                 let _ = sink.send(Message::Close(Some(close.clone()))).await;
+                // RFC 6455 §7.1.1: the server waits (bounded) for the peer's close before
+                // dropping TCP, so that what the peer sent meanwhile is read, not reset.
+                let _ = tokio::time::timeout(CLOSE_LINGER, async {
+                    while let Some(Ok(message)) = stream.next().await {
+                        if message.is_close() {
+                            break;
+                        }
+                    }
+                })
+                .await;
             }
             let _ = sink.close().await;
             return;
