@@ -107,6 +107,35 @@ on_both_databases! {
         assert_eq!(o.ok("doors.get", json!({"id": bins["id"]})).await["id"], bins["id"]);
     }
 
+    async fn a_page_of_grants_shows_each_grant_as_get_does(app: TestApp) {
+        let o = &app.owner;
+        let dev = app.development("Oak Park").await;
+        let (front, gate, bins) =
+            (door(&app, &dev, "Front").await, door(&app, &dev, "Gate").await, door(&app, &dev, "Bins").await);
+        let (ann, bob) = (person(&app, "Ann").await, person(&app, "Bob").await);
+        let create = |name: &str, doors: Value, people: Value| {
+            json!({"developmentId": dev["id"], "name": name, "startsAt": "2027-01-01T00:00:00Z",
+                "doors": doors, "personIds": people, "doorcode": {"policy": "random"}})
+        };
+        let mut created = Vec::new();
+        for params in [
+            create("Cleaners", json!([{"doorId": front["id"]}, {"doorId": bins["id"]}]), json!([ann["id"]])),
+            create("Gardeners", json!([{"doorId": gate["id"], "schedule": [{"days": ["sat"], "start": "08:00", "end": "12:00"}]}]),
+                json!([ann["id"], bob["id"]])),
+            create("Nobody yet", json!([{"doorId": front["id"]}]), json!([])),
+        ] {
+            let grant = o.ok("grants.create", params).await;
+            assert_eq!(o.ok("grants.get", json!({"id": grant["id"]})).await, grant);
+            created.push(grant);
+        }
+        // Doors, people and doorcodes are read for the whole page at once: each grant
+        // still gets exactly its own.
+        let page = o.ok("grants.list", json!({})).await;
+        assert_eq!(page["items"], json!(created));
+        assert_eq!(created[1]["doorcodes"].as_array().unwrap().len(), 2, "one doorcode per person at the gate");
+        assert_eq!(created[2]["doorcodes"], json!([]));
+    }
+
     async fn access_is_checked_on_the_developments_wall_clock(app: TestApp) {
         let o = &app.owner;
         let dev = app.development("Oak Park").await;

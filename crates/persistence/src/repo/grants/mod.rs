@@ -5,6 +5,8 @@
 mod check;
 mod write;
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use keyward_domain::doorcode::AllocationPolicy;
@@ -103,48 +105,72 @@ const DOORCODE_COLUMNS: (
     doorcodes::ended_at,
 );
 
-/// A grant row with its doors, people and active doorcodes: three reads by the grant's
-/// primary key prefix.
-fn assemble(conn: &mut AnyConnection, row: GrantRow) -> StoreResult<Grant> {
-    let doors: Vec<(String, String)> = grant_doors::table
-        .filter(grant_doors::grant_id.eq(&row.id))
-        .order(grant_doors::door_id)
-        .select((grant_doors::door_id, grant_doors::schedule))
+/// Grant rows with their doors, people and active doorcodes: three reads for all the rows
+/// together (by the grants' primary key prefix), so a page costs the same three queries
+/// whatever its length.
+fn assemble(conn: &mut AnyConnection, org_id: &str, rows: Vec<GrantRow>) -> StoreResult<Vec<Grant>> {
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let door_rows: Vec<(String, String, String)> = grant_doors::table
+        .filter(grant_doors::grant_id.eq_any(&ids))
+        .order((grant_doors::grant_id, grant_doors::door_id))
+        .select((grant_doors::grant_id, grant_doors::door_id, grant_doors::schedule))
         .load(conn)?;
-    let doors = doors
-        .into_iter()
-        .map(|(door_id, json)| Ok(GrantDoor { door_id, schedule: schedule_of(&json)?.windows() }))
-        .collect::<StoreResult<Vec<_>>>()?;
-    let person_ids: Vec<String> = grant_people::table
-        .filter(grant_people::grant_id.eq(&row.id))
-        .order(grant_people::person_id)
-        .select(grant_people::person_id)
+    let mut doors: HashMap<String, Vec<GrantDoor>> = HashMap::new();
+    for (grant_id, door_id, json) in door_rows {
+        doors.entry(grant_id).or_default().push(GrantDoor { door_id, schedule: schedule_of(&json)?.windows() });
+    }
+    let people_rows: Vec<(String, String)> = grant_people::table
+        .filter(grant_people::grant_id.eq_any(&ids))
+        .order((grant_people::grant_id, grant_people::person_id))
+        .select((grant_people::grant_id, grant_people::person_id))
         .load(conn)?;
-    let codes: Vec<DoorcodeRow> = doorcodes::table
-        .filter(doorcodes::org_id.eq(&row.org_id))
-        .filter(doorcodes::grant_id.eq(&row.id))
+    let mut people: HashMap<String, Vec<String>> = HashMap::new();
+    for (grant_id, person_id) in people_rows {
+        people.entry(grant_id).or_default().push(person_id);
+    }
+    let code_rows: Vec<DoorcodeRow> = doorcodes::table
+        .filter(doorcodes::org_id.eq(org_id))
+        .filter(doorcodes::grant_id.eq_any(&ids))
         .filter(doorcodes::status.eq(CredentialStatus::Active.as_str()))
-        .order((doorcodes::person_id, doorcodes::door_id))
+        .order((doorcodes::grant_id, doorcodes::person_id, doorcodes::door_id))
         .select(DOORCODE_COLUMNS)
         .load(conn)?;
-    let doorcode_policy = match &row.doorcode_policy {
-        None => None,
-        Some(policy) => Some(AllocationPolicy::parse(policy).ok_or_else(|| corrupt("doorcode policy", policy))?),
-    };
-    Ok(Grant {
-        id: row.id,
-        development_id: row.development_id,
-        name: row.name,
-        starts_at: time::from_db(row.starts_at),
-        ends_at: row.ends_at.map(time::from_db),
-        doors,
-        person_ids,
-        doorcode_policy,
-        doorcodes: codes.into_iter().map(DoorcodeRow::into_doorcode).collect::<StoreResult<_>>()?,
-        created_at: time::from_db(row.created_at),
-        updated_at: time::from_db(row.updated_at),
-        version: row.version,
-    })
+    let mut codes: HashMap<String, Vec<Doorcode>> = HashMap::new();
+    for row in code_rows {
+        let code = row.into_doorcode()?;
+        codes.entry(code.grant_id.clone()).or_default().push(code);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let doorcode_policy = match &row.doorcode_policy {
+                None => None,
+                Some(policy) => {
+                    Some(AllocationPolicy::parse(policy).ok_or_else(|| corrupt("doorcode policy", policy))?)
+                }
+            };
+            Ok(Grant {
+                doors: doors.remove(&row.id).unwrap_or_default(),
+                person_ids: people.remove(&row.id).unwrap_or_default(),
+                doorcodes: codes.remove(&row.id).unwrap_or_default(),
+                id: row.id,
+                development_id: row.development_id,
+                name: row.name,
+                starts_at: time::from_db(row.starts_at),
+                ends_at: row.ends_at.map(time::from_db),
+                doorcode_policy,
+                created_at: time::from_db(row.created_at),
+                updated_at: time::from_db(row.updated_at),
+                version: row.version,
+            })
+        })
+        .collect()
+}
+
+/// One grant row with its doors, people and active doorcodes.
+fn assemble_one(conn: &mut AnyConnection, row: GrantRow) -> StoreResult<Grant> {
+    let org_id = row.org_id.clone();
+    let mut grants = assemble(conn, &org_id, vec![row])?;
+    Ok(grants.remove(0))
 }
 
 fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<GrantRow> {
@@ -153,7 +179,7 @@ fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<GrantRo
 
 pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Grant> {
     let row = find(conn, org_id, id)?;
-    assemble(conn, row)
+    assemble_one(conn, row)
 }
 
 #[derive(Debug, Default, Clone)]
@@ -182,6 +208,6 @@ pub fn list(conn: &mut AnyConnection, org_id: &str, f: &GrantFilter, page: PageR
     let counted: Vec<String> = filtered().select(grants::id).limit(Listed::CAP + 1).load(conn)?;
     let rows: Vec<GrantRow> =
         filtered().order((grants::name, grants::id)).limit(i64::from(page.limit)).offset(page.offset()).load(conn)?;
-    let items = rows.into_iter().map(|row| assemble(conn, row)).collect::<StoreResult<_>>()?;
+    let items = assemble(conn, org_id, rows)?;
     Ok(Listed::page(items, counted.len(), page))
 }

@@ -10,7 +10,7 @@ use keyward_domain::grant::{CredentialStatus, Grant};
 use keyward_domain::schedule::{AccessPeriod, Schedule};
 use keyward_domain::{Actor, Error, FieldChange, Secret};
 
-use super::{GrantRow, assemble, schedule_json};
+use super::{GrantRow, assemble_one, schedule_json};
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
 use crate::repo::audit::{self, NewEvent};
@@ -127,7 +127,7 @@ pub fn create(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: New
             changes,
         },
     )?;
-    assemble(conn, row)
+    assemble_one(conn, row)
 }
 
 /// Allocates a person's doorcode under a grant: one code, an active doorcode row per door.
