@@ -10,6 +10,7 @@ mod audit_chain;
 mod auth;
 mod bad_input;
 mod cli;
+mod clock;
 mod code_ledger;
 mod cors;
 mod crash;

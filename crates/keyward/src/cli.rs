@@ -144,6 +144,10 @@ pub struct ServeArgs {
     /// organisation's data in them). Off by default: `/metrics` is then 404.
     #[arg(long, env = "KEYWARD_METRICS")]
     pub metrics: bool,
+    /// FOR TESTS ONLY: the clock stands still until `POST /test/clock` moves it (which
+    /// then runs the jobs that are due). Hidden; never set it in production.
+    #[arg(long, env = "KEYWARD_TEST_CLOCK", hide = true)]
+    pub test_clock: bool,
     #[command(flatten)]
     pub login: LoginArgs,
 }

@@ -17,6 +17,7 @@ use keyward_persistence::repo::audit;
 use keyward_persistence::repo::logins::LockPolicy;
 use keyward_persistence::repo::sms::Caps;
 use keyward_persistence::repo::users::{self, NewUser};
+use keyward_persistence::time::TestClock;
 use keyward_persistence::{DatabaseUrl, Db, Sealer, SecretKey, secrets};
 use keyward_rpc::{App, Logins, Sms, security, server};
 use keyward_sms::burst::BurstLimiter;
@@ -112,6 +113,11 @@ async fn check_secret_key(db: &Db, secret: &secret_key::Resolved) -> anyhow::Res
 }
 
 async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
+    // First: everything after this reads the clock.
+    let test_clock = args.test_clock.then(|| {
+        tracing::warn!("the TEST CLOCK is on: time stands still until POST /test/clock moves it; never in production");
+        TestClock::start()
+    });
     let secret = secret_key::resolve(args.secret.secret_key.as_deref(), &database_url(&args.db)?)?;
     let db = connect_and_migrate(&args.db, Some(Duration::from_millis(args.db_timeout_ms))).await?;
     let sealer = check_secret_key(&db, &secret).await?;
@@ -146,6 +152,7 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
         cors_origins: args.cors_origins,
         limits: args.transport.limits(),
         metrics: metrics.clone().map(|handle| -> keyward_rpc::metrics::Render { Arc::new(move || handle.render()) }),
+        test_clock,
     };
     let (handle, addr) =
         server::start(app, options).await.with_context(|| format!("cannot listen on {}", args.listen))?;

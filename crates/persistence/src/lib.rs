@@ -11,7 +11,7 @@ mod pool;
 pub mod repo;
 pub mod schema;
 pub mod secrets;
-mod time;
+pub mod time;
 
 pub use connection::DatabaseUrl;
 pub use error::{StoreError, StoreResult};

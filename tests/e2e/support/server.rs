@@ -262,3 +262,29 @@ where
         }
     }
 }
+
+/// `POST /test/clock` on a server started with `KEYWARD_TEST_CLOCK=true`: moves its clock
+/// (`{"advanceSeconds": n}` or `{"set": instant}`) and runs its due jobs; returns the
+/// HTTP status and the body.
+pub async fn move_clock(base_url: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base_url}test/clock"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the server answers");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("a body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+impl TestApp {
+    /// Moves this server's test clock (see [`move_clock`]); the answer must be 200:
+    /// `{"now", "jobsRun"}`.
+    pub async fn clock(&self, body: Value) -> Value {
+        let (status, answer) = move_clock(&self.url, body).await;
+        assert_eq!(status, 200, "the test clock moves: {answer}");
+        answer
+    }
+}

@@ -6,6 +6,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use keyward_domain::{Capability, Error, Organisation, Secret, User, validate};
 use keyward_persistence::repo::logins::{self, Attempt};
 use keyward_persistence::repo::users;
+use keyward_persistence::time;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -71,7 +72,7 @@ impl Procedure for Login {
         };
         let (token, token_hash) = security::new_token();
         // Whole seconds: what the database stores and the client sees are the same instant.
-        let expires_at = (Utc::now() + call.app.token_ttl).trunc_subsecs(0);
+        let expires_at = (time::now_utc() + call.app.token_ttl).trunc_subsecs(0);
         let user = call
             .app
             .db
@@ -85,7 +86,7 @@ impl Procedure for Login {
 }
 
 fn locked(until: DateTime<Utc>) -> Error {
-    rate_limited((until - Utc::now()).to_std().unwrap_or_default())
+    rate_limited((until - time::now_utc()).to_std().unwrap_or_default())
 }
 
 fn rate_limited(wait: Duration) -> Error {

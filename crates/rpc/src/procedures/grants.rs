@@ -173,7 +173,7 @@ impl Procedure for CheckAccess {
 
     async fn call(call: Call<'_>, input: AccessCheckInput) -> Result<AccessCheck, Error> {
         let org_id = call.actor()?.org_id.clone();
-        let at = validate::instant("at", input.at.unwrap_or_else(Utc::now))?;
+        let at = validate::instant("at", input.at.unwrap_or_else(keyward_persistence::time::now_utc))?;
         call.app.db.run(move |c| grants::check(c, &org_id, &input.person_id, &input.door_id, at)).await
     }
 }

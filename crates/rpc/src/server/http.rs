@@ -1,5 +1,6 @@
 //! One HTTP request: `POST /` (JSON-RPC), a WebSocket upgrade on `GET /`, `GET /health`,
-//! `GET /metrics` (when enabled), `POST /twilio/status`. Every refusal with a body answers
+//! `GET /metrics` (when enabled), `POST /twilio/status`, `POST /test/clock` (with
+//! `--test-clock` only). Every refusal with a body answers
 //! JSON-RPC-shaped JSON.
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use tower_http::request_id::RequestId;
 
-use super::{Shared, websocket};
+use super::{Shared, test_clock, websocket};
 use crate::error::{self, ErrorObject};
 use crate::jsonrpc::{CallContext, envelope};
 use crate::procedure::{BearerToken, ClientAddr};
@@ -48,6 +49,7 @@ pub async fn handle(
         (&Method::GET, "/health") => health(&shared).await,
         (&Method::GET, "/metrics") if shared.metrics.is_some() => metrics(&shared),
         (&Method::POST, twilio_status::PATH) => twilio_report(&shared, req).await,
+        (&Method::POST, test_clock::PATH) if shared.test_clock.is_some() => move_test_clock(&shared, req).await,
         (&Method::POST, "/") => rpc(&shared, req).await,
         (&Method::GET, "/") if websocket::is_upgrade(&req) => {
             let ctx = call_context(&req);
@@ -165,6 +167,14 @@ async fn twilio_report(shared: &Shared, req: Request<Incoming>) -> HttpResponse 
     let mut response = Response::new(Full::default());
     *response.status_mut() = status;
     response
+}
+
+/// `POST /test/clock` (tests only): a small JSON body.
+async fn move_test_clock(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
+    match read_body(req, 1024, shared.limits.body_timeout).await {
+        Ok(body) => test_clock::handle(shared, &body).await,
+        Err(refused) => refused,
+    }
 }
 
 /// The bearer token, from `Authorization: Bearer …`, or `?access_token=` on a GET (a

@@ -7,9 +7,11 @@
 //! - `connections.rs`: counting connections, admission, refusals.
 //! - `http.rs`: one HTTP request (routes, the bounded body, JSON refusals).
 //! - `websocket.rs`: the upgrade and the socket's message loop.
+//! - `test_clock.rs`: `POST /test/clock`, with `--test-clock` only.
 
 mod connections;
 mod http;
+mod test_clock;
 mod websocket;
 
 use std::net::SocketAddr;
@@ -50,6 +52,9 @@ pub struct Options {
     /// Serves `GET /metrics` (Prometheus' text format, no token) when set; without it
     /// `/metrics` is 404.
     pub metrics: Option<crate::metrics::Render>,
+    /// Serves `POST /test/clock` (tests only: `keyward serve --test-clock`) when set;
+    /// without it the path is 404.
+    pub test_clock: Option<keyward_persistence::time::TestClock>,
 }
 
 /// The transport's limits.
@@ -89,6 +94,7 @@ struct Shared {
     connections: Arc<Connections>,
     body_budget: BodyBudget,
     metrics: Option<crate::metrics::Render>,
+    test_clock: Option<keyward_persistence::time::TestClock>,
     /// Becomes `true` when the server stops.
     shutdown: watch::Receiver<bool>,
 }
@@ -130,6 +136,7 @@ pub async fn start(app: App, options: Options) -> std::io::Result<(ServerHandle,
         connections: Arc::clone(&connections),
         body_budget: BodyBudget::new(options.limits.max_body_memory, options.limits.max_body_bytes),
         metrics: options.metrics,
+        test_clock: options.test_clock,
         shutdown,
     });
     let cors = cors(options.cors_origins);
