@@ -561,6 +561,9 @@ export type Items<T> = {
 	items: T[],
 };
 
+/**  Any JSON value (for the bindings: specta's own refuses its 64-bit integers). */
+export type JsonValue = null | boolean | number | null | string | JsonValue[] | { [key in string]: JsonValue };
+
 /**  A key, fob, card or remote in the register. */
 export type Key = {
 	id: string,
@@ -822,6 +825,12 @@ export type Offboarding = {
 	/**  Both lists are empty: nothing left to do. */
 	complete: boolean,
 };
+
+/**
+ *  The OpenRPC document: a JSON object whose shape is the OpenRPC meta-schema's
+ *  `OpenrpcDocument` (the `@open-rpc/meta-schema` package has its TypeScript type).
+ */
+export type OpenRpcDocument = { [key in string]: JsonValue };
 
 export type Organisation = {
 	id: string,
@@ -1180,6 +1189,7 @@ export type ValuePeriod = {
 
 /** Every procedure: its params and its result. */
 export type Procedures = {
+  "rpc.discover": { input: NoParams; output: OpenRpcDocument };
   "auth.login": { input: LoginInput; output: LoginOutput };
   "auth.logout": { input: NoParams; output: Empty };
   "auth.me": { input: NoParams; output: MeOutput };
@@ -1249,10 +1259,10 @@ export type Procedures = {
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
+export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
 
 /** Procedures callable without a token. */
-export const PUBLIC_PROCEDURES = ["auth.login"] as const;
+export const PUBLIC_PROCEDURES = ["rpc.discover", "auth.login"] as const;
 
 /** A failed call: the JSON-RPC error, with the contract's `data.kind` pulled out. */
 export class KeywardError extends Error {
@@ -1332,6 +1342,9 @@ export function createClient(options: ClientOptions) {
   const call = makeCall(options);
   return {
     call,
+    rpc: {
+      discover: (input?: Procedures["rpc.discover"]["input"]) => call("rpc.discover", input ?? {}),
+    },
     auth: {
       login: (input: Procedures["auth.login"]["input"]) => call("auth.login", input),
       logout: (input?: Procedures["auth.logout"]["input"]) => call("auth.logout", input ?? {}),

@@ -52,6 +52,7 @@ function mutationOptions<K extends keyof Procedures>(call: Call, name: K): Keywa
 
 /** The procedures that change nothing: each has `queryOptions`. */
 export const READ_PROCEDURES = [
+  "rpc.discover",
   "auth.me",
   "users.list",
   "developments.list",
@@ -132,6 +133,12 @@ export const WRITE_PROCEDURES = [
 export function createQueryOptions(client: Client) {
   const call = client.call;
   return {
+    rpc: {
+      discover: {
+        queryKey: (input?: Procedures["rpc.discover"]["input"]) => queryKey("rpc.discover", input ?? {}),
+        queryOptions: (input?: Procedures["rpc.discover"]["input"]) => queryOptions(call, "rpc.discover", input ?? {}),
+      },
+    },
     auth: {
       login: { mutationOptions: () => mutationOptions(call, "auth.login") },
       logout: { mutationOptions: () => mutationOptions(call, "auth.logout") },

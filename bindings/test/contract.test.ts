@@ -19,6 +19,7 @@ import {
   type User,
 } from "../src/index.js";
 import { startFakeTwilio, type FakeTwilio } from "./support/fake-twilio.js";
+import { document as openrpc, paramsValidators } from "./support/openrpc.js";
 
 /** The Twilio account the fake accepts, and the SMS settings the owner saves. */
 const SID = "AC0123456789abcdef0123456789abcdef";
@@ -31,6 +32,7 @@ import { startKeyward, type Keyward } from "./support/keyward.js";
  * test checks that each one was really called, and answered with a result at least once.
  */
 const covered: Record<keyof Procedures, true> = {
+  "rpc.discover": true,
   "auth.login": true,
   "auth.logout": true,
   "auth.me": true,
@@ -101,14 +103,19 @@ const covered: Record<keyof Procedures, true> = {
 
 /** Procedures that answered with a `result` (seen on the wire by `recordingFetch`). */
 const answered = new Set<string>();
+/** The params of every call that answered with a result, for the OpenRPC check. */
+const accepted: { method: string; params: unknown }[] = [];
 
-/** The global fetch, noting which procedures answered with a result. */
+/** The global fetch, noting which procedures answered with a result, and with what params. */
 const recordingFetch: typeof fetch = async (input, init) => {
   const response = await fetch(input, init);
   try {
-    const request = JSON.parse(String(init?.body)) as { method?: unknown };
+    const request = JSON.parse(String(init?.body)) as { method?: unknown; params?: unknown };
     const answer = JSON.parse(await response.clone().text()) as { result?: unknown };
-    if (typeof request.method === "string" && answer !== null && "result" in answer) answered.add(request.method);
+    if (typeof request.method === "string" && answer !== null && "result" in answer) {
+      answered.add(request.method);
+      accepted.push({ method: request.method, params: request.params });
+    }
   } catch {
     // not JSON: the client reports it
   }
@@ -852,6 +859,22 @@ describe("keyward contract through the generated client", () => {
     assert.equal((await owner.keys.getKey({ id: key.id })).returnRequested, true);
     await owner.keys.returnKey({ id: key.id });
     assert.deepEqual((await owner.firms.get({ id: firm.id })).offboarding?.keysToRecover, []);
+  });
+
+  it("rpc.discover answers the checked-in OpenRPC document, without a token", async () => {
+    const anon = client(null);
+    assert.deepEqual(await anon.rpc.discover(), openrpc);
+    assert.deepEqual(await anon.rpc.discover({}), openrpc);
+  });
+
+  it("every params the server accepted here validate against the OpenRPC params schema", () => {
+    const validators = paramsValidators();
+    assert.ok(accepted.length > 100, `only ${accepted.length} calls recorded`);
+    for (const { method, params } of accepted) {
+      const validate = validators.get(method);
+      assert.ok(validate, `${method} is not in docs/openrpc.json`);
+      assert.equal(validate(params), true, `${method} ${JSON.stringify(params)}: ${JSON.stringify(validate.errors)}`);
+    }
   });
 
   it("every procedure of the generated Procedures type was called and answered", () => {

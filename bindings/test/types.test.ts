@@ -43,7 +43,7 @@ export type ResultTypes = [
   Expect<Equal<Key["status"], "in_stock" | "issued" | "returned" | "lost" | "damaged" | "deactivated">>,
   Expect<Equal<Key["keyType"], "physical_key" | "fob" | "card" | "remote" | "master_key" | "other">>,
   Expect<Equal<KeywardError["kind"], ErrorKind | undefined>>,
-  Expect<Equal<(typeof PUBLIC_PROCEDURES)[number], "auth.login">>,
+  Expect<Equal<(typeof PUBLIC_PROCEDURES)[number], "rpc.discover" | "auth.login">>,
 ];
 
 /** Never called: its body only has to compile (or, on the marked lines, not to). */

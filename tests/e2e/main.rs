@@ -26,6 +26,7 @@ mod limits;
 mod log_hygiene;
 mod metrics;
 mod offboarding;
+mod openrpc;
 mod paging;
 mod people;
 mod protocol;

@@ -1,5 +1,6 @@
-//! `cargo xtask bindings [--check]`: the TypeScript bindings in `bindings/src/index.ts`
-//! and their TanStack Query options in `bindings/src/tanstack.ts`.
+//! `cargo xtask bindings [--check]`: the TypeScript bindings in `bindings/src/index.ts`,
+//! their TanStack Query options in `bindings/src/tanstack.ts`, and the OpenRPC document
+//! `docs/openrpc.json`.
 //!
 //! The generator is a test of the rpc crate (`bindings_are_fresh`, where the procedure
 //! list and the Rust types are), so that xtask stays dependency-free and the ordinary
@@ -26,14 +27,14 @@ pub fn run(args: &[String]) -> ExitCode {
     match status {
         Ok(s) if s.success() => {
             eprintln!(
-                "xtask bindings: bindings/src/index.ts and tanstack.ts are {}",
+                "xtask bindings: bindings/src/index.ts, tanstack.ts and docs/openrpc.json are {}",
                 if check { "up to date" } else { "written" }
             );
             ExitCode::SUCCESS
         }
         Ok(_) => {
             eprintln!(
-                "xtask bindings: bindings/src/index.ts or tanstack.ts differs from the Rust types; run `cargo xtask bindings` and commit it"
+                "xtask bindings: bindings/src/index.ts, tanstack.ts or docs/openrpc.json differs from the Rust types; run `cargo xtask bindings` and commit it"
             );
             ExitCode::FAILURE
         }

@@ -23,7 +23,8 @@ Commands:
                    When it is unreachable the PostgreSQL half is skipped with a banner,
                    or, with CI=true, the run fails. The run ends with a summary of what
                    ran and what was skipped (and how to run it).
-  bindings         Write the TypeScript bindings (bindings/src/index.ts) from the Rust types.
+  bindings         Write the TypeScript bindings (bindings/src/index.ts, tanstack.ts) and the
+                   OpenRPC document (docs/openrpc.json) from the Rust types.
   bindings --check Fail, naming the file, if the checked-in bindings differ from the Rust types.
   seed --database-url URL [--quick] [--large-keys N] [--fresh] [--out DIR]
                    Write the benchmark data set (1,000 organisations, 1.1 M keys; --quick:

@@ -1,6 +1,7 @@
 //! The TypeScript bindings of the contract, generated from the procedure list: every wire
 //! type (through specta), the `Procedures` map, the error kinds, and a small typed client
-//! over `fetch`, in `bindings/src/index.ts`.
+//! over `fetch`, in `bindings/src/index.ts`; and, from the same list and types, the
+//! OpenRPC document `docs/openrpc.json` ([`crate::openrpc`]).
 //!
 //! Generation is a test, so that the ordinary test run is also the drift check: when the
 //! checked-in file differs from what the Rust types generate, the test fails naming the
@@ -312,15 +313,18 @@ function mutationOptions<K extends keyof Procedures>(call: Call, name: K): Keywa
 /// The generated files, from the workspace root.
 const OUTPUT: &str = "bindings/src/index.ts";
 const TANSTACK_OUTPUT: &str = "bindings/src/tanstack.ts";
+/// The OpenRPC document, which `rpc.discover` answers.
+const OPENRPC_OUTPUT: &str = "docs/openrpc.json";
 
 #[test]
 fn bindings_are_fresh() {
     let index = typescript().expect("the bindings generate");
-    let stale: Vec<&str> = [(OUTPUT, index), (TANSTACK_OUTPUT, tanstack())]
-        .into_iter()
-        .filter(|(output, generated)| !is_fresh(output, generated))
-        .map(|(output, _)| output)
-        .collect();
+    let stale: Vec<&str> =
+        [(OUTPUT, index), (TANSTACK_OUTPUT, tanstack()), (OPENRPC_OUTPUT, crate::openrpc::document())]
+            .into_iter()
+            .filter(|(output, generated)| !is_fresh(output, generated))
+            .map(|(output, _)| output)
+            .collect();
     if stale.is_empty() || std::env::var("KEYWARD_BINDINGS").is_ok_and(|v| v == "write") {
         return;
     }
@@ -345,7 +349,7 @@ fn is_fresh(output: &str, generated: &str) -> bool {
         return true;
     }
     if !check_only() {
-        std::fs::create_dir_all(path.parent().expect("a folder")).expect("create bindings/src");
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("create the folder");
         std::fs::write(&path, generated).expect("write the bindings");
     }
     false

@@ -2,11 +2,11 @@
 //! the stable `kind` the SPA switches on. The contract's error table lives here.
 
 use keyward_domain::{Error, KeyStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use specta::Type;
 
 /// The stable machine-readable kind of an error (`data.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorKind {
     ParseError,
@@ -112,97 +112,112 @@ pub const SMS_UNAVAILABLE: i32 = -32052;
 pub const UNAVAILABLE: i32 = -32503;
 pub const INTERNAL: i32 = -32603;
 
+impl ErrorKind {
+    /// The JSON-RPC `code` of every error of this kind: the contract's error table.
+    pub fn code(self) -> i32 {
+        use ErrorKind::*;
+        match self {
+            ParseError => PARSE_ERROR,
+            InvalidRequest => INVALID_REQUEST,
+            BatchTooLarge => BATCH_TOO_LARGE,
+            MethodNotFound => METHOD_NOT_FOUND,
+            InvalidInput => INVALID_INPUT,
+            Unauthenticated => UNAUTHENTICATED,
+            Forbidden => FORBIDDEN,
+            NotFound => NOT_FOUND,
+            KeyRefTaken | InvalidTransition | VersionConflict | DevelopmentNotEmpty | DoorInUse | CodeNotActive
+            | PersonArchived | CodeTaken => CONFLICT,
+            RateLimited => RATE_LIMITED,
+            SmsNotConfigured => SMS_NOT_CONFIGURED,
+            SmsRejected => SMS_REJECTED,
+            SmsUnavailable => SMS_UNAVAILABLE,
+            Unavailable => UNAVAILABLE,
+            Internal => INTERNAL,
+        }
+    }
+}
+
 /// The code and `data` for a domain error. Internal details are logged by the caller and
 /// never reach the message.
 pub fn to_rpc(error: &Error) -> ErrorObject {
-    let (code, data) = match error {
-        Error::InvalidInput { field, reason } => (
-            INVALID_INPUT,
-            ErrorData {
-                field: Some(field.clone()),
-                reason: Some(reason.clone()),
-                ..ErrorData::kind(ErrorKind::InvalidInput)
-            },
-        ),
-        Error::Unauthenticated | Error::WrongCredentials => {
-            (UNAUTHENTICATED, ErrorData::kind(ErrorKind::Unauthenticated))
-        }
-        Error::Forbidden => (FORBIDDEN, ErrorData::kind(ErrorKind::Forbidden)),
-        Error::NotFound => (NOT_FOUND, ErrorData::kind(ErrorKind::NotFound)),
+    let data = match error {
+        Error::InvalidInput { field, reason } => ErrorData {
+            field: Some(field.clone()),
+            reason: Some(reason.clone()),
+            ..ErrorData::kind(ErrorKind::InvalidInput)
+        },
+        Error::Unauthenticated | Error::WrongCredentials => ErrorData::kind(ErrorKind::Unauthenticated),
+        Error::Forbidden => ErrorData::kind(ErrorKind::Forbidden),
+        Error::NotFound => ErrorData::kind(ErrorKind::NotFound),
         Error::KeyRefTaken(_) => {
-            (CONFLICT, ErrorData { field: Some("keyRef".to_owned()), ..ErrorData::kind(ErrorKind::KeyRefTaken) })
+            ErrorData { field: Some("keyRef".to_owned()), ..ErrorData::kind(ErrorKind::KeyRefTaken) }
         }
         Error::InvalidTransition { current } => {
-            (CONFLICT, ErrorData { current_status: Some(*current), ..ErrorData::kind(ErrorKind::InvalidTransition) })
+            ErrorData { current_status: Some(*current), ..ErrorData::kind(ErrorKind::InvalidTransition) }
         }
         Error::VersionConflict { current } => {
-            (CONFLICT, ErrorData { current_version: Some(*current), ..ErrorData::kind(ErrorKind::VersionConflict) })
+            ErrorData { current_version: Some(*current), ..ErrorData::kind(ErrorKind::VersionConflict) }
         }
-        Error::DevelopmentNotEmpty => (CONFLICT, ErrorData::kind(ErrorKind::DevelopmentNotEmpty)),
-        Error::DoorInUse => (CONFLICT, ErrorData::kind(ErrorKind::DoorInUse)),
-        Error::CodeNotActive => (CONFLICT, ErrorData::kind(ErrorKind::CodeNotActive)),
-        Error::PersonArchived => (CONFLICT, ErrorData::kind(ErrorKind::PersonArchived)),
+        Error::DevelopmentNotEmpty => ErrorData::kind(ErrorKind::DevelopmentNotEmpty),
+        Error::DoorInUse => ErrorData::kind(ErrorKind::DoorInUse),
+        Error::CodeNotActive => ErrorData::kind(ErrorKind::CodeNotActive),
+        Error::PersonArchived => ErrorData::kind(ErrorKind::PersonArchived),
         Error::CodeTaken { door_id } => {
-            (CONFLICT, ErrorData { door_id: Some(door_id.clone()), ..ErrorData::kind(ErrorKind::CodeTaken) })
+            ErrorData { door_id: Some(door_id.clone()), ..ErrorData::kind(ErrorKind::CodeTaken) }
         }
-        Error::RateLimited { retry_after_ms } => (
-            RATE_LIMITED,
-            ErrorData { retry_after_ms: Some(*retry_after_ms), ..ErrorData::kind(ErrorKind::RateLimited) },
-        ),
-        Error::SmsNotConfigured { provider_code } => (
-            SMS_NOT_CONFIGURED,
-            ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsNotConfigured) },
-        ),
+        Error::RateLimited { retry_after_ms } => {
+            ErrorData { retry_after_ms: Some(*retry_after_ms), ..ErrorData::kind(ErrorKind::RateLimited) }
+        }
+        Error::SmsNotConfigured { provider_code } => {
+            ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsNotConfigured) }
+        }
         Error::SmsRejected { provider_code } => {
-            (SMS_REJECTED, ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsRejected) })
+            ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsRejected) }
         }
         Error::SmsUnavailable { maybe_sent } => {
-            (SMS_UNAVAILABLE, ErrorData { maybe_sent: Some(*maybe_sent), ..ErrorData::kind(ErrorKind::SmsUnavailable) })
+            ErrorData { maybe_sent: Some(*maybe_sent), ..ErrorData::kind(ErrorKind::SmsUnavailable) }
         }
         Error::Unavailable | Error::CannotStore(_) => {
-            (UNAVAILABLE, ErrorData { maybe_committed: Some(false), ..ErrorData::kind(ErrorKind::Unavailable) })
+            ErrorData { maybe_committed: Some(false), ..ErrorData::kind(ErrorKind::Unavailable) }
         }
-        Error::MaybeCommitted => {
-            (UNAVAILABLE, ErrorData { maybe_committed: Some(true), ..ErrorData::kind(ErrorKind::Unavailable) })
-        }
-        Error::Internal(_) => (INTERNAL, ErrorData::kind(ErrorKind::Internal)),
+        Error::MaybeCommitted => ErrorData { maybe_committed: Some(true), ..ErrorData::kind(ErrorKind::Unavailable) },
+        Error::Internal(_) => ErrorData::kind(ErrorKind::Internal),
     };
     let message = match error {
         Error::Internal(_) => "internal error; it has been logged".to_owned(),
         other => other.to_string(),
     };
-    ErrorObject { code, message, data }
+    ErrorObject { code: data.kind.code(), message, data }
 }
 
 /// A refusal before any procedure runs, with the reason in `data.reason`.
-fn protocol(code: i32, kind: ErrorKind, message: &str, reason: String) -> ErrorObject {
-    ErrorObject { code, message: message.to_owned(), data: ErrorData { reason: Some(reason), ..ErrorData::kind(kind) } }
+fn protocol(kind: ErrorKind, message: &str, reason: String) -> ErrorObject {
+    ErrorObject {
+        code: kind.code(),
+        message: message.to_owned(),
+        data: ErrorData { reason: Some(reason), ..ErrorData::kind(kind) },
+    }
 }
 
 /// -32700: the body is not JSON.
 pub fn parse_error(reason: impl Into<String>) -> ErrorObject {
-    protocol(PARSE_ERROR, ErrorKind::ParseError, "Parse error", reason.into())
+    protocol(ErrorKind::ParseError, "Parse error", reason.into())
 }
 
 /// -32600: JSON, but not a JSON-RPC 2.0 request (or refused by the transport: too big,
 /// too slow, malformed framing).
 pub fn invalid_request(reason: impl Into<String>) -> ErrorObject {
-    protocol(INVALID_REQUEST, ErrorKind::InvalidRequest, "Invalid request", reason.into())
+    protocol(ErrorKind::InvalidRequest, "Invalid request", reason.into())
 }
 
 /// -32601: no procedure has this name.
 pub fn method_not_found() -> ErrorObject {
-    protocol(METHOD_NOT_FOUND, ErrorKind::MethodNotFound, "Method not found", "no procedure has this name".to_owned())
+    protocol(ErrorKind::MethodNotFound, "Method not found", "no procedure has this name".to_owned())
 }
 
 /// -32010: more calls in one batch than the limit.
 pub fn batch_too_large(calls: usize, max: usize) -> ErrorObject {
-    protocol(
-        BATCH_TOO_LARGE,
-        ErrorKind::BatchTooLarge,
-        "Batch too large",
-        format!("{calls} calls in one batch; at most {max}"),
-    )
+    protocol(ErrorKind::BatchTooLarge, "Batch too large", format!("{calls} calls in one batch; at most {max}"))
 }
 
 /// RATE_LIMITED for every `auth.login` of a batch after its first: password hashing is

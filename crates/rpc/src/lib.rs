@@ -21,6 +21,8 @@ mod bindings;
 pub mod error;
 pub mod jsonrpc;
 pub mod metrics;
+#[cfg(test)]
+mod openrpc;
 mod params;
 mod patch;
 pub mod procedure;

@@ -21,7 +21,7 @@ use crate::{App, error, params};
 /// Who may call a procedure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone (only `auth.login`).
+    /// Anyone (`rpc.discover`, `auth.login`).
     Public,
     /// A signed-in user whose role has this capability.
     Signed(Capability),
@@ -212,6 +212,7 @@ mod tests {
     #[test]
     fn every_procedure_requires_what_the_contract_says() {
         let expected: &[(&str, Access)] = &[
+            ("rpc.discover", Public),
             ("auth.login", Public),
             ("auth.logout", Signed(Read)),
             ("auth.me", Signed(Read)),
@@ -287,6 +288,7 @@ mod tests {
     #[test]
     fn read_only_procedures_are_these() {
         let expected = [
+            "rpc.discover",
             "auth.me",
             "users.list",
             "developments.list",

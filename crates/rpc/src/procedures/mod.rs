@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod code_ledger;
 mod developments;
+mod discover;
 mod doors;
 mod grants;
 mod keys;
@@ -22,6 +23,8 @@ use specta::Type;
 use crate::procedure::ProcedureVisitor;
 
 pub fn visit(v: &mut impl ProcedureVisitor) {
+    v.visit::<discover::Discover>();
+
     v.visit::<auth::Login>();
     v.visit::<auth::Logout>();
     v.visit::<auth::Me>();
