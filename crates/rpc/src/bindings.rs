@@ -329,8 +329,9 @@ fn bindings_are_fresh() {
         return;
     }
     panic!(
-        "{} differs from what the Rust types generate{}; run `cargo xtask bindings` and commit it",
+        "{} {} from what the Rust types generate{}; run `cargo xtask bindings` and commit it",
         stale.join(" and "),
+        if stale.len() == 1 { "differs" } else { "differ" },
         if check_only() { "" } else { " (rewritten now)" }
     );
 }
