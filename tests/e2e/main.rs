@@ -20,6 +20,7 @@ mod faults;
 mod fuzz;
 mod grants;
 mod isolation;
+mod jobs;
 mod jsonrpc;
 mod keys;
 mod limits;

@@ -182,7 +182,7 @@ on_both_databases_with! { &[("KEYWARD_MAX_CONNECTIONS", "4")];
         // On a connection already open, /health now says saturated.
         let health = held[0].request(&raw_http::get(&app.url, "/health")).await;
         assert_eq!(health.status, 503, "{health:?}");
-        assert_eq!(health.json(), json!({"status": "saturated", "connections": 4, "maxConnections": 4}));
+        assert_eq!(health.json(), json!({"status": "saturated", "connections": 4, "maxConnections": 4, "jobs": null}));
         // A new connection is still answered, but only to say so.
         let mut extra = RawConnection::open(&app.url).await;
         let health = extra.request(&raw_http::get(&app.url, "/health")).await;

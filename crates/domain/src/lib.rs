@@ -12,6 +12,7 @@ pub mod entities;
 pub mod doorcode;
 pub mod error;
 pub mod grant;
+pub mod jobs;
 pub mod key_ref;
 pub mod page;
 pub mod people;

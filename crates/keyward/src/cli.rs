@@ -148,6 +148,10 @@ pub struct ServeArgs {
     /// then runs the jobs that are due). Hidden; never set it in production.
     #[arg(long, env = "KEYWARD_TEST_CLOCK", hide = true)]
     pub test_clock: bool,
+    /// How often this node looks for due background jobs (reminders, sweeps).
+    #[arg(long, env = "KEYWARD_JOBS_POLL_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub jobs_poll_ms: u64,
     #[command(flatten)]
     pub login: LoginArgs,
 }

@@ -19,7 +19,7 @@ use keyward_persistence::repo::sms::Caps;
 use keyward_persistence::repo::users::{self, NewUser};
 use keyward_persistence::time::TestClock;
 use keyward_persistence::{DatabaseUrl, Db, Sealer, SecretKey, secrets};
-use keyward_rpc::{App, Logins, Sms, security, server};
+use keyward_rpc::{App, Logins, Sms, jobs, security, server};
 use keyward_sms::burst::BurstLimiter;
 use keyward_sms::phone;
 use keyward_sms::twilio::{RetryPolicy, TwilioClient};
@@ -138,14 +138,16 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     tasks::sweep_pending_sms(&db, pending_timeout).await;
     let logins = logins(&args.login)?;
     let limiters = vec![Arc::clone(&sms.burst), Arc::clone(&logins.per_address), Arc::clone(&logins.per_email)];
-    let app = App {
+    let app = Arc::new(App {
         db: db.clone(),
         sealer,
         token_ttl: Duration::from_secs(args.token_ttl_minutes * 60),
         sms,
         passwords: password_hashing(&args.login),
         logins,
-    };
+    });
+    let runner = jobs::Runner::new(Arc::clone(&app), jobs::Settings::new(pending_timeout));
+    let polling = test_clock.is_none();
     let metrics = args.metrics.then(metrics_recorder).transpose()?;
     let options = server::Options {
         listen: args.listen,
@@ -153,6 +155,7 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
         limits: args.transport.limits(),
         metrics: metrics.clone().map(|handle| -> keyward_rpc::metrics::Render { Arc::new(move || handle.render()) }),
         test_clock,
+        jobs: Arc::clone(&runner),
     };
     let (handle, addr) =
         server::start(app, options).await.with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -163,10 +166,13 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     println!("keyward listening on http://{addr}");
 
     let mut tasks = vec![
-        tokio::spawn(tasks::purge_expired(db.clone())),
-        tokio::spawn(tasks::sweep(db.clone(), limiters, pending_timeout)),
+        tokio::spawn(tasks::sweep(limiters)),
         tokio::spawn(tasks::anchor_audit_chains(db, Duration::from_secs(args.audit_anchor_secs))),
     ];
+    // With the test clock, jobs run only when the test moves it (POST /test/clock).
+    if polling {
+        tasks.push(tokio::spawn(runner.poll(Duration::from_millis(args.jobs_poll_ms))));
+    }
     if let Some(handle) = metrics {
         tasks.push(tokio::spawn(tasks::metrics_upkeep(handle)));
     }

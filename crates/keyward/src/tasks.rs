@@ -1,5 +1,7 @@
-//! Time-driven work of `keyward serve`: each task is a loop on an interval, spawned at
-//! start-up and aborted at shutdown.
+//! Time-driven work of `keyward serve` that belongs to this node (its memory, its log):
+//! each task is a loop on an interval, spawned at start-up and aborted at shutdown. Work
+//! on the database (the SMS sweep, the purge of expired sessions) is a job instead
+//! (`keyward_rpc::jobs`), run by one node of the cluster on the clock.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,27 +9,8 @@ use std::time::Duration;
 
 use keyward_persistence::Db;
 use keyward_persistence::repo::audit;
-use keyward_persistence::repo::logins;
 use keyward_persistence::repo::sms as sms_repo;
-use keyward_persistence::repo::users;
 use keyward_sms::burst::BurstLimiter;
-
-/// Every hour: expired sessions (refused anyway; removing them keeps the table small) and
-/// login failures idle for a day.
-pub async fn purge_expired(db: Db) {
-    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        every_hour.tick().await;
-        match db.run(users::purge_expired_sessions).await {
-            Ok(n) => tracing::debug!(removed = n, "expired sessions purged"),
-            Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
-        }
-        match db.write(logins::purge_idle).await {
-            Ok(n) => tracing::debug!(removed = n, "idle login failures purged"),
-            Err(e) => tracing::warn!(error = %e, "could not purge login failures"),
-        }
-    }
-}
 
 /// Sends left `pending` past the timeout (the server stopped mid-send) become `unknown`;
 /// they are never re-sent, since the provider may have received them.
@@ -39,14 +22,12 @@ pub async fn sweep_pending_sms(db: &Db, timeout: Duration) {
     }
 }
 
-/// Every minute: the SMS pending sweep, and dropping idle rate-limiter state (SMS bursts,
-/// logins per address and per email) so that the maps do not grow without bound.
-pub async fn sweep(db: Db, limiters: Vec<Arc<BurstLimiter>>, timeout: Duration) {
+/// Every minute: dropping idle rate-limiter state (SMS bursts, logins per address and
+/// per email) so that the maps do not grow without bound. In memory, per node: not a job.
+pub async fn sweep(limiters: Vec<Arc<BurstLimiter>>) {
     let mut every_minute = tokio::time::interval(Duration::from_secs(60));
-    every_minute.tick().await; // the first tick is immediate; start-up already swept
     loop {
         every_minute.tick().await;
-        sweep_pending_sms(&db, timeout).await;
         for limiter in &limiters {
             limiter.forget_idle();
         }

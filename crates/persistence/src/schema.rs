@@ -406,6 +406,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        org_id -> Nullable<Text>,
+        subject -> Text,
+        run_at -> Timestamp,
+        state -> Text,
+        attempts -> Integer,
+        lease_until -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
 diesel::joinable!(keys -> people (holder_id));
@@ -453,5 +471,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     grants,
     grant_doors,
     grant_people,
-    doorcodes
+    doorcodes,
+    jobs
 );

@@ -19,6 +19,7 @@
 #[cfg(test)]
 mod bindings;
 pub mod error;
+pub mod jobs;
 pub mod jsonrpc;
 pub mod metrics;
 #[cfg(test)]

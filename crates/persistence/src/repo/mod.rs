@@ -9,6 +9,7 @@ pub mod developments;
 pub mod doors;
 pub mod firms;
 pub mod grants;
+pub mod jobs;
 pub mod keys;
 pub mod logins;
 pub mod maintenance;

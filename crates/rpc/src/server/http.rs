@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
+use keyward_persistence::repo::jobs;
 use tower_http::request_id::RequestId;
 
 use super::{Shared, test_clock, websocket};
@@ -66,26 +67,33 @@ pub async fn handle(
 }
 
 /// `GET /health`: 503 `saturated` at the connection cap, 503 `unavailable` when the
-/// database does not answer, else 200 `ok`; with the connection count either way.
+/// database does not answer, else 200 `ok`; with the connection count either way, and
+/// the jobs' counts when the database answered.
 async fn health(shared: &Shared) -> HttpResponse {
     if shared.connections.saturated() {
         return saturated_health(shared);
     }
-    if shared.rpc.app().db.ping().await {
-        health_answer(shared, StatusCode::OK, "ok")
-    } else {
-        health_answer(shared, StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    let db = &shared.rpc.app().db;
+    if !db.ping().await {
+        return health_answer(shared, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None);
     }
+    let jobs = db.run(jobs::counts).await.ok();
+    health_answer(shared, StatusCode::OK, "ok", jobs)
 }
 
 fn saturated_health(shared: &Shared) -> HttpResponse {
-    health_answer(shared, StatusCode::SERVICE_UNAVAILABLE, "saturated")
+    health_answer(shared, StatusCode::SERVICE_UNAVAILABLE, "saturated", None)
 }
 
-/// `{"status", "connections", "maxConnections"}`: the connections served now and the cap.
-fn health_answer(shared: &Shared, status: StatusCode, word: &str) -> HttpResponse {
+/// `{"status", "connections", "maxConnections", "jobs"}`: the connections served now and
+/// the cap; the jobs due, running and failed (`null` when not read).
+fn health_answer(shared: &Shared, status: StatusCode, word: &str, jobs: Option<jobs::Counts>) -> HttpResponse {
     let (connections, max) = shared.connections.load();
-    json(status, format!(r#"{{"status":"{word}","connections":{connections},"maxConnections":{max}}}"#))
+    let jobs = match jobs {
+        Some(c) => format!(r#"{{"due":{},"running":{},"failed":{}}}"#, c.due, c.running, c.failed),
+        None => "null".to_owned(),
+    };
+    json(status, format!(r#"{{"status":"{word}","connections":{connections},"maxConnections":{max},"jobs":{jobs}}}"#))
 }
 
 /// `GET /metrics`: every series in Prometheus' text format, the pool's gauges read now.

@@ -55,6 +55,8 @@ pub struct Options {
     /// Serves `POST /test/clock` (tests only: `keyward serve --test-clock`) when set;
     /// without it the path is 404.
     pub test_clock: Option<keyward_persistence::time::TestClock>,
+    /// The node's job runner: `POST /test/clock` runs its due jobs.
+    pub jobs: Arc<crate::jobs::Runner>,
 }
 
 /// The transport's limits.
@@ -95,6 +97,7 @@ struct Shared {
     body_budget: BodyBudget,
     metrics: Option<crate::metrics::Render>,
     test_clock: Option<keyward_persistence::time::TestClock>,
+    jobs: Arc<crate::jobs::Runner>,
     /// Becomes `true` when the server stops.
     shutdown: watch::Receiver<bool>,
 }
@@ -125,18 +128,19 @@ impl ServerHandle {
 }
 
 /// Starts serving; returns the handle and the address bound.
-pub async fn start(app: App, options: Options) -> std::io::Result<(ServerHandle, SocketAddr)> {
+pub async fn start(app: Arc<App>, options: Options) -> std::io::Result<(ServerHandle, SocketAddr)> {
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
     let (stop, shutdown) = watch::channel(false);
     let connections = Connections::new(options.limits.max_connections, options.limits.max_connections_per_ip);
     let shared = Arc::new(Shared {
-        rpc: Rpc::new(Arc::new(app)),
+        rpc: Rpc::new(app),
         limits: options.limits.clone(),
         connections: Arc::clone(&connections),
         body_budget: BodyBudget::new(options.limits.max_body_memory, options.limits.max_body_bytes),
         metrics: options.metrics,
         test_clock: options.test_clock,
+        jobs: options.jobs,
         shutdown,
     });
     let cors = cors(options.cors_origins);

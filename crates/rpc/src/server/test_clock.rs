@@ -46,7 +46,7 @@ pub async fn handle(shared: &Shared, body: &[u8]) -> HttpResponse {
         Err(reason) => return refusal(StatusCode::BAD_REQUEST, &reason),
     };
     tracing::info!(now = %now.to_rfc3339(), "test clock moved");
-    let ran = 0;
+    let ran = shared.jobs.run_due().await;
     json(
         StatusCode::OK,
         serde_json::json!({"now": now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true), "jobsRun": ran})

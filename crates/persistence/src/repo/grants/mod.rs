@@ -50,7 +50,7 @@ struct DoorcodeRow {
     ended_at: Option<NaiveDateTime>,
 }
 
-fn corrupt(what: &str, value: &str) -> Error {
+pub(crate) fn corrupt(what: &str, value: &str) -> Error {
     Error::Internal(format!("unknown {what} {value:?} in the database"))
 }
 

@@ -1,0 +1,36 @@
+//! What each [`JobKind`] does. Every kind's work is idempotent: a run that repeats one
+//! whose end was not recorded (its node died under the lease) changes nothing more.
+
+use keyward_domain::jobs::JobKind;
+use keyward_persistence::repo::jobs::{self, Claimed};
+use keyward_persistence::repo::sms as sms_repo;
+use keyward_persistence::repo::{logins, users};
+
+use super::Settings;
+use crate::App;
+
+/// Runs `job`; `Ok` with a short summary for the log line, or why it failed.
+pub async fn run(app: &App, settings: &Settings, job: &Claimed) -> Result<String, String> {
+    match job.kind {
+        JobKind::SmsSweep => {
+            let timeout = settings.sms_pending_timeout;
+            let marked =
+                app.db.write(move |c| sms_repo::mark_stale_pending(c, timeout)).await.map_err(|e| e.to_string())?;
+            if marked > 0 {
+                tracing::warn!(count = marked, "SMS sends left pending are now unknown: they may have been sent");
+            }
+            Ok(format!("{marked} pending sends marked unknown"))
+        }
+        JobKind::Purge => {
+            let keep = settings.keep_finished;
+            let (sessions, failures, finished) = app
+                .db
+                .write(move |c| {
+                    Ok((users::purge_expired_sessions(c)?, logins::purge_idle(c)?, jobs::purge_finished(c, keep)?))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!("{sessions} expired sessions, {failures} idle login failures, {finished} finished jobs deleted"))
+        }
+    }
+}
