@@ -116,7 +116,7 @@ impl Collect {
                 let mut descriptor = Map::new();
                 descriptor.insert("name".into(), json!(name));
                 if let Some(Value::String(text)) = schema.as_object_mut().and_then(|s| s.remove("description")) {
-                    descriptor.insert("description".into(), json!(text.trim()));
+                    descriptor.insert("description".into(), json!(text));
                 }
                 descriptor.insert("required".into(), json!(required));
                 descriptor.insert("schema".into(), schema);
@@ -149,7 +149,7 @@ fn component_name(name: &str) -> String {
 }
 
 /// Every `#/definitions/<name>` becomes `#/components/schemas/<component name>`; every
-/// description loses the leading space of its doc comment.
+/// description loses the leading spaces of its doc comment.
 fn rewrite_refs(value: &mut Value) {
     match value {
         Value::Object(map) => {
@@ -163,7 +163,7 @@ fn rewrite_refs(value: &mut Value) {
                         let name = name.replace("~1", "/").replace("~0", "~");
                         *reference = format!("{COMPONENTS}{}", component_name(&name));
                     }
-                    ("description", Value::String(text)) => *text = text.trim().to_owned(),
+                    ("description", Value::String(text)) => *text = doc_text(text),
                     (_, value) => rewrite_refs(value),
                 }
             }
@@ -171,6 +171,12 @@ fn rewrite_refs(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
         _ => {}
     }
+}
+
+/// A Rust doc comment as a description: without the space after each `///`.
+fn doc_text(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(|line| line.strip_prefix(' ').unwrap_or(line)).collect();
+    lines.join("\n").trim().to_owned()
 }
 
 /// Who may call, and whether a call changes anything.
@@ -227,4 +233,5 @@ fn every_procedure_is_a_method_with_its_schemas_and_errors() {
     assert!(!me["errors"].to_string().contains("FORBIDDEN"), "every role may call auth.me");
     assert!(document["components"]["schemas"]["Page_Key"].is_object());
     assert!(!document.to_string().contains("#/definitions/"), "every $ref points into components");
+    assert!(!document.to_string().contains("\\n "), "descriptions keep no doc-comment indent");
 }
