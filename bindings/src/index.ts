@@ -271,6 +271,11 @@ export type CreateGrantInput = {
 	personIds?: string[],
 	/**  Absent: the grant gives no doorcodes. */
 	doorcode?: DoorcodeInput | null,
+	/**
+	 *  Absent: the grant gives no keycards. Each person is issued a free `card` key of
+	 *  the development.
+	 */
+	keycard?: KeycardInput | null,
 };
 
 export type CreateKeyInput = {
@@ -424,10 +429,12 @@ export type ErrorData = {
 	maybeCommitted?: boolean | null,
 	/**  The door where the code is already in use (CODE_TAKEN). */
 	doorId?: string | null,
+	/**  The card asked for that is not free (KEYCARD_UNAVAILABLE with `strict`). */
+	keyRef?: string | null,
 };
 
 /**  The stable machine-readable kind of an error (`data.kind`). */
-export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "DOOR_IN_USE" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "CODE_TAKEN" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
+export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "DOOR_IN_USE" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "CODE_TAKEN" | "KEYCARD_UNAVAILABLE" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
 
 /**  How a code's value reached someone. */
 export type ExposureChannel = 
@@ -493,6 +500,8 @@ export type Grant = {
 	doorcodePolicy: AllocationPolicy | null,
 	/**  The people's active doorcodes (never their values). */
 	doorcodes: Doorcode[],
+	/**  The people's active keycards, ordered by person. */
+	keycards: Keycard[],
 	createdAt: string,
 	updatedAt: string,
 	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
@@ -666,6 +675,31 @@ export type KeyTransitionInput = {
 };
 
 export type KeyType = "physical_key" | "fob" | "card" | "remote" | "master_key" | "other";
+
+/**
+ *  A person's keycard under a grant: a `card` key of the register, issued to them while
+ *  the keycard is active.
+ */
+export type Keycard = {
+	id: string,
+	grantId: string,
+	personId: string,
+	keyId: string,
+	keyRef: string,
+	status: CredentialStatus,
+	endReason: CredentialEndReason | null,
+	createdAt: string,
+	endedAt: string | null,
+};
+
+/**
+ *  Keycards for a grant's people: how the card is chosen, and the card (`keyRef`) for
+ *  `preferred` / `strict` (then the grant has exactly one person).
+ */
+export type KeycardInput = {
+	policy?: AllocationPolicy,
+	keyRef?: string | null,
+};
 
 /**  Someone who knew a code's value, with the ledger entries that say so. */
 export type KnownBy = {

@@ -22,6 +22,7 @@ mod grants;
 mod isolation;
 mod jobs;
 mod jsonrpc;
+mod keycards;
 mod keys;
 mod limits;
 mod log_hygiene;

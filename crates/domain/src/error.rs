@@ -42,6 +42,11 @@ pub enum Error {
     /// at this door.
     #[error("the code is already in use at door {door_id}")]
     CodeTaken { door_id: String },
+    /// No free card for a keycard: `strict`'s card (`key_ref`) is not a `card` key of
+    /// the grant's development that is `in_stock` and nobody's keycard, or (`key_ref`
+    /// `None`) the development has no such card left.
+    #[error("{}", keycard_unavailable_message(key_ref.as_deref()))]
+    KeycardUnavailable { key_ref: Option<String> },
     #[error("too many attempts; try again in {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u32 },
     /// No SMS settings, or Twilio refused the organisation's credentials.
@@ -83,6 +88,13 @@ pub enum StorageFault {
 impl Error {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidInput { field: field.into(), reason: reason.into() }
+    }
+}
+
+fn keycard_unavailable_message(key_ref: Option<&str>) -> String {
+    match key_ref {
+        Some(key_ref) => format!("card {key_ref} is not a free card of the grant's development"),
+        None => "no free card is left in the grant's development".to_owned(),
     }
 }
 

@@ -59,6 +59,8 @@ pub struct Grant {
     pub doorcode_policy: Option<AllocationPolicy>,
     /// The people's active doorcodes (never their values).
     pub doorcodes: Vec<Doorcode>,
+    /// The people's active keycards, ordered by person.
+    pub keycards: Vec<Keycard>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Increases with every change; pass it back as `expectedVersion` to detect conflicts.
@@ -87,6 +89,54 @@ pub struct Doorcode {
     pub end_reason: Option<CredentialEndReason>,
     pub created_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// A person's keycard under a grant: a `card` key of the register, issued to them while
+/// the keycard is active.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Keycard {
+    pub id: String,
+    pub grant_id: String,
+    pub person_id: String,
+    pub key_id: String,
+    pub key_ref: String,
+    pub status: CredentialStatus,
+    pub end_reason: Option<CredentialEndReason>,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// How a person's keycard is chosen: any free card (`random`), or the card `key_ref`
+/// (`preferred`: if free, else any; `strict`: or KEYCARD_UNAVAILABLE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeycardRequest {
+    pub policy: AllocationPolicy,
+    /// Normalised; given for `preferred` and `strict` only.
+    pub key_ref: Option<String>,
+}
+
+impl KeycardRequest {
+    /// `field` names the request's place in the params (`keycard`), for the errors.
+    pub fn new(field: &str, policy: AllocationPolicy, key_ref: Option<&str>) -> crate::Result<KeycardRequest> {
+        let key_ref_field = format!("{field}.keyRef");
+        let key_ref = match key_ref {
+            None => None,
+            Some(raw) => Some(crate::key_ref::normalise_key_ref(raw).map_err(|e| match e {
+                crate::Error::InvalidInput { reason, .. } => crate::Error::invalid(&key_ref_field, reason),
+                other => other,
+            })?),
+        };
+        match (policy, &key_ref) {
+            (AllocationPolicy::Random, Some(_)) => {
+                Err(crate::Error::invalid(key_ref_field, "is only for the preferred and strict policies"))
+            }
+            (AllocationPolicy::Preferred | AllocationPolicy::Strict, None) => {
+                Err(crate::Error::invalid(key_ref_field, "is required for the preferred and strict policies"))
+            }
+            _ => Ok(KeycardRequest { policy, key_ref }),
+        }
+    }
 }
 
 /// `access.check`: whether a person may go through a door at an instant, and by which
@@ -131,6 +181,25 @@ mod tests {
             assert_eq!(CredentialEndReason::parse(reason.as_str()), Some(*reason));
         }
         assert_eq!(CredentialEndReason::parse("Replaced"), None);
+    }
+
+    #[test]
+    fn a_keycard_request_names_a_card_exactly_when_its_policy_needs_one() {
+        let ok = KeycardRequest::new("keycard", AllocationPolicy::Strict, Some(" kc-01 ")).unwrap();
+        assert_eq!(ok.key_ref.as_deref(), Some("KC-01"));
+        assert!(KeycardRequest::new("keycard", AllocationPolicy::Random, None).unwrap().key_ref.is_none());
+        for (policy, key_ref) in [
+            (AllocationPolicy::Random, Some("KC-01")),
+            (AllocationPolicy::Preferred, None),
+            (AllocationPolicy::Strict, None),
+            (AllocationPolicy::Strict, Some("bad ref!")),
+        ] {
+            let err = KeycardRequest::new("keycard", policy, key_ref).unwrap_err();
+            assert!(
+                matches!(err, crate::Error::InvalidInput { ref field, .. } if field == "keycard.keyRef"),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]

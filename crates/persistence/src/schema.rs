@@ -424,6 +424,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    keycards (id) {
+        id -> Text,
+        org_id -> Text,
+        grant_id -> Text,
+        person_id -> Text,
+        key_id -> Text,
+        status -> Text,
+        end_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
 diesel::joinable!(keys -> people (holder_id));
@@ -441,6 +455,8 @@ diesel::joinable!(grant_doors -> doors (door_id));
 diesel::joinable!(grant_people -> grants (grant_id));
 diesel::joinable!(grant_people -> people (person_id));
 diesel::joinable!(doorcodes -> grants (grant_id));
+diesel::joinable!(keycards -> grants (grant_id));
+diesel::joinable!(keycards -> keys (key_id));
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     users,
@@ -472,5 +488,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     grant_doors,
     grant_people,
     doorcodes,
-    jobs
+    jobs,
+    keycards
 );

@@ -25,6 +25,7 @@ pub enum ErrorKind {
     CodeNotActive,
     PersonArchived,
     CodeTaken,
+    KeycardUnavailable,
     RateLimited,
     SmsNotConfigured,
     SmsRejected,
@@ -69,6 +70,9 @@ pub struct ErrorData {
     /// The door where the code is already in use (CODE_TAKEN).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub door_id: Option<String>,
+    /// The card asked for that is not free (KEYCARD_UNAVAILABLE with `strict`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<String>,
 }
 
 impl ErrorData {
@@ -84,6 +88,7 @@ impl ErrorData {
             maybe_sent: None,
             maybe_committed: None,
             door_id: None,
+            key_ref: None,
         }
     }
 }
@@ -126,7 +131,7 @@ impl ErrorKind {
             Forbidden => FORBIDDEN,
             NotFound => NOT_FOUND,
             KeyRefTaken | InvalidTransition | VersionConflict | DevelopmentNotEmpty | DoorInUse | CodeNotActive
-            | PersonArchived | CodeTaken => CONFLICT,
+            | PersonArchived | CodeTaken | KeycardUnavailable => CONFLICT,
             RateLimited => RATE_LIMITED,
             SmsNotConfigured => SMS_NOT_CONFIGURED,
             SmsRejected => SMS_REJECTED,
@@ -170,6 +175,9 @@ pub fn to_rpc(error: &Error) -> ErrorObject {
         }
         Error::SmsNotConfigured { provider_code } => {
             ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsNotConfigured) }
+        }
+        Error::KeycardUnavailable { key_ref } => {
+            ErrorData { key_ref: key_ref.clone(), ..ErrorData::kind(ErrorKind::KeycardUnavailable) }
         }
         Error::SmsRejected { provider_code } => {
             ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsRejected) }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use keyward_domain::doorcode::{AllocationPolicy, DoorcodeRequest};
-use keyward_domain::grant::{AccessCheck, Grant};
+use keyward_domain::grant::{AccessCheck, Grant, KeycardRequest};
 use keyward_domain::schedule::{AccessPeriod, Schedule, ScheduleWindow};
 use keyward_domain::validate::{self, SHORT_TEXT_MAX};
 use keyward_domain::{Capability, Error, Page, Secret};
@@ -75,6 +75,17 @@ pub struct DoorcodeInput {
     pub code: Option<Secret>,
 }
 
+/// Keycards for a grant's people: how the card is chosen, and the card (`keyRef`) for
+/// `preferred` / `strict` (then the grant has exactly one person).
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeycardInput {
+    #[serde(default)]
+    pub policy: AllocationPolicy,
+    #[serde(default)]
+    pub key_ref: Option<String>,
+}
+
 /// A door of a grant and its weekly schedule.
 #[derive(Debug, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -103,6 +114,10 @@ pub struct CreateGrantInput {
     /// Absent: the grant gives no doorcodes.
     #[serde(default)]
     pub doorcode: Option<DoorcodeInput>,
+    /// Absent: the grant gives no keycards. Each person is issued a free `card` key of
+    /// the development.
+    #[serde(default)]
+    pub keycard: Option<KeycardInput>,
 }
 
 pub struct CreateGrant;
@@ -150,7 +165,17 @@ fn new_grant(input: CreateGrantInput) -> Result<NewGrant, Error> {
             Some(request)
         }
     };
-    Ok(NewGrant { development_id: input.development_id, name, period, doors, person_ids, doorcode })
+    let keycard = match input.keycard {
+        None => None,
+        Some(keycard) => {
+            let request = KeycardRequest::new("keycard", keycard.policy, keycard.key_ref.as_deref())?;
+            if request.key_ref.is_some() && person_ids.len() != 1 {
+                return Err(Error::invalid("keycard.keyRef", "is given for exactly one person"));
+            }
+            Some(request)
+        }
+    };
+    Ok(NewGrant { development_id: input.development_id, name, period, doors, person_ids, doorcode, keycard })
 }
 
 #[derive(Debug, Deserialize, Type)]

@@ -3,6 +3,7 @@
 //! JSON), the people's doorcodes (`write`), and `access.check` (`check`).
 
 mod check;
+mod keycards;
 mod write;
 
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use keyward_domain::doorcode::AllocationPolicy;
-use keyward_domain::grant::{CredentialEndReason, CredentialStatus, Doorcode, Grant, GrantDoor};
+use keyward_domain::grant::{CredentialEndReason, CredentialStatus, Doorcode, Grant, GrantDoor, Keycard};
 use keyward_domain::schedule::{Schedule, ScheduleWindow};
 use keyward_domain::{Error, Page, PageRequest};
 
@@ -65,16 +66,28 @@ fn schedule_json(schedule: &Schedule) -> String {
     serde_json::to_string(&schedule.windows()).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// A stored credential's status and end reason (`what`: "doorcode", "keycard").
+fn credential_state(
+    what: &str,
+    status: &str,
+    end_reason: Option<&str>,
+) -> StoreResult<(CredentialStatus, Option<CredentialEndReason>)> {
+    let status = CredentialStatus::parse(status).ok_or_else(|| corrupt(&format!("{what} status"), status))?;
+    let end_reason = match end_reason {
+        None => None,
+        Some(reason) => {
+            Some(CredentialEndReason::parse(reason).ok_or_else(|| corrupt(&format!("{what} end reason"), reason))?)
+        }
+    };
+    Ok((status, end_reason))
+}
+
 impl DoorcodeRow {
     fn into_doorcode(self) -> StoreResult<Doorcode> {
+        let (status, end_reason) = credential_state("doorcode", &self.status, self.end_reason.as_deref())?;
         Ok(Doorcode {
-            status: CredentialStatus::parse(&self.status).ok_or_else(|| corrupt("doorcode status", &self.status))?,
-            end_reason: match self.end_reason {
-                None => None,
-                Some(reason) => {
-                    Some(CredentialEndReason::parse(&reason).ok_or_else(|| corrupt("doorcode end reason", &reason))?)
-                }
-            },
+            status,
+            end_reason,
             id: self.id,
             grant_id: self.grant_id,
             person_id: self.person_id,
@@ -105,9 +118,9 @@ const DOORCODE_COLUMNS: (
     doorcodes::ended_at,
 );
 
-/// Grant rows with their doors, people and active doorcodes: three reads for all the rows
-/// together (by the grants' primary key prefix), so a page costs the same three queries
-/// whatever its length.
+/// Grant rows with their doors, people, active doorcodes and active keycards: four reads
+/// for all the rows together (by the grants' primary key prefix), so a page costs the
+/// same four queries whatever its length.
 fn assemble(conn: &mut AnyConnection, org_id: &str, rows: Vec<GrantRow>) -> StoreResult<Vec<Grant>> {
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
     let door_rows: Vec<(String, String, String)> = grant_doors::table
@@ -140,6 +153,10 @@ fn assemble(conn: &mut AnyConnection, org_id: &str, rows: Vec<GrantRow>) -> Stor
         let code = row.into_doorcode()?;
         codes.entry(code.grant_id.clone()).or_default().push(code);
     }
+    let mut cards: HashMap<String, Vec<Keycard>> = HashMap::new();
+    for card in keycards::active_of(conn, org_id, &ids)? {
+        cards.entry(card.grant_id.clone()).or_default().push(card);
+    }
     rows.into_iter()
         .map(|row| {
             let doorcode_policy = match &row.doorcode_policy {
@@ -152,6 +169,7 @@ fn assemble(conn: &mut AnyConnection, org_id: &str, rows: Vec<GrantRow>) -> Stor
                 doors: doors.remove(&row.id).unwrap_or_default(),
                 person_ids: people.remove(&row.id).unwrap_or_default(),
                 doorcodes: codes.remove(&row.id).unwrap_or_default(),
+                keycards: cards.remove(&row.id).unwrap_or_default(),
                 id: row.id,
                 development_id: row.development_id,
                 name: row.name,
@@ -166,7 +184,7 @@ fn assemble(conn: &mut AnyConnection, org_id: &str, rows: Vec<GrantRow>) -> Stor
         .collect()
 }
 
-/// One grant row with its doors, people and active doorcodes.
+/// One grant row with its doors, people, active doorcodes and active keycards.
 fn assemble_one(conn: &mut AnyConnection, row: GrantRow) -> StoreResult<Grant> {
     let org_id = row.org_id.clone();
     let mut grants = assemble(conn, &org_id, vec![row])?;

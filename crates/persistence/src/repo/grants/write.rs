@@ -6,11 +6,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use keyward_domain::doorcode::{self, DoorcodeLength, DoorcodeRequest, NotAllocated};
 use keyward_domain::entities::CodeStatus;
-use keyward_domain::grant::{CredentialStatus, Grant};
+use keyward_domain::grant::{CredentialStatus, Grant, KeycardRequest};
 use keyward_domain::schedule::{AccessPeriod, Schedule};
 use keyward_domain::{Actor, Error, FieldChange, Secret};
 
-use super::{GrantRow, assemble_one, schedule_json};
+use super::{GrantRow, assemble_one, keycards, schedule_json};
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
 use crate::repo::audit::{self, NewEvent};
@@ -34,6 +34,8 @@ pub struct NewGrant {
     pub person_ids: Vec<String>,
     /// Doorcodes for every person (one code at all the grant's doors); `None`: none.
     pub doorcode: Option<DoorcodeRequest>,
+    /// A keycard for every person (decision 105); `None`: none.
+    pub keycard: Option<KeycardRequest>,
 }
 
 pub fn create(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: NewGrant) -> StoreResult<Grant> {
@@ -102,6 +104,10 @@ pub fn create(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: New
         if let Some(request) = &new.doorcode {
             allocate(conn, sealer, org_id, &row.id, person_id, &door_ids, request, now)?;
         }
+        if let Some(request) = &new.keycard {
+            let grant = (row.id.as_str(), row.name.as_str());
+            keycards::allocate(conn, actor, &row.development_id, grant, person_id, request, now)?;
+        }
     }
     let mut changes = vec![
         FieldChange::new("name", None::<&str>, Some(&row.name)),
@@ -115,6 +121,9 @@ pub fn create(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: New
     }
     if let Some(policy) = &row.doorcode_policy {
         changes.push(FieldChange::new("doorcodePolicy", None::<&str>, Some(policy)));
+    }
+    if let Some(request) = &new.keycard {
+        changes.push(FieldChange::new("keycardPolicy", None::<&str>, Some(request.policy.as_str())));
     }
     audit::record(
         conn,
