@@ -30,6 +30,7 @@ pub mod procedure;
 pub mod procedures;
 pub mod security;
 pub mod server;
+pub mod sms_pipeline;
 mod twilio_status;
 
 use std::sync::Arc;

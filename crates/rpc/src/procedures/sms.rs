@@ -1,24 +1,20 @@
-//! `keys.sendSms`: a key ref or an access code sent by SMS, as a pipeline
-//! (architecture principle 9): authorise → validate → settings → idempotency → limits →
-//! commit `pending` → send → record the outcome and its audit event. The body exists
-//! only in memory, on its way to the provider.
+//! `keys.sendSms`: a key ref or an access code sent by SMS (architecture principle 9):
+//! authorise → validate → idempotency → the target, its message and the settings; then
+//! the shared pipeline ([`crate::sms_pipeline::send`]: limits → commit `pending` → send →
+//! record the outcome and its audit event). The body exists only in memory, on its way
+//! to the provider.
 
-use std::sync::Arc;
-
-use keyward_domain::{Actor, Capability, CodeStatus, Error, Secret, validate};
+use keyward_domain::{Capability, CodeStatus, Error, Secret, validate};
 use keyward_persistence::repo::access_codes::ledger;
 use keyward_persistence::repo::access_codes::{self, Reveal};
-use keyward_persistence::repo::sms::{self, Attempt, Begun, CodeSent, Outcome, Recorded};
+use keyward_persistence::repo::sms::{self, Attempt, CodeSent, Recorded};
 use keyward_persistence::repo::{developments, keys};
-use keyward_sms::segments::{self, MAX_BODY_CHARS};
-use keyward_sms::{Credentials, OutboundSms, SendFailure, phone};
+use keyward_sms::phone;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use tracing::Instrument;
-
-use crate::App;
 use crate::procedure::{Access, Call, Procedure};
+use crate::sms_pipeline;
 
 /// What to send.
 #[derive(Debug, Deserialize, Type)]
@@ -113,11 +109,8 @@ impl Procedure for SendSms {
 
         // A retry under the same key answers the first result, whatever happened to the
         // target since (a code that expired, a key deleted).
-        if attempt.idempotency_key.is_some() {
-            let (org_id, lookup) = (actor.org_id.clone(), attempt.clone());
-            if let Some(recorded) = app.db.run(move |c| sms::replay(c, &org_id, &lookup)).await? {
-                return answer(recorded);
-            }
+        if let Some(recorded) = sms_pipeline::replay(&app, &actor.org_id, &attempt).await? {
+            return answer(recorded);
         }
 
         // The target, its message, and the account, read together.
@@ -147,93 +140,11 @@ impl Procedure for SendSms {
                 Ok((target_name, body, account, value_version))
             })
             .await?;
-        if body.chars().count() > MAX_BODY_CHARS {
-            return Err(Error::invalid("target", format!("the message would be over {MAX_BODY_CHARS} characters")));
-        }
-        let (encoding, _, segment_count) = segments::count(&body);
-        if segment_count > 2 {
-            tracing::warn!(segments = segment_count, "a long SMS: several segments are billed");
-        }
         attempt.target_name = target_name;
         // The value this message carries, for the ledger when the provider accepts it.
         attempt.exposure = value_version.map(|value_version| CodeSent { value_version, person_id });
-        attempt.segments = i32::try_from(segment_count).unwrap_or(i32::MAX);
-        attempt.encoding = encoding.as_str();
-        let message = OutboundSms {
-            to: attempt.to_e164.clone(),
-            from: account.from_number,
-            messaging_service_sid: account.messaging_service_sid,
-            body,
-            status_callback: app.sms.public_url.as_deref().map(|base| crate::twilio_status::url(base, &actor.org_id)),
-        };
-        let credentials =
-            Credentials { account_sid: account.account_sid, auth_token: account.auth_token.expose().to_owned() };
-        // From the pending row on, the send runs to its end even if the caller hangs up:
-        // a dropped call must not leave a message unsent but `pending`, or sent but unrecorded.
-        // The send takes its own connections; the call's goes back to the pool while Twilio answers.
-        keyward_persistence::let_go_of_connection();
-        let span = tracing::Span::current();
-        tokio::spawn(send(app, actor, attempt, credentials, message).instrument(span))
-            .await
-            .map_err(|e| Error::Internal(format!("the SMS task failed: {e}")))?
+        answer(sms_pipeline::send(app, actor, attempt, body, account, "target").await?)
     }
-}
-
-/// Limits and the `pending` row, the provider call, the outcome: see the module doc.
-async fn send(
-    app: Arc<App>,
-    actor: Actor,
-    attempt: Attempt,
-    credentials: Credentials,
-    message: OutboundSms,
-) -> Result<SendSmsOutput, Error> {
-    let burst = Arc::clone(&app.sms.burst);
-    let caps = app.sms.caps;
-    let (begin_actor, begin_attempt) = (actor.clone(), attempt.clone());
-    let begun = app
-        .db
-        .write(move |c| {
-            let org_id = begin_actor.org_id.clone();
-            sms::begin(c, &begin_actor, &begin_attempt, caps, &move || burst.check(&org_id))
-        })
-        .await;
-    let sms_id = match begun {
-        Ok(Begun::Replay(recorded)) => return answer(recorded),
-        Ok(Begun::Started { sms_id }) => sms_id,
-        Err(e) => {
-            if let Error::RateLimited { retry_after_ms } = &e {
-                tracing::info!(retry_after_ms, "SMS refused by a limit");
-            }
-            return Err(e);
-        }
-    };
-
-    let outcome = outcome_of(app.sms.sender.send(&credentials, &message).await);
-    drop(message); // the body, with any code in it, goes no further
-    let recorded = Recorded {
-        id: sms_id.clone(),
-        status: outcome.status().to_owned(),
-        provider_message_id: match &outcome {
-            Outcome::Sent { provider_message_id, .. } => Some(provider_message_id.clone()),
-            _ => None,
-        },
-        provider_error_code: match &outcome {
-            Outcome::Rejected { code, .. } | Outcome::Unavailable { code, .. } => *code,
-            _ => None,
-        },
-        http_status: match &outcome {
-            Outcome::Rejected { http_status, .. } => Some(*http_status),
-            Outcome::Unavailable { http_status, .. } | Outcome::Unknown { http_status, .. } => *http_status,
-            Outcome::Sent { .. } => Some(201),
-        },
-    };
-    if let Err(e) = app.db.write(move |c| sms::finish(c, &actor, &sms_id, &attempt, &outcome)).await {
-        // The provider has answered: that answer is the caller's, not "unavailable, safe
-        // to retry", which could text the code twice. The row stays `pending` and the
-        // sweep will call it `unknown`.
-        tracing::error!(error = %e, "could not record an SMS outcome");
-    }
-    answer(recorded)
 }
 
 fn idempotency_key(key: &str) -> Result<String, Error> {
@@ -243,28 +154,6 @@ fn idempotency_key(key: &str) -> Result<String, Error> {
         Ok(key.to_owned())
     } else {
         Err(Error::invalid("idempotencyKey", "must be 1 to 255 of A-Z a-z 0-9 _ . : -"))
-    }
-}
-
-fn outcome_of(result: Result<keyward_sms::Delivery, SendFailure>) -> Outcome {
-    let code = |c: Option<i64>| c.and_then(|c| i32::try_from(c).ok());
-    let attempts = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-    match result {
-        Ok(d) => Outcome::Sent {
-            provider_message_id: d.provider_message_id,
-            provider_status: d.provider_status,
-            attempts: attempts(d.attempts),
-        },
-        Err(SendFailure::Rejected { http_status, code: c, attempts: n }) => {
-            Outcome::Rejected { code: code(c), http_status: i32::from(http_status), attempts: attempts(n) }
-        }
-        Err(SendFailure::Unavailable { http_status, code: c, attempts: n }) => {
-            Outcome::Unavailable { code: code(c), http_status: http_status.map(i32::from), attempts: attempts(n) }
-        }
-        Err(SendFailure::Unknown { reason, http_status, attempts: n }) => {
-            tracing::warn!(%reason, "SMS outcome unknown: it may have been sent");
-            Outcome::Unknown { http_status: http_status.map(i32::from), attempts: attempts(n) }
-        }
     }
 }
 
