@@ -59,6 +59,11 @@ export type AccessCode = {
 	rotationReasons: RotationReason[],
 	/**  Keys that open the same door: losing one makes the code due for rotation. */
 	keyIds: string[],
+	/**
+	 *  The doors of its development the code is at (the gate code is the gate's), ordered
+	 *  by id.
+	 */
+	doorIds: string[],
 };
 
 /**  One change to an access code, for its history. Never shows a code value. */
@@ -230,6 +235,11 @@ export type CreateAccessCodeInput = {
 	 *  the code due for rotation.
 	 */
 	keyIds?: string[] | null,
+	/**
+	 *  Doors of the code's development it is at (at most 500; the gate code is the
+	 *  gate's).
+	 */
+	doorIds?: string[] | null,
 };
 
 export type CreateDevelopmentInput = {
@@ -613,6 +623,8 @@ export type Key = {
 	updatedAt: string,
 	lastStatusChangeAt: string | null,
 	lastStatusChangeBy: string | null,
+	/**  The doors of its development the key opens (`keys.setDoors`), ordered by id. */
+	doorIds: string[],
 	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
 	version: number,
 };
@@ -721,6 +733,8 @@ export type ListAccessCodesInput = {
 	status?: CodeStatus | null,
 	/**  Only codes due (`true`) or not due (`false`) for rotation. */
 	rotationDue?: boolean | null,
+	/**  Only codes at this door. */
+	doorId?: string | null,
 	page?: number | null,
 	limit?: number | null,
 };
@@ -786,6 +800,8 @@ export type ListKeysInput = {
 	holderId?: string | null,
 	/**  Keys whose holder works for this firm. */
 	firmId?: string | null,
+	/**  Keys that open this door (`keys.setDoors`). */
+	doorId?: string | null,
 	/**  1 or more, with page × limit at most 10,000; default 1. Not with `cursor`. */
 	page?: number | null,
 	/**  1 to 100; default 50. */
@@ -1033,6 +1049,17 @@ export type SendSmsOutput = {
 	providerMessageId: string | null,
 };
 
+export type SetDoorsInput = {
+	id: string,
+	/**  The `version` you read; if the key changed since, VERSION_CONFLICT. */
+	expectedVersion?: number | null,
+	/**
+	 *  Every door the key opens, doors of its development (at most 500, duplicates
+	 *  dropped); replaces the set, `[]` opens none.
+	 */
+	doorIds: string[],
+};
+
 /**  An organisation's SMS settings as callers see them: never the auth token. */
 export type SmsSettings = {
 	configured: boolean,
@@ -1094,6 +1121,8 @@ export type UpdateAccessCodeInput = {
 	rotateBy?: string | null,
 	/**  Replaces the linked keys (`[]` unlinks them all). */
 	keyIds?: string[] | null,
+	/**  Replaces the doors (`[]`: at none). */
+	doorIds?: string[] | null,
 };
 
 export type UpdateDevelopmentInput = {
@@ -1255,6 +1284,7 @@ export type Procedures = {
   "keys.deactivateKey": { input: KeyTransitionInput; output: Key };
   "keys.reactivateKey": { input: KeyTransitionInput; output: Key };
   "keys.holderAt": { input: AtInput; output: KeyHolderAt };
+  "keys.setDoors": { input: SetDoorsInput; output: Key };
   "people.list": { input: ListPeopleInput; output: Page<Person> };
   "people.get": { input: IdInput; output: Person };
   "people.create": { input: CreatePersonInput; output: Person };
@@ -1419,6 +1449,7 @@ export function createClient(options: ClientOptions) {
       deactivateKey: (input: Procedures["keys.deactivateKey"]["input"]) => call("keys.deactivateKey", input),
       reactivateKey: (input: Procedures["keys.reactivateKey"]["input"]) => call("keys.reactivateKey", input),
       holderAt: (input: Procedures["keys.holderAt"]["input"]) => call("keys.holderAt", input),
+      setDoors: (input: Procedures["keys.setDoors"]["input"]) => call("keys.setDoors", input),
       listAccessCodes: (input?: Procedures["keys.listAccessCodes"]["input"]) => call("keys.listAccessCodes", input ?? {}),
       createAccessCode: (input: Procedures["keys.createAccessCode"]["input"]) => call("keys.createAccessCode", input),
       updateAccessCode: (input: Procedures["keys.updateAccessCode"]["input"]) => call("keys.updateAccessCode", input),

@@ -106,6 +106,7 @@ export const WRITE_PROCEDURES = [
   "keys.markDamaged",
   "keys.deactivateKey",
   "keys.reactivateKey",
+  "keys.setDoors",
   "people.create",
   "people.update",
   "people.archive",
@@ -209,6 +210,7 @@ export function createQueryOptions(client: Client) {
         queryKey: (input: Procedures["keys.holderAt"]["input"]) => queryKey("keys.holderAt", input),
         queryOptions: (input: Procedures["keys.holderAt"]["input"]) => queryOptions(call, "keys.holderAt", input),
       },
+      setDoors: { mutationOptions: () => mutationOptions(call, "keys.setDoors") },
       listAccessCodes: {
         queryKey: (input?: Procedures["keys.listAccessCodes"]["input"]) => queryKey("keys.listAccessCodes", input ?? {}),
         queryOptions: (input?: Procedures["keys.listAccessCodes"]["input"]) => queryOptions(call, "keys.listAccessCodes", input ?? {}),

@@ -127,6 +127,8 @@ pub struct Key {
     pub updated_at: DateTime<Utc>,
     pub last_status_change_at: Option<DateTime<Utc>>,
     pub last_status_change_by: Option<String>,
+    /// The doors of its development the key opens (`keys.setDoors`), ordered by id.
+    pub door_ids: Vec<String>,
     /// Increases with every change; pass it back as `expectedVersion` to detect conflicts.
     pub version: i32,
 }
@@ -247,6 +249,9 @@ pub struct AccessCode {
     pub rotation_reasons: Vec<crate::RotationReason>,
     /// Keys that open the same door: losing one makes the code due for rotation.
     pub key_ids: Vec<String>,
+    /// The doors of its development the code is at (the gate code is the gate's), ordered
+    /// by id.
+    pub door_ids: Vec<String>,
 }
 
 /// One change to an access code, for its history. Never shows a code value.

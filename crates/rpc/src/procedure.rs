@@ -244,6 +244,7 @@ mod tests {
             ("keys.deactivateKey", Signed(Administer)),
             ("keys.reactivateKey", Signed(Administer)),
             ("keys.holderAt", Signed(Read)),
+            ("keys.setDoors", Signed(Edit)),
             ("people.list", Signed(Read)),
             ("people.get", Signed(Read)),
             ("people.create", Signed(Edit)),

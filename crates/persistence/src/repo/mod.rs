@@ -60,6 +60,21 @@ pub(crate) fn lock_organisation(conn: &mut crate::connection::AnyConnection, org
     Ok(())
 }
 
+/// A list of ids as the audit log shows it; `None` for none.
+pub(crate) fn joined(ids: &[String]) -> Option<String> {
+    if ids.is_empty() { None } else { Some(ids.join(", ")) }
+}
+
+/// `(owner id, id)` pairs grouped by owner, each group in the order read (a code's keys,
+/// a key's doors…).
+pub(crate) fn group_pairs(pairs: Vec<(String, String)>) -> std::collections::HashMap<String, Vec<String>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (owner, id) in pairs {
+        out.entry(owner).or_default().push(id);
+    }
+    out
+}
+
 /// A count from the database as a wire integer (counts on the wire fit in 32 bits).
 pub(crate) fn count_i32(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)

@@ -31,6 +31,9 @@ pub struct ListAccessCodesInput {
     /// Only codes due (`true`) or not due (`false`) for rotation.
     #[serde(default)]
     pub rotation_due: Option<bool>,
+    /// Only codes at this door.
+    #[serde(default)]
+    pub door_id: Option<String>,
     #[serde(default)]
     pub page: Option<i32>,
     #[serde(default)]
@@ -56,6 +59,7 @@ impl Procedure for ListAccessCodes {
             code_type: input.code_type,
             status: input.status,
             rotation_due: input.rotation_due,
+            door_id: input.door_id,
         };
         let sealer = call.app.sealer.clone();
         call.app.db.run(move |c| access_codes::list(c, &sealer, reveal, &org_id, &filter, page)).await
@@ -85,6 +89,10 @@ pub struct CreateAccessCodeInput {
     /// the code due for rotation.
     #[serde(default)]
     pub key_ids: Option<Vec<String>>,
+    /// Doors of the code's development it is at (at most 500; the gate code is the
+    /// gate's).
+    #[serde(default)]
+    pub door_ids: Option<Vec<String>>,
 }
 
 /// At most this many keys linked to one code.
@@ -92,16 +100,12 @@ const KEY_IDS_MAX: usize = 100;
 
 /// `keyIds` deduplicated, in the order given.
 fn key_ids(ids: Vec<String>) -> Result<Vec<String>, Error> {
-    if ids.len() > KEY_IDS_MAX {
-        return Err(Error::invalid("keyIds", format!("at most {KEY_IDS_MAX} keys")));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !out.contains(&id) {
-            out.push(id);
-        }
-    }
-    Ok(out)
+    super::distinct_ids("keyIds", ids, KEY_IDS_MAX)
+}
+
+/// `doorIds` deduplicated, in the order given.
+fn door_ids(ids: Vec<String>) -> Result<Vec<String>, Error> {
+    super::distinct_ids("doorIds", ids, super::DOOR_IDS_MAX)
 }
 
 pub struct CreateAccessCode;
@@ -123,6 +127,7 @@ impl Procedure for CreateAccessCode {
             notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
             rotate_by: input.rotate_by.map(|d| validate::date("rotateBy", d)).transpose()?,
             key_ids: key_ids(input.key_ids.unwrap_or_default())?,
+            door_ids: door_ids(input.door_ids.unwrap_or_default())?,
         };
         let sealer = call.app.sealer.clone();
         call.app.db.write(move |c| access_codes::create(c, &sealer, reveal(&actor), &actor, new)).await
@@ -160,6 +165,9 @@ pub struct UpdateAccessCodeInput {
     /// Replaces the linked keys (`[]` unlinks them all).
     #[serde(default)]
     pub key_ids: Option<Vec<String>>,
+    /// Replaces the doors (`[]`: at none).
+    #[serde(default)]
+    pub door_ids: Option<Vec<String>>,
 }
 
 pub struct UpdateAccessCode;
@@ -180,6 +188,7 @@ impl Procedure for UpdateAccessCode {
             notes: super::keys::patch_text("notes", input.notes, LONG_TEXT_MAX)?,
             rotate_by: input.rotate_by.map(|d| d.map(|d| validate::date("rotateBy", d)).transpose()).transpose()?,
             key_ids: input.key_ids.map(key_ids).transpose()?,
+            door_ids: input.door_ids.map(door_ids).transpose()?,
         };
         let (id, expected) = (input.id, input.expected_version);
         let sealer = call.app.sealer.clone();

@@ -41,6 +41,9 @@ pub struct ListKeysInput {
     /// Keys whose holder works for this firm.
     #[serde(default)]
     pub firm_id: Option<String>,
+    /// Keys that open this door (`keys.setDoors`).
+    #[serde(default)]
+    pub door_id: Option<String>,
     /// 1 or more, with page × limit at most 10,000; default 1. Not with `cursor`.
     #[serde(default)]
     pub page: Option<i32>,
@@ -86,6 +89,7 @@ impl Procedure for ListKeys {
             overdue: input.overdue,
             holder_id: input.holder_id,
             firm_id: input.firm_id,
+            door_id: input.door_id,
         };
         call.app.db.run(move |c| keys::list(c, &org_id, &filter, start)).await
     }

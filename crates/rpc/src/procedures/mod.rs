@@ -10,6 +10,7 @@ mod developments;
 mod discover;
 mod doors;
 mod grants;
+mod key_doors;
 mod keys;
 mod people;
 mod settings;
@@ -60,6 +61,7 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<keys::DeactivateKey>();
     v.visit::<keys::ReactivateKey>();
     v.visit::<keys::HolderAt>();
+    v.visit::<key_doors::SetDoors>();
 
     v.visit::<people::ListPeople>();
     v.visit::<people::GetPerson>();
@@ -124,6 +126,24 @@ pub struct AtInput {
     /// part of the state at `at`).
     pub at: chrono::DateTime<chrono::Utc>,
 }
+
+/// A list of ids deduplicated, in the order given; over `max` is INVALID_INPUT `field`
+/// (`keyIds`, `doorIds`).
+pub(crate) fn distinct_ids(field: &str, ids: Vec<String>, max: usize) -> Result<Vec<String>, keyward_domain::Error> {
+    if ids.len() > max {
+        return Err(keyward_domain::Error::invalid(field, format!("at most {max} ids")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// At most this many doors opened by one key or at one code.
+pub(crate) const DOOR_IDS_MAX: usize = 500;
 
 /// The result of procedures that answer nothing but success: `{}`.
 #[derive(Debug, Clone, Serialize, Type)]

@@ -4,6 +4,7 @@
 //! `access_code_values`): the exposure ledger ([`ledger`]) and the rotation reasons
 //! ([`rotation`]) belong to one value.
 
+mod doors;
 pub mod ledger;
 pub mod rotation;
 mod write;
@@ -24,7 +25,7 @@ use keyward_domain::{AccessCode, AccessCodeChange, Actor, Error, FieldChange, Pa
 use super::audit::{self, NewEvent};
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{StoreError, StoreResult};
-use crate::schema::{access_codes, audit_events, organisations};
+use crate::schema::{access_code_doors, access_codes, audit_events, organisations};
 use crate::secrets::Sealer;
 use crate::time;
 
@@ -89,6 +90,7 @@ pub fn masked(conn: &mut AnyConnection, org_id: &str) -> StoreResult<bool> {
 struct Extras {
     reasons: Vec<RotationReason>,
     key_ids: Vec<String>,
+    door_ids: Vec<String>,
 }
 
 impl CodeRow {
@@ -120,12 +122,13 @@ impl CodeRow {
             rotate_by: self.rotate_by,
             rotation_reasons: extras.reasons,
             key_ids: extras.key_ids,
+            door_ids: extras.door_ids,
         })
     }
 }
 
-/// The answers for `rows`, with their rotation reasons and linked keys read in two
-/// queries (not one per code).
+/// The answers for `rows`, with their rotation reasons, linked keys and doors read in
+/// three queries (not three per code).
 fn answers(
     conn: &mut AnyConnection,
     sealer: &Sealer,
@@ -138,11 +141,13 @@ fn answers(
     let mut reasons = rotation::current_reasons(conn, &rows, today)?;
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let mut key_ids: HashMap<String, Vec<String>> = rotation::linked_keys(conn, &first.org_id, &ids)?;
+    let mut door_ids = doors::of_codes(conn, &first.org_id, &ids)?;
     rows.into_iter()
         .map(|r| {
             let extras = Extras {
                 reasons: reasons.remove(&r.id).unwrap_or_default(),
                 key_ids: key_ids.remove(&r.id).unwrap_or_default(),
+                door_ids: door_ids.remove(&r.id).unwrap_or_default(),
             };
             r.into_code(sealer, reveal, today, extras)
         })
@@ -182,6 +187,8 @@ pub struct CodeFilter {
     pub status: Option<CodeStatus>,
     /// `rotationDue`: a flagged value or a `rotateBy` day that has come.
     pub rotation_due: Option<bool>,
+    /// Codes at this door (`access_code_doors_org_door`).
+    pub door_id: Option<String>,
 }
 
 fn filtered<'a>(
@@ -199,6 +206,13 @@ fn filtered<'a>(
     }
     if let Some(v) = &f.development_id {
         q = q.filter(access_codes::development_id.eq(v));
+    }
+    if let Some(v) = &f.door_id {
+        let at_door = access_code_doors::table
+            .filter(access_code_doors::org_id.eq(org_id))
+            .filter(access_code_doors::door_id.eq(v))
+            .select(access_code_doors::code_id);
+        q = q.filter(access_codes::id.eq_any(at_door));
     }
     if let Some(v) = f.code_type {
         q = q.filter(access_codes::code_type.eq(v.as_str()));

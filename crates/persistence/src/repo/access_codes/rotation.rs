@@ -172,11 +172,7 @@ pub(super) fn linked_keys(
         .order((access_code_keys::code_id, access_code_keys::key_id))
         .select((access_code_keys::code_id, access_code_keys::key_id))
         .load(conn)?;
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for (code_id, key_id) in links {
-        out.entry(code_id).or_default().push(key_id);
-    }
-    Ok(out)
+    Ok(crate::repo::group_pairs(links))
 }
 
 /// NOT_FOUND unless every key is one of the organisation's (`keyIds` are deduplicated).

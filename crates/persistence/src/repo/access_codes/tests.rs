@@ -44,6 +44,7 @@ fn code(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, label: &str) -
         notes: None,
         rotate_by: None,
         key_ids: Vec::new(),
+        door_ids: Vec::new(),
     };
     Ok(super::create(conn, sealer, Reveal::Values, actor, new)?.id)
 }

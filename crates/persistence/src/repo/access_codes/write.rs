@@ -6,10 +6,11 @@ use diesel::prelude::*;
 use keyward_domain::entities::{CodeStatus, CodeType};
 use keyward_domain::{AccessCode, Actor, Error, ExposureChannel, FieldChange, Secret, entities::diff};
 
-use super::{CodeRow, ENTITY, MAX_ATTEMPTS, Reveal, answer, find, ledger, rotation};
+use super::{CodeRow, ENTITY, MAX_ATTEMPTS, Reveal, answer, doors, find, ledger, rotation};
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
 use crate::repo::audit::{self, NewEvent};
+use crate::repo::joined;
 use crate::schema::{access_code_values, access_codes, developments};
 use crate::secrets::Sealer;
 use crate::time;
@@ -43,6 +44,8 @@ pub struct NewCode {
     pub rotate_by: Option<NaiveDate>,
     /// Keys of the organisation that open the same door (deduplicated).
     pub key_ids: Vec<String>,
+    /// Doors of the code's development it is at (deduplicated).
+    pub door_ids: Vec<String>,
 }
 
 fn development_exists(conn: &mut AnyConnection, org_id: &str, development_id: &str) -> StoreResult<()> {
@@ -83,6 +86,7 @@ pub fn create(
         rotation_flagged_at: None,
     };
     rotation::check_keys(conn, &actor.org_id, &new.key_ids)?;
+    doors::check(conn, &actor.org_id, &row.development_id, &new.door_ids)?;
     diesel::insert_into(access_codes::table).values(&row).execute(conn).map_err(|e| {
         let e = StoreError::from(e);
         // The development was deleted by a concurrent call.
@@ -91,6 +95,7 @@ pub fn create(
     crate::repo::counts::code_changed(conn, &actor.org_id, &row.development_id, 1)?;
     start_value(conn, actor, &row, now)?;
     rotation::link_keys(conn, &row, &new.key_ids)?;
+    doors::link(conn, &row, &new.door_ids)?;
     rotation::schedule(conn, actor, &row, now)?;
     let mut changes = vec![
         FieldChange::new("label", None::<&str>, Some(&row.label)),
@@ -101,6 +106,7 @@ pub fn create(
     diff(&mut changes, "expiresOn", &None, &row.expires_on);
     diff(&mut changes, "rotateBy", &None, &row.rotate_by);
     diff(&mut changes, "keyIds", &None, &joined(&new.key_ids));
+    diff(&mut changes, "doorIds", &None, &joined(&new.door_ids));
     audit::record(
         conn,
         actor,
@@ -113,11 +119,6 @@ pub fn create(
         },
     )?;
     answer(conn, sealer, reveal, row)
-}
-
-/// A list of ids as the audit log shows it; `None` for none.
-fn joined(ids: &[String]) -> Option<String> {
-    if ids.is_empty() { None } else { Some(ids.join(", ")) }
 }
 
 /// Changes to a code; `None` leaves a field as it is, `Some(None)` clears an optional one.
@@ -133,6 +134,8 @@ pub struct CodePatch {
     pub rotate_by: Option<Option<NaiveDate>>,
     /// Replaces the linked keys.
     pub key_ids: Option<Vec<String>>,
+    /// Replaces the doors (deduplicated).
+    pub door_ids: Option<Vec<String>>,
 }
 
 /// Updates a code with one UPDATE guarded by the version read, like keys.
@@ -189,6 +192,13 @@ pub fn update(
             new.rotate_by = None;
         }
         new.rotate_by = p.rotate_by.unwrap_or(new.rotate_by);
+        if let Some(door_ids) = &p.door_ids {
+            doors::check(conn, &actor.org_id, &old.development_id, door_ids)?;
+        }
+        let old_doors = match &p.door_ids {
+            Some(_) => doors::of_codes(conn, &actor.org_id, &[id])?.remove(id).unwrap_or_default(),
+            None => Vec::new(),
+        };
         let old_keys = match &p.key_ids {
             Some(_) => rotation::linked_keys(conn, &actor.org_id, &[id])?.remove(id).unwrap_or_default(),
             None => Vec::new(),
@@ -202,6 +212,11 @@ pub fn update(
             before.sort();
             after.sort();
             diff(&mut changes, "keyIds", &joined(&before), &joined(&after));
+        }
+        if let Some(door_ids) = &p.door_ids {
+            let mut after = door_ids.clone();
+            after.sort();
+            diff(&mut changes, "doorIds", &joined(&old_doors), &joined(&after));
         }
         if changes.is_empty() {
             return answer(conn, sealer, reveal, old);
@@ -229,6 +244,9 @@ pub fn update(
         }
         if let Some(key_ids) = &p.key_ids {
             rotation::link_keys(conn, &written, key_ids)?;
+        }
+        if let Some(door_ids) = &p.door_ids {
+            doors::link(conn, &written, door_ids)?;
         }
         if new.rotate_by != old.rotate_by || new_value {
             rotation::schedule(conn, actor, &written, now)?;

@@ -227,3 +227,37 @@ pub(crate) fn any_in_development(conn: &mut AnyConnection, org_id: &str, develop
     ))
     .get_result(conn)?)
 }
+
+/// NOT_FOUND unless every door (deduplicated) is one of the organisation's; INVALID_INPUT
+/// `field` if one is of another development than `development_id` (what opens a door
+/// belongs to the door's development: decision 94). One query.
+pub(crate) fn check_in_development(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    development_id: &str,
+    door_ids: &[String],
+    field: &str,
+) -> StoreResult<()> {
+    if door_ids.is_empty() {
+        return Ok(());
+    }
+    let found: Vec<(String, String)> = doors::table
+        .filter(doors::org_id.eq(org_id))
+        .filter(doors::id.eq_any(door_ids))
+        .select((doors::id, doors::development_id))
+        .load(conn)?;
+    if found.len() != door_ids.len() {
+        return Err(Error::NotFound.into());
+    }
+    if let Some((id, _)) = found.iter().find(|(_, development)| development != development_id) {
+        return Err(Error::invalid(field, format!("door {id} is not a door of this development")).into());
+    }
+    Ok(())
+}
+
+/// Maps a foreign-key failure while linking doors (a door deleted by a concurrent call)
+/// to NOT_FOUND.
+pub(crate) fn door_gone(e: diesel::result::Error) -> StoreError {
+    let e = StoreError::from(e);
+    if is_foreign_key_violation(&e) { Error::NotFound.into() } else { e }
+}

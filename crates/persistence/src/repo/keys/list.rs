@@ -14,7 +14,7 @@ use super::KeyRow;
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::StoreResult;
 use crate::repo::counts;
-use crate::schema::{keys, people};
+use crate::schema::{key_doors, keys, people};
 use crate::time;
 
 #[derive(Debug, Default, Clone)]
@@ -29,6 +29,8 @@ pub struct KeyFilter {
     pub holder_id: Option<String>,
     /// Keys whose holder works for this firm (through the firm's people).
     pub firm_id: Option<String>,
+    /// Keys that open this door (`key_doors_org_door`).
+    pub door_id: Option<String>,
 }
 
 /// How far a total is counted when the maintained counts cannot give it (a search, or a
@@ -81,6 +83,13 @@ fn filtered<'a>(
         let holders =
             people::table.filter(people::org_id.eq(org_id)).filter(people::firm_id.eq(v)).select(people::id.nullable());
         q = q.filter(keys::holder_id.eq_any(holders));
+    }
+    if let Some(v) = &f.door_id {
+        let openers = key_doors::table
+            .filter(key_doors::org_id.eq(org_id))
+            .filter(key_doors::door_id.eq(v))
+            .select(key_doors::key_id);
+        q = q.filter(keys::id.eq_any(openers));
     }
     if let Some(v) = f.status {
         q = q.filter(keys::status.eq(v.as_str()));
@@ -179,8 +188,16 @@ pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageSt
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = rows.last().filter(|_| more).map(|last| encode_cursor(&last.key_ref));
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut doors = super::doors::of_keys(conn, org_id, &ids)?;
     Ok(Page {
-        items: rows.into_iter().map(|r| r.into_key(now)).collect::<StoreResult<_>>()?,
+        items: rows
+            .into_iter()
+            .map(|r| {
+                let door_ids = doors.remove(&r.id).unwrap_or_default();
+                r.into_key(now, door_ids)
+            })
+            .collect::<StoreResult<_>>()?,
         total: crate::repo::count_i32(total),
         total_capped,
         page,
@@ -196,6 +213,7 @@ fn exact_total(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, now: Naive
         || f.security_level.is_some()
         || f.holder_id.is_some()
         || f.firm_id.is_some()
+        || f.door_id.is_some()
     {
         return Ok(None);
     }

@@ -1,7 +1,8 @@
 //! The key register: listing and search (`list`), refs (`refs`), creation and edits
-//! (`write`), the guarded status transitions (`transition`) and the history of movements
-//! (`history`).
+//! (`write`), the guarded status transitions (`transition`), the history of movements
+//! (`history`) and the doors a key opens (`doors`).
 
+mod doors;
 mod history;
 mod holder;
 mod list;
@@ -17,6 +18,7 @@ use keyward_domain::{
     entities::{KeyType, SecurityLevel},
 };
 
+pub use doors::set_doors;
 pub use history::history;
 pub use holder::{holder_at, holdings_at};
 pub use list::{KeyFilter, PageStart, TOTAL_CAP, decode_cursor, encode_cursor, list};
@@ -93,7 +95,7 @@ impl KeyRow {
         self.search_text = search_text(&self.key_ref, &self.label, self.issued_to.as_deref());
     }
 
-    fn into_key(self, now: NaiveDateTime) -> StoreResult<Key> {
+    fn into_key(self, now: NaiveDateTime, door_ids: Vec<String>) -> StoreResult<Key> {
         let status = self.status()?;
         let parse_err =
             |what: &str, v: &str| StoreError::from(Error::Internal(format!("unknown {what} {v:?} in the database")));
@@ -125,6 +127,7 @@ impl KeyRow {
             updated_at: time::from_db(self.updated_at),
             last_status_change_at: self.last_status_change_at.map(time::from_db),
             last_status_change_by: self.last_status_change_by,
+            door_ids,
             version: self.version,
         })
     }
@@ -141,5 +144,12 @@ fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<KeyRow>
 }
 
 pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Key> {
-    find(conn, org_id, id)?.into_key(time::now())
+    let row = find(conn, org_id, id)?;
+    answer(conn, row, time::now())
+}
+
+/// One key as the wire shows it, with the doors it opens.
+fn answer(conn: &mut AnyConnection, row: KeyRow, now: NaiveDateTime) -> StoreResult<Key> {
+    let door_ids = doors::of_key(conn, &row.org_id, &row.id)?;
+    row.into_key(now, door_ids)
 }

@@ -104,7 +104,7 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewKey) -> StoreResu
             ],
         },
     )?;
-    row.into_key(now)
+    row.into_key(now, Vec::new())
 }
 
 /// The contract's answer to a constraint the database enforced: the ref is taken, or
@@ -145,6 +145,16 @@ pub fn update(
 ) -> StoreResult<Key> {
     if let Some(development_id) = &patch.development_id {
         development_prefix(conn, &actor.org_id, development_id)?;
+        // The doors a key opens are of its development (decision 94).
+        crate::repo::lock_organisation(conn, &actor.org_id)?;
+        let key = find(conn, &actor.org_id, id)?;
+        if key.development_id != *development_id && !super::doors::of_key(conn, &actor.org_id, id)?.is_empty() {
+            return Err(Error::invalid(
+                "developmentId",
+                "the key opens doors of its development: clear them with keys.setDoors first",
+            )
+            .into());
+        }
     }
     // `with_retries` takes the organisation's lock, which also serialises key-ref writers.
     with_retries(conn, actor, id, |old, _| {
@@ -225,7 +235,7 @@ pub(super) fn with_retries(
         let now = time::now();
         let Planned { mut new, changes, action, summary, movement } = plan(&old, now)?;
         if changes.is_empty() {
-            return old.into_key(now);
+            return super::answer(conn, old, now);
         }
         new.version = old.version + 1;
         new.updated_at = now;
@@ -251,7 +261,7 @@ pub(super) fn with_retries(
             actor,
             NewEvent { action: &format!("key.{action}"), entity_type: "key", entity_id: id, summary, changes },
         )?;
-        return written.into_key(now);
+        return super::answer(conn, written, now);
     }
     Err(Error::Unavailable.into())
 }

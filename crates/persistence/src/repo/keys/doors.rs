@@ -1,0 +1,82 @@
+//! What a key opens: `keys.setDoors` and the doors shown on keys (read for a whole page
+//! in one query).
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use keyward_domain::{Actor, Error, FieldChange, Key};
+
+use super::find;
+use super::write::{Planned, with_retries};
+use crate::connection::AnyConnection;
+use crate::error::StoreResult;
+use crate::repo::{doors, joined};
+use crate::schema::key_doors;
+
+/// The doors each key opens, by key id, ordered by door id (one query, by the primary
+/// key `(key_id, door_id)`).
+pub(super) fn of_keys(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    key_ids: &[&str],
+) -> StoreResult<HashMap<String, Vec<String>>> {
+    if key_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let links: Vec<(String, String)> = key_doors::table
+        .filter(key_doors::org_id.eq(org_id))
+        .filter(key_doors::key_id.eq_any(key_ids))
+        .order((key_doors::key_id, key_doors::door_id))
+        .select((key_doors::key_id, key_doors::door_id))
+        .load(conn)?;
+    Ok(crate::repo::group_pairs(links))
+}
+
+/// The doors one key opens, ordered by id.
+pub(super) fn of_key(conn: &mut AnyConnection, org_id: &str, key_id: &str) -> StoreResult<Vec<String>> {
+    Ok(of_keys(conn, org_id, &[key_id])?.remove(key_id).unwrap_or_default())
+}
+
+/// `keys.setDoors`: makes `door_ids` (deduplicated, doors of the key's development) the
+/// doors the key opens; one audit event `key.doors_set` with the before and after, and a
+/// new version. The same set again changes nothing.
+pub fn set_doors(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: &str,
+    expected_version: Option<i32>,
+    door_ids: Vec<String>,
+) -> StoreResult<Key> {
+    crate::repo::lock_organisation(conn, &actor.org_id)?;
+    let key = find(conn, &actor.org_id, id)?;
+    if let Some(expected) = expected_version
+        && expected != key.version
+    {
+        return Err(Error::VersionConflict { current: key.version }.into());
+    }
+    doors::check_in_development(conn, &actor.org_id, &key.development_id, &door_ids, "doorIds")?;
+    let before = of_key(conn, &actor.org_id, id)?;
+    let mut after = door_ids;
+    after.sort();
+    if before == after {
+        return super::answer(conn, key, crate::time::now());
+    }
+    diesel::delete(key_doors::table.filter(key_doors::org_id.eq(&actor.org_id)).filter(key_doors::key_id.eq(id)))
+        .execute(conn)?;
+    for door_id in &after {
+        diesel::insert_into(key_doors::table)
+            .values((key_doors::org_id.eq(&actor.org_id), key_doors::key_id.eq(id), key_doors::door_id.eq(door_id)))
+            .execute(conn)
+            .map_err(doors::door_gone)?;
+    }
+    let change = FieldChange::new("doorIds", joined(&before), joined(&after));
+    with_retries(conn, actor, id, |old, _| {
+        Ok(Planned {
+            new: old.clone(),
+            changes: vec![change.clone()],
+            action: "doors_set",
+            summary: format!("Key {} opens {} door(s)", old.key_ref, after.len()),
+            movement: None,
+        })
+    })
+}
