@@ -59,6 +59,7 @@ fn example(procedure: &str) -> Value {
         "keys.returnKey" | "keys.returnToStock" | "keys.markLost" | "keys.markFound" | "keys.markDamaged"
         | "keys.deactivateKey" | "keys.reactivateKey" => json!({ "id": KEY, "notes": "Checked at the desk" }),
         "keys.holderAt" => json!({ "id": KEY, "at": AT }),
+        "keys.setDoors" => json!({ "id": KEY, "expectedVersion": 3, "doorIds": [DOOR] }),
         "people.list" => json!({ "search": "doe", "kind": "contractor", "archived": false }),
         "people.create" => json!({ "name": "Jo Doe", "kind": "contractor", "phone": "+447400123456", "firmId": FIRM }),
         "people.update" => json!({ "id": PERSON, "expectedVersion": 2, "email": "jo@sparks.example" }),
