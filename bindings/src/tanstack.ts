@@ -121,6 +121,10 @@ export const WRITE_PROCEDURES = [
   "keys.revealAccessCode",
   "keys.recordCodeDisclosure",
   "grants.create",
+  "grants.update",
+  "grants.addPeople",
+  "grants.removePeople",
+  "grants.end",
   "keys.sendSms",
   "settings.update",
   "settings.updateSms",
@@ -280,6 +284,10 @@ export function createQueryOptions(client: Client) {
         queryOptions: (input: Procedures["grants.get"]["input"]) => queryOptions(call, "grants.get", input),
       },
       create: { mutationOptions: () => mutationOptions(call, "grants.create") },
+      update: { mutationOptions: () => mutationOptions(call, "grants.update") },
+      addPeople: { mutationOptions: () => mutationOptions(call, "grants.addPeople") },
+      removePeople: { mutationOptions: () => mutationOptions(call, "grants.removePeople") },
+      end: { mutationOptions: () => mutationOptions(call, "grants.end") },
     },
     access: {
       check: {

@@ -18,6 +18,7 @@ mod developments;
 mod doors;
 mod faults;
 mod fuzz;
+mod grant_lifecycle;
 mod grants;
 mod isolation;
 mod jobs;

@@ -27,6 +27,15 @@ text_enum! {
 }
 
 text_enum! {
+    /// A grant's state: `active` (edits apply to every holder) until `grants.end`, then
+    /// `ended` for good: its credentials ended, and it can no longer be changed.
+    GrantStatus {
+        Active = "active",
+        Ended = "ended",
+    }
+}
+
+text_enum! {
     /// Why a credential ended.
     CredentialEndReason {
         /// The person was removed from the grant.
@@ -61,6 +70,9 @@ pub struct Grant {
     pub doorcodes: Vec<Doorcode>,
     /// The people's active keycards, ordered by person.
     pub keycards: Vec<Keycard>,
+    pub status: GrantStatus,
+    /// When `grants.end` ended it; null while active.
+    pub ended_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Increases with every change; pass it back as `expectedVersion` to detect conflicts.
@@ -158,6 +170,14 @@ pub struct AccessCheck {
     pub next_allowed_at: Option<DateTime<Utc>>,
 }
 
+impl GrantStatus {
+    /// Only an active grant can be edited, given to people or ended; an ended grant stays
+    /// as it was ended.
+    pub fn can_change(self) -> bool {
+        self == GrantStatus::Active
+    }
+}
+
 impl CredentialStatus {
     /// An ended credential stays ended; only an active one can end.
     pub fn can_end(self) -> bool {
@@ -200,6 +220,14 @@ mod tests {
                 "{err:?}"
             );
         }
+    }
+
+    #[test]
+    fn only_an_active_grant_can_change() {
+        let names: Vec<&str> = GrantStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["active", "ended"]);
+        assert!(GrantStatus::Active.can_change());
+        assert!(!GrantStatus::Ended.can_change());
     }
 
     #[test]

@@ -369,6 +369,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> Integer,
+        status -> Text,
+        ended_at -> Nullable<Timestamp>,
     }
 }
 

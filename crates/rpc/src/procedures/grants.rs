@@ -138,33 +138,9 @@ impl Procedure for CreateGrant {
 fn new_grant(input: CreateGrantInput) -> Result<NewGrant, Error> {
     let name = validate::required_line("name", &input.name, SHORT_TEXT_MAX)?;
     let period = AccessPeriod::new(input.starts_at, input.ends_at)?;
-    if input.doors.is_empty() || input.doors.len() > MAX_DOORS {
-        return Err(Error::invalid("doors", format!("must have 1 to {MAX_DOORS} doors")));
-    }
-    let mut doors: Vec<(String, Schedule)> = Vec::with_capacity(input.doors.len());
-    for (n, door) in input.doors.iter().enumerate() {
-        if doors.iter().any(|(door_id, _)| *door_id == door.door_id) {
-            return Err(Error::invalid(format!("doors[{n}].doorId"), "is already in doors"));
-        }
-        let schedule = Schedule::parse(&format!("doors[{n}].schedule"), &door.schedule)?;
-        doors.push((door.door_id.clone(), schedule));
-    }
-    if input.person_ids.len() > MAX_PEOPLE {
-        return Err(Error::invalid("personIds", format!("must have at most {MAX_PEOPLE} people")));
-    }
-    let mut person_ids = input.person_ids;
-    person_ids.sort();
-    person_ids.dedup();
-    let doorcode = match input.doorcode {
-        None => None,
-        Some(doorcode) => {
-            let request = DoorcodeRequest::new("doorcode.code", doorcode.policy, doorcode.code)?;
-            if request.code.is_some() && person_ids.len() != 1 {
-                return Err(Error::invalid("doorcode.code", "is given for exactly one person"));
-            }
-            Some(request)
-        }
-    };
+    let doors = grant_doors(&input.doors)?;
+    let person_ids = people_of("personIds", input.person_ids)?;
+    let doorcode = doorcode_request(input.doorcode, person_ids.len())?;
     let keycard = match input.keycard {
         None => None,
         Some(keycard) => {
@@ -176,6 +152,42 @@ fn new_grant(input: CreateGrantInput) -> Result<NewGrant, Error> {
         }
     };
     Ok(NewGrant { development_id: input.development_id, name, period, doors, person_ids, doorcode, keycard })
+}
+
+/// A grant's doors: 1 to 100, each once, each schedule valid.
+pub(super) fn grant_doors(input: &[GrantDoorInput]) -> Result<Vec<(String, Schedule)>, Error> {
+    if input.is_empty() || input.len() > MAX_DOORS {
+        return Err(Error::invalid("doors", format!("must have 1 to {MAX_DOORS} doors")));
+    }
+    let mut doors: Vec<(String, Schedule)> = Vec::with_capacity(input.len());
+    for (n, door) in input.iter().enumerate() {
+        if doors.iter().any(|(door_id, _)| *door_id == door.door_id) {
+            return Err(Error::invalid(format!("doors[{n}].doorId"), "is already in doors"));
+        }
+        let schedule = Schedule::parse(&format!("doors[{n}].schedule"), &door.schedule)?;
+        doors.push((door.door_id.clone(), schedule));
+    }
+    Ok(doors)
+}
+
+/// People of a grant call: at most 500, deduplicated, ordered by id.
+pub(super) fn people_of(field: &str, mut person_ids: Vec<String>) -> Result<Vec<String>, Error> {
+    if person_ids.len() > MAX_PEOPLE {
+        return Err(Error::invalid(field, format!("must have at most {MAX_PEOPLE} people")));
+    }
+    person_ids.sort();
+    person_ids.dedup();
+    Ok(person_ids)
+}
+
+/// A doorcode request for `people` people: a given code is for exactly one.
+pub(super) fn doorcode_request(input: Option<DoorcodeInput>, people: usize) -> Result<Option<DoorcodeRequest>, Error> {
+    let Some(doorcode) = input else { return Ok(None) };
+    let request = DoorcodeRequest::new("doorcode.code", doorcode.policy, doorcode.code)?;
+    if request.code.is_some() && people != 1 {
+        return Err(Error::invalid("doorcode.code", "is given for exactly one person"));
+    }
+    Ok(Some(request))
 }
 
 #[derive(Debug, Deserialize, Type)]

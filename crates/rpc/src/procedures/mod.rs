@@ -9,6 +9,7 @@ mod code_ledger;
 mod developments;
 mod discover;
 mod doors;
+mod grant_edits;
 mod grants;
 mod key_doors;
 mod keys;
@@ -90,6 +91,10 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<grants::ListGrants>();
     v.visit::<grants::GetGrant>();
     v.visit::<grants::CreateGrant>();
+    v.visit::<grant_edits::UpdateGrant>();
+    v.visit::<grant_edits::AddGrantPeople>();
+    v.visit::<grant_edits::RemoveGrantPeople>();
+    v.visit::<grant_edits::EndGrant>();
     v.visit::<grants::CheckAccess>();
 
     v.visit::<summary::KeysSummary>();

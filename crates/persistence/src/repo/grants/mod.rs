@@ -3,6 +3,7 @@
 //! JSON), the people's doorcodes (`write`), and `access.check` (`check`).
 
 mod check;
+mod edit;
 mod keycards;
 mod write;
 
@@ -11,11 +12,12 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use keyward_domain::doorcode::AllocationPolicy;
-use keyward_domain::grant::{CredentialEndReason, CredentialStatus, Doorcode, Grant, GrantDoor, Keycard};
+use keyward_domain::grant::{CredentialEndReason, CredentialStatus, Doorcode, Grant, GrantDoor, GrantStatus, Keycard};
 use keyward_domain::schedule::{Schedule, ScheduleWindow};
 use keyward_domain::{Error, Page, PageRequest};
 
 pub use check::check;
+pub use edit::{GrantPatch, add_people, end, remove_people, update};
 pub use write::{NewGrant, create};
 
 use super::people::Listed;
@@ -37,6 +39,8 @@ struct GrantRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     version: i32,
+    status: String,
+    ended_at: Option<NaiveDateTime>,
 }
 
 #[derive(Queryable, Clone, Debug)]
@@ -176,6 +180,8 @@ fn assemble(conn: &mut AnyConnection, org_id: &str, rows: Vec<GrantRow>) -> Stor
                 starts_at: time::from_db(row.starts_at),
                 ends_at: row.ends_at.map(time::from_db),
                 doorcode_policy,
+                status: GrantStatus::parse(&row.status).ok_or_else(|| corrupt("grant status", &row.status))?,
+                ended_at: row.ended_at.map(time::from_db),
                 created_at: time::from_db(row.created_at),
                 updated_at: time::from_db(row.updated_at),
                 version: row.version,

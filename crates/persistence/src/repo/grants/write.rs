@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use keyward_domain::doorcode::{self, DoorcodeLength, DoorcodeRequest, NotAllocated};
 use keyward_domain::entities::CodeStatus;
-use keyward_domain::grant::{CredentialStatus, Grant, KeycardRequest};
+use keyward_domain::grant::{CredentialStatus, Grant, GrantStatus, KeycardRequest};
 use keyward_domain::schedule::{AccessPeriod, Schedule};
 use keyward_domain::{Actor, Error, FieldChange, Secret};
 
@@ -48,23 +48,8 @@ pub fn create(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: New
     if !development_exists {
         return Err(Error::NotFound.into());
     }
-    for (n, (door_id, _)) in new.doors.iter().enumerate() {
-        let development_id: String = doors::table
-            .filter(doors::org_id.eq(org_id))
-            .filter(doors::id.eq(door_id))
-            .select(doors::development_id)
-            .first(conn)?;
-        if development_id != new.development_id {
-            return Err(
-                Error::invalid(format!("doors[{n}].doorId"), "must be a door of the grant's development").into()
-            );
-        }
-    }
-    for person_id in &new.person_ids {
-        if people::person_ref(conn, org_id, person_id)?.archived() {
-            return Err(Error::PersonArchived.into());
-        }
-    }
+    check_doors(conn, org_id, &new.development_id, &new.doors)?;
+    check_people(conn, org_id, &new.person_ids)?;
     let now = time::now();
     let row = GrantRow {
         id: time::new_id(),
@@ -77,30 +62,16 @@ pub fn create(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: New
         created_at: now,
         updated_at: now,
         version: 1,
+        status: GrantStatus::Active.as_str().to_owned(),
+        ended_at: None,
     };
     diesel::insert_into(grants::table).values(&row).execute(conn).map_err(referenced_meanwhile)?;
     for (door_id, schedule) in &new.doors {
-        diesel::insert_into(grant_doors::table)
-            .values((
-                grant_doors::org_id.eq(org_id),
-                grant_doors::grant_id.eq(&row.id),
-                grant_doors::door_id.eq(door_id),
-                grant_doors::schedule.eq(schedule_json(schedule)),
-            ))
-            .execute(conn)
-            .map_err(referenced_meanwhile)?;
+        insert_door(conn, org_id, &row.id, door_id, schedule)?;
     }
     let door_ids: Vec<&str> = new.doors.iter().map(|(door_id, _)| door_id.as_str()).collect();
     for person_id in &new.person_ids {
-        diesel::insert_into(grant_people::table)
-            .values((
-                grant_people::org_id.eq(org_id),
-                grant_people::grant_id.eq(&row.id),
-                grant_people::person_id.eq(person_id),
-                grant_people::added_at.eq(now),
-            ))
-            .execute(conn)
-            .map_err(referenced_meanwhile)?;
+        insert_person(conn, org_id, &row.id, person_id, now)?;
         if let Some(request) = &new.doorcode {
             allocate(conn, sealer, org_id, &row.id, person_id, &door_ids, request, now)?;
         }
@@ -139,9 +110,81 @@ pub fn create(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, new: New
     assemble_one(conn, row)
 }
 
+/// Each door is a door of the organisation (else NOT_FOUND) in the grant's development
+/// (else INVALID_INPUT `doors[N].doorId`).
+pub(super) fn check_doors(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    development_id: &str,
+    given: &[(String, Schedule)],
+) -> StoreResult<()> {
+    for (n, (door_id, _)) in given.iter().enumerate() {
+        let door_development: String = doors::table
+            .filter(doors::org_id.eq(org_id))
+            .filter(doors::id.eq(door_id))
+            .select(doors::development_id)
+            .first(conn)?;
+        if door_development != development_id {
+            return Err(
+                Error::invalid(format!("doors[{n}].doorId"), "must be a door of the grant's development").into()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Each person is a person of the organisation (else NOT_FOUND), not archived (else
+/// PERSON_ARCHIVED).
+pub(super) fn check_people(conn: &mut AnyConnection, org_id: &str, person_ids: &[String]) -> StoreResult<()> {
+    for person_id in person_ids {
+        if people::person_ref(conn, org_id, person_id)?.archived() {
+            return Err(Error::PersonArchived.into());
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn insert_door(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    grant_id: &str,
+    door_id: &str,
+    schedule: &Schedule,
+) -> StoreResult<()> {
+    diesel::insert_into(grant_doors::table)
+        .values((
+            grant_doors::org_id.eq(org_id),
+            grant_doors::grant_id.eq(grant_id),
+            grant_doors::door_id.eq(door_id),
+            grant_doors::schedule.eq(schedule_json(schedule)),
+        ))
+        .execute(conn)
+        .map_err(referenced_meanwhile)?;
+    Ok(())
+}
+
+pub(super) fn insert_person(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    grant_id: &str,
+    person_id: &str,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::insert_into(grant_people::table)
+        .values((
+            grant_people::org_id.eq(org_id),
+            grant_people::grant_id.eq(grant_id),
+            grant_people::person_id.eq(person_id),
+            grant_people::added_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(referenced_meanwhile)?;
+    Ok(())
+}
+
 /// Allocates a person's doorcode under a grant: one code, an active doorcode row per door.
 #[allow(clippy::too_many_arguments)]
-fn allocate(
+pub(super) fn allocate(
     conn: &mut AnyConnection,
     sealer: &Sealer,
     org_id: &str,

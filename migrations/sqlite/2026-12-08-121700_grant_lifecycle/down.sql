@@ -1,0 +1,2 @@
+ALTER TABLE grants DROP COLUMN ended_at;
+ALTER TABLE grants DROP COLUMN status;
