@@ -104,6 +104,20 @@ export type AccessCodeKnownByInput = {
 	at: string,
 };
 
+export type AddGrantPeopleInput = {
+	id: string,
+	/**
+	 *  1 to 500 people of the organisation, not archived; those who hold the grant already
+	 *  are left as they are.
+	 */
+	personIds: string[],
+	/**
+	 *  How these people's doorcodes are chosen (a grant that gives doorcodes only);
+	 *  absent: the grant's policy, drawing random codes.
+	 */
+	doorcode?: DoorcodeInput | null,
+};
+
 /**  How a doorcode or keycard is chosen. */
 export type AllocationPolicy = 
 /**  Any free one (doorcode: a random code of the organisation's length). */
@@ -408,6 +422,15 @@ export type DoorcodeInput = {
 /**  The result of procedures that answer nothing but success: `{}`. */
 export type Empty = Record<string, never>;
 
+export type EndGrantInput = {
+	id: string,
+	/**
+	 *  When access ends: not in the future; default now. Before `startsAt`: the grant
+	 *  never gave access.
+	 */
+	at?: string | null,
+};
+
 /**  `error.data` of every error raised by a procedure. */
 export type ErrorData = {
 	kind: ErrorKind,
@@ -512,6 +535,9 @@ export type Grant = {
 	doorcodes: Doorcode[],
 	/**  The people's active keycards, ordered by person. */
 	keycards: Keycard[],
+	status: GrantStatus,
+	/**  When `grants.end` ended it; null while active. */
+	endedAt: string | null,
 	createdAt: string,
 	updatedAt: string,
 	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
@@ -531,6 +557,12 @@ export type GrantDoorInput = {
 	/**  At most 28 windows; absent or `[]`: at any time of the access period. */
 	schedule?: ScheduleWindow[],
 };
+
+/**
+ *  A grant's state: `active` (edits apply to every holder) until `grants.end`, then
+ *  `ended` for good: its credentials ended, and it can no longer be changed.
+ */
+export type GrantStatus = "active" | "ended";
 
 /**  A holding of a key as the key's history shows it: the `issued` movement it began with. */
 export type Holding = {
@@ -970,6 +1002,12 @@ export type RecordCodeDisclosureInput = {
 	note?: string | null,
 };
 
+export type RemoveGrantPeopleInput = {
+	id: string,
+	/**  1 to 500 people; those who do not hold the grant are passed over. */
+	personIds: string[],
+};
+
 /**  `keys.revealAccessCode`: the value, and the ledger entry that recorded the reveal. */
 export type RevealedCode = {
 	id: string,
@@ -1160,6 +1198,26 @@ export type UpdateFirmInput = {
 	notes?: string | null,
 };
 
+/**
+ *  Every field but `id` is optional: omitted leaves it as it is; `endsAt: null` removes
+ *  the end.
+ */
+export type UpdateGrantInput = {
+	id: string,
+	/**  The `version` you read; if the grant changed since, VERSION_CONFLICT and nothing changes. */
+	expectedVersion?: number | null,
+	name?: string | null,
+	startsAt?: string | null,
+	/**  After `startsAt` and in the future (`grants.end` ends a grant now); null: no end. */
+	endsAt?: string | null,
+	/**
+	 *  All the grant's doors with their schedules (1 to 100 doors of its development): a
+	 *  door left out is removed (its doorcodes end), a new one gets every holder a doorcode
+	 *  if the grant gives them.
+	 */
+	doors?: GrantDoorInput[] | null,
+};
+
 /**  Omitted fields stay as they are. */
 export type UpdateInput = {
 	/**  Hide code values in every answer but `keys.revealAccessCode`. */
@@ -1310,6 +1368,10 @@ export type Procedures = {
   "grants.list": { input: ListGrantsInput; output: Page<Grant> };
   "grants.get": { input: IdInput; output: Grant };
   "grants.create": { input: CreateGrantInput; output: Grant };
+  "grants.update": { input: UpdateGrantInput; output: Grant };
+  "grants.addPeople": { input: AddGrantPeopleInput; output: Grant };
+  "grants.removePeople": { input: RemoveGrantPeopleInput; output: Grant };
+  "grants.end": { input: EndGrantInput; output: Grant };
   "access.check": { input: AccessCheckInput; output: AccessCheck };
   "keys.summary": { input: SummaryInput; output: Summary };
   "keys.sendSms": { input: SendSmsInput; output: SendSmsOutput };
@@ -1483,6 +1545,10 @@ export function createClient(options: ClientOptions) {
       list: (input?: Procedures["grants.list"]["input"]) => call("grants.list", input ?? {}),
       get: (input: Procedures["grants.get"]["input"]) => call("grants.get", input),
       create: (input: Procedures["grants.create"]["input"]) => call("grants.create", input),
+      update: (input: Procedures["grants.update"]["input"]) => call("grants.update", input),
+      addPeople: (input: Procedures["grants.addPeople"]["input"]) => call("grants.addPeople", input),
+      removePeople: (input: Procedures["grants.removePeople"]["input"]) => call("grants.removePeople", input),
+      end: (input: Procedures["grants.end"]["input"]) => call("grants.end", input),
     },
     access: {
       check: (input: Procedures["access.check"]["input"]) => call("access.check", input),

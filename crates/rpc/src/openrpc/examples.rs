@@ -87,6 +87,17 @@ fn example(procedure: &str) -> Value {
             "personIds": [PERSON],
             "doorcode": { "policy": "random" },
         }),
+        "grants.update" => json!({
+            "id": GRANT,
+            "expectedVersion": 3,
+            "endsAt": "2026-09-30T00:00:00Z",
+            "doors": [{ "doorId": DOOR, "schedule": [{ "days": ["mon", "wed", "fri"], "start": "06:30", "end": "10:00" }] }],
+        }),
+        "grants.addPeople" => {
+            json!({ "id": GRANT, "personIds": [PERSON], "doorcode": { "policy": "preferred", "code": "482913" } })
+        }
+        "grants.removePeople" => json!({ "id": GRANT, "personIds": [PERSON] }),
+        "grants.end" => json!({ "id": GRANT, "at": AT }),
         "access.check" => json!({ "personId": PERSON, "doorId": DOOR, "at": AT }),
         "keys.summary" => json!({ "developmentId": DEVELOPMENT }),
         "keys.sendSms" => json!({
