@@ -908,6 +908,13 @@ export type Offboarding = {
 	complete: boolean,
 };
 
+/**  What became of the card a keycard replaces (`grants.replaceKeycard`). */
+export type OldCard = 
+/**  The card is marked lost in the register. */
+"lost" | 
+/**  The card came back: it is returned in the register. */
+"returned";
+
 /**
  *  The OpenRPC document: a JSON object whose shape is the OpenRPC meta-schema's
  *  `OpenrpcDocument` (the `@open-rpc/meta-schema` package has its TypeScript type).
@@ -1006,6 +1013,19 @@ export type RemoveGrantPeopleInput = {
 	id: string,
 	/**  1 to 500 people; those who do not hold the grant are passed over. */
 	personIds: string[],
+};
+
+export type ReplaceKeycardInput = {
+	/**  The grant. */
+	id: string,
+	/**  A person of the grant with an active keycard. */
+	personId: string,
+	/**  What became of the old card: marked `lost`, or `returned`. */
+	oldCard: OldCard,
+	/**  How the new card is chosen (default `random`). */
+	policy?: AllocationPolicy,
+	/**  The card for `preferred` / `strict`. */
+	keyRef?: string | null,
 };
 
 /**  `keys.revealAccessCode`: the value, and the ledger entry that recorded the reveal. */
@@ -1372,6 +1392,7 @@ export type Procedures = {
   "grants.addPeople": { input: AddGrantPeopleInput; output: Grant };
   "grants.removePeople": { input: RemoveGrantPeopleInput; output: Grant };
   "grants.end": { input: EndGrantInput; output: Grant };
+  "grants.replaceKeycard": { input: ReplaceKeycardInput; output: Grant };
   "access.check": { input: AccessCheckInput; output: AccessCheck };
   "keys.summary": { input: SummaryInput; output: Summary };
   "keys.sendSms": { input: SendSmsInput; output: SendSmsOutput };
@@ -1549,6 +1570,7 @@ export function createClient(options: ClientOptions) {
       addPeople: (input: Procedures["grants.addPeople"]["input"]) => call("grants.addPeople", input),
       removePeople: (input: Procedures["grants.removePeople"]["input"]) => call("grants.removePeople", input),
       end: (input: Procedures["grants.end"]["input"]) => call("grants.end", input),
+      replaceKeycard: (input: Procedures["grants.replaceKeycard"]["input"]) => call("grants.replaceKeycard", input),
     },
     access: {
       check: (input: Procedures["access.check"]["input"]) => call("access.check", input),

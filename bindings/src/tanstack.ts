@@ -125,6 +125,7 @@ export const WRITE_PROCEDURES = [
   "grants.addPeople",
   "grants.removePeople",
   "grants.end",
+  "grants.replaceKeycard",
   "keys.sendSms",
   "settings.update",
   "settings.updateSms",
@@ -288,6 +289,7 @@ export function createQueryOptions(client: Client) {
       addPeople: { mutationOptions: () => mutationOptions(call, "grants.addPeople") },
       removePeople: { mutationOptions: () => mutationOptions(call, "grants.removePeople") },
       end: { mutationOptions: () => mutationOptions(call, "grants.end") },
+      replaceKeycard: { mutationOptions: () => mutationOptions(call, "grants.replaceKeycard") },
     },
     access: {
       check: {

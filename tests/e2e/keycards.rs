@@ -183,4 +183,49 @@ on_both_databases! {
         assert_eq!(grant["keycards"][0]["keyId"], theirs["id"]);
         assert_eq!(status_of(&app.owner, &ours).await, "in_stock");
     }
+
+    async fn a_replaced_keycard_marks_the_old_card_and_issues_another(app: TestApp) {
+        let o = &app.owner;
+        let dev = app.development("Oak Park").await;
+        let front = o.ok("doors.create", json!({"developmentId": dev["id"], "name": "Front", "kind": "entrance"})).await;
+        let (kc1, kc2, kc3) = (card(&app, &dev, "KC-01").await, card(&app, &dev, "KC-02").await, card(&app, &dev, "KC-03").await);
+        let (ann, bob) = (person(&app, "Ann").await, person(&app, "Bob").await);
+        let grant = o.ok("grants.create", grant_params(&dev, &front, &[&ann], json!({"policy": "strict", "keyRef": "KC-01"}))).await;
+        let lost = o.ok("grants.replaceKeycard", json!({"id": grant["id"], "personId": ann["id"], "oldCard": "lost"})).await;
+        assert_eq!(lost["keycards"].as_array().unwrap().len(), 1);
+        assert_eq!((lost["keycards"][0]["keyId"].clone(), lost["keycards"][0]["personId"].clone()), (kc2["id"].clone(), ann["id"].clone()));
+        assert_eq!(status_of(o, &kc1).await, "lost");
+        assert_eq!(status_of(o, &kc2).await, "issued");
+        assert_eq!(o.ok("keys.keyHistory", json!({"id": kc1["id"]})).await["items"][0]["action"], "marked_lost");
+        assert_eq!(o.ok("grants.get", json!({"id": grant["id"]})).await, lost);
+        // returned, strict onto the card asked for.
+        let returned = o.ok("grants.replaceKeycard", json!({"id": grant["id"], "personId": ann["id"], "oldCard": "returned",
+            "policy": "strict", "keyRef": "kc-03"})).await;
+        assert_eq!(returned["keycards"][0]["keyId"], kc3["id"]);
+        assert_eq!(status_of(o, &kc2).await, "returned");
+        let events = o.ok("audit.list", json!({"action": "grant.keycardReplaced"})).await;
+        assert_eq!(events["total"], 2);
+        // No free card: KEYCARD_UNAVAILABLE, and nothing changes (KC-03 still Ann's, issued).
+        let refused = o.err("grants.replaceKeycard", json!({"id": grant["id"], "personId": ann["id"], "oldCard": "lost"})).await;
+        refused.assert_kind(-32009, "KEYCARD_UNAVAILABLE");
+        assert_eq!(status_of(o, &kc3).await, "issued");
+        assert_eq!(o.ok("grants.get", json!({"id": grant["id"]})).await, returned);
+        // Bad input; a person without a keycard; another organisation; roles.
+        for (params, field) in [
+            (json!({"id": grant["id"], "personId": ann["id"], "oldCard": "stolen"}), "oldCard"),
+            (json!({"id": grant["id"], "personId": ann["id"], "oldCard": "lost", "policy": "strict"}), "keyRef"),
+            (json!({"id": grant["id"], "personId": ann["id"], "oldCard": "lost", "keyRef": "KC-01"}), "keyRef"),
+            (json!({"id": grant["id"], "personId": bob["id"], "oldCard": "lost"}), "personId"),
+        ] {
+            o.err("grants.replaceKeycard", params).await.assert_invalid(field);
+        }
+        let other = app.other_organisation().await;
+        other.err("grants.replaceKeycard", json!({"id": grant["id"], "personId": ann["id"], "oldCard": "lost"})).await
+            .assert_kind(-32004, "NOT_FOUND");
+        let installer = app.user("installer").await;
+        installer.err("grants.replaceKeycard", json!({"id": grant["id"], "personId": ann["id"], "oldCard": "lost"})).await
+            .assert_kind(-32003, "FORBIDDEN");
+        assert_eq!(status_of(o, &kc3).await, "issued");
+        assert_eq!(o.ok("audit.list", json!({"action": "grant.keycardReplaced"})).await["total"], 2);
+    }
 }

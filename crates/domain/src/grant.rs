@@ -103,6 +103,16 @@ pub struct Doorcode {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+text_enum! {
+    /// What became of the card a keycard replaces (`grants.replaceKeycard`).
+    OldCard {
+        /// The card is marked lost in the register.
+        Lost = "lost",
+        /// The card came back: it is returned in the register.
+        Returned = "returned",
+    }
+}
+
 /// A person's keycard under a grant: a `card` key of the register, issued to them while
 /// the keycard is active.
 #[derive(Debug, Clone, PartialEq, Serialize, Type)]
@@ -129,9 +139,10 @@ pub struct KeycardRequest {
 }
 
 impl KeycardRequest {
-    /// `field` names the request's place in the params (`keycard`), for the errors.
+    /// `field` names the request's place in the params (`keycard`; `""`: at the top), for
+    /// the errors.
     pub fn new(field: &str, policy: AllocationPolicy, key_ref: Option<&str>) -> crate::Result<KeycardRequest> {
-        let key_ref_field = format!("{field}.keyRef");
+        let key_ref_field = if field.is_empty() { "keyRef".to_owned() } else { format!("{field}.keyRef") };
         let key_ref = match key_ref {
             None => None,
             Some(raw) => Some(crate::key_ref::normalise_key_ref(raw).map_err(|e| match e {

@@ -274,6 +274,7 @@ mod tests {
             ("grants.addPeople", Signed(Edit)),
             ("grants.removePeople", Signed(Edit)),
             ("grants.end", Signed(Edit)),
+            ("grants.replaceKeycard", Signed(Edit)),
             ("access.check", Signed(Read)),
             ("keys.summary", Signed(Read)),
             ("keys.sendSms", Signed(SendSms)),

@@ -98,6 +98,7 @@ fn example(procedure: &str) -> Value {
         }
         "grants.removePeople" => json!({ "id": GRANT, "personIds": [PERSON] }),
         "grants.end" => json!({ "id": GRANT, "at": AT }),
+        "grants.replaceKeycard" => json!({ "id": GRANT, "personId": PERSON, "oldCard": "lost", "policy": "random" }),
         "access.check" => json!({ "personId": PERSON, "doorId": DOOR, "at": AT }),
         "keys.summary" => json!({ "developmentId": DEVELOPMENT }),
         "keys.sendSms" => json!({

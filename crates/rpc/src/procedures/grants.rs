@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use keyward_domain::doorcode::{AllocationPolicy, DoorcodeRequest};
-use keyward_domain::grant::{AccessCheck, Grant, KeycardRequest};
+use keyward_domain::grant::{AccessCheck, Grant, KeycardRequest, OldCard};
 use keyward_domain::schedule::{AccessPeriod, Schedule, ScheduleWindow};
 use keyward_domain::validate::{self, SHORT_TEXT_MAX};
 use keyward_domain::{Capability, Error, Page, Secret};
@@ -188,6 +188,40 @@ pub(super) fn doorcode_request(input: Option<DoorcodeInput>, people: usize) -> R
         return Err(Error::invalid("doorcode.code", "is given for exactly one person"));
     }
     Ok(Some(request))
+}
+
+#[derive(Debug, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReplaceKeycardInput {
+    /// The grant.
+    pub id: String,
+    /// A person of the grant with an active keycard.
+    pub person_id: String,
+    /// What became of the old card: marked `lost`, or `returned`.
+    pub old_card: OldCard,
+    /// How the new card is chosen (default `random`).
+    #[serde(default)]
+    pub policy: AllocationPolicy,
+    /// The card for `preferred` / `strict`.
+    #[serde(default)]
+    pub key_ref: Option<String>,
+}
+
+pub struct ReplaceKeycard;
+impl Procedure for ReplaceKeycard {
+    const NAME: &'static str = "grants.replaceKeycard";
+    const ACCESS: Access = Access::Signed(Capability::Edit);
+    type Input = ReplaceKeycardInput;
+    type Output = Grant;
+
+    async fn call(call: Call<'_>, input: ReplaceKeycardInput) -> Result<Grant, Error> {
+        let actor = call.actor()?.clone();
+        let request = KeycardRequest::new("", input.policy, input.key_ref.as_deref())?;
+        call.app
+            .db
+            .write(move |c| grants::replace_keycard(c, &actor, &input.id, &input.person_id, input.old_card, &request))
+            .await
+    }
 }
 
 #[derive(Debug, Deserialize, Type)]

@@ -95,6 +95,7 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<grant_edits::AddGrantPeople>();
     v.visit::<grant_edits::RemoveGrantPeople>();
     v.visit::<grant_edits::EndGrant>();
+    v.visit::<grants::ReplaceKeycard>();
     v.visit::<grants::CheckAccess>();
 
     v.visit::<summary::KeysSummary>();

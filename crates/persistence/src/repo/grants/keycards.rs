@@ -8,12 +8,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use keyward_domain::doorcode::AllocationPolicy;
 use keyward_domain::entities::KeyType;
-use keyward_domain::grant::{CredentialStatus, Keycard, KeycardRequest};
-use keyward_domain::{Actor, Error, KeyStatus};
+use keyward_domain::grant::{CredentialEndReason, CredentialStatus, Grant, Keycard, KeycardRequest, OldCard};
+use keyward_domain::{Actor, Error, FieldChange, KeyStatus, Transition};
 
-use super::credential_state;
+use super::{assemble_one, credential_state, find};
 use crate::connection::AnyConnection;
 use crate::error::StoreResult;
+use crate::repo::audit::{self, NewEvent};
 use crate::repo::keys::{self, TransitionDetails};
 use crate::schema::{keycards, keys as key_table};
 use crate::time;
@@ -145,4 +146,75 @@ pub(super) fn active_of(conn: &mut AnyConnection, org_id: &str, grant_ids: &[&st
         ))
         .load(conn)?;
     rows.into_iter().map(KeycardRow::into_keycard).collect()
+}
+
+/// `grants.replaceKeycard`: the person's active keycard under the grant ends (`replaced`),
+/// its card is marked lost or returned through the register's transition (left as it is
+/// if it already is), and another card is allocated by `request`; one transaction, under
+/// the organisation's lock. A person without an active keycard is INVALID_INPUT
+/// `personId`; no free card is KEYCARD_UNAVAILABLE and nothing changes.
+pub fn replace(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    grant_id: &str,
+    person_id: &str,
+    old_card: OldCard,
+    request: &KeycardRequest,
+) -> StoreResult<Grant> {
+    let org_id = actor.org_id.as_str();
+    crate::repo::lock_organisation(conn, org_id)?;
+    let grant = find(conn, org_id, grant_id)?;
+    crate::repo::people::person_ref(conn, org_id, person_id)?;
+    let current: Option<(String, String, String)> = keycards::table
+        .inner_join(key_table::table)
+        .filter(keycards::org_id.eq(org_id))
+        .filter(keycards::grant_id.eq(grant_id))
+        .filter(keycards::person_id.eq(person_id))
+        .filter(keycards::status.eq(CredentialStatus::Active.as_str()))
+        .select((keycards::id, keycards::key_id, key_table::key_ref))
+        .first(conn)
+        .optional()?;
+    let Some((keycard_id, old_key_id, old_key_ref)) = current else {
+        return Err(Error::invalid("personId", "has no keycard under this grant").into());
+    };
+    let now = time::now();
+    diesel::update(keycards::table.filter(keycards::id.eq(&keycard_id)))
+        .set((
+            keycards::status.eq(CredentialStatus::Ended.as_str()),
+            keycards::end_reason.eq(CredentialEndReason::Replaced.as_str()),
+            keycards::ended_at.eq(now),
+        ))
+        .execute(conn)?;
+    let transition = match old_card {
+        OldCard::Lost => Transition::MarkLost,
+        OldCard::Returned => Transition::Return,
+    };
+    if keys::get(conn, org_id, &old_key_id)?.status != transition.to() {
+        let details = TransitionDetails { notes: Some("Keycard replaced".to_owned()), ..TransitionDetails::default() };
+        keys::transition(conn, actor, &old_key_id, transition, details)?;
+    }
+    allocate(conn, actor, &grant.development_id, (&grant.id, &grant.name), person_id, request, now)?;
+    let assembled = assemble_one(conn, grant)?;
+    let new_key_ref = assembled
+        .keycards
+        .iter()
+        .find(|card| card.person_id == person_id)
+        .map(|card| card.key_ref.clone())
+        .unwrap_or_default();
+    audit::record(
+        conn,
+        actor,
+        NewEvent {
+            action: "grant.keycardReplaced",
+            entity_type: "grant",
+            entity_id: grant_id,
+            summary: format!("Keycard {old_key_ref} of grant {} replaced by {new_key_ref}", assembled.name),
+            changes: vec![
+                FieldChange::new("personId", None::<&str>, Some(person_id)),
+                FieldChange::new("keyRef", Some(&old_key_ref), Some(&new_key_ref)),
+                FieldChange::new("oldCard", None::<&str>, Some(old_card.as_str())),
+            ],
+        },
+    )?;
+    Ok(assembled)
 }

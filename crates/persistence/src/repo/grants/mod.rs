@@ -18,6 +18,7 @@ use keyward_domain::{Error, Page, PageRequest};
 
 pub use check::check;
 pub use edit::{GrantPatch, add_people, end, remove_people, update};
+pub use keycards::replace as replace_keycard;
 pub use write::{NewGrant, create};
 
 use super::people::Listed;
