@@ -419,6 +419,9 @@ export type DoorcodeInput = {
 	code?: string | null,
 };
 
+/**  The number of digits of generated doorcodes: 4 to 8, an organisation setting. */
+export type DoorcodeLength = number;
+
 /**  The result of procedures that answer nothing but success: `{}`. */
 export type Empty = Record<string, never>;
 
@@ -933,6 +936,8 @@ export type OrganisationSettings = {
 	 *  each reveal in the code-exposure ledger.
 	 */
 	maskCodesInLists: boolean,
+	/**  The number of digits of random doorcodes: 4 to 8, default 6. */
+	doorcodeLength: DoorcodeLength,
 };
 
 /**  One page of a list, with the total number of matching items. */
@@ -1242,6 +1247,8 @@ export type UpdateGrantInput = {
 export type UpdateInput = {
 	/**  Hide code values in every answer but `keys.revealAccessCode`. */
 	maskCodesInLists?: boolean | null,
+	/**  The number of digits of random doorcodes: 4 to 8. */
+	doorcodeLength?: number | null,
 };
 
 /**

@@ -359,3 +359,47 @@ on_both_databases! {
         assert_eq!(lookups.len(), 20);
     }
 }
+
+on_both_databases! {
+    async fn the_owner_sets_the_doorcode_length(app: TestApp) {
+        let o = &app.owner;
+        assert_eq!(o.ok("settings.get", json!({})).await["doorcodeLength"], 6);
+        let set = o.ok("settings.update", json!({"doorcodeLength": 4})).await;
+        assert_eq!(set, json!({"maskCodesInLists": false, "doorcodeLength": 4}));
+        let housekeeping = app.user("housekeeping").await;
+        assert_eq!(housekeeping.ok("settings.get", json!({})).await, set);
+        let event = &events(&app, "organisation.settingsUpdated").await["items"][0];
+        assert_eq!(event["changes"], json!([{"field": "doorcodeLength", "from": "6", "to": "4"}]));
+        // The same again changes nothing; bad lengths are refused, and nothing changes.
+        o.ok("settings.update", json!({"doorcodeLength": 4})).await;
+        for bad in [json!(3), json!(9), json!(0), json!(-6), json!("6"), json!(6.5)] {
+            o.err("settings.update", json!({"doorcodeLength": bad})).await.assert_invalid("doorcodeLength");
+        }
+        for role in ["manager", "team", "installer"] {
+            app.user(role).await.err("settings.update", json!({"doorcodeLength": 8})).await.assert_kind(-32003, "FORBIDDEN");
+        }
+        assert_eq!(events(&app, "organisation.settingsUpdated").await["total"], 1);
+        // Another organisation keeps its own.
+        let other = app.other_organisation().await;
+        assert_eq!(other.ok("settings.get", json!({})).await["doorcodeLength"], 6);
+        assert_eq!(o.ok("settings.get", json!({})).await["doorcodeLength"], 4);
+
+        // `random` draws codes of that length. The value is never answered, but its sealed
+        // form is base64 of nonce (12) + code + tag (16) bytes: 44 characters for 4 digits,
+        // 48 for 6.
+        let dev = app.development("Oak Park").await;
+        let front = door(&app, &dev, "Front entrance").await;
+        let ann = person(&app, "Ann").await;
+        let grant = |name: &str| json!({"developmentId": dev["id"], "name": name, "startsAt": "2027-01-01T00:00:00Z",
+            "doors": [{"doorId": front["id"]}], "personIds": [ann["id"]], "doorcode": {"policy": "random"}});
+        let sealed_length = |grant: &Value| {
+            app.db.texts(&format!("SELECT CAST(LENGTH(code_sealed) AS TEXT) AS v FROM doorcodes WHERE id = '{}'",
+                grant["doorcodes"][0]["id"].as_str().unwrap()))
+        };
+        let short = o.ok("grants.create", grant("Four digits")).await;
+        assert_eq!(sealed_length(&short), ["44"]);
+        o.ok("settings.update", json!({"doorcodeLength": 6})).await;
+        let long = o.ok("grants.create", grant("Six digits")).await;
+        assert_eq!(sealed_length(&long), ["48"]);
+    }
+}

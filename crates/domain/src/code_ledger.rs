@@ -137,6 +137,8 @@ pub struct OrganisationSettings {
     /// Code values are `null` in every answer but `keys.revealAccessCode`, which records
     /// each reveal in the code-exposure ledger.
     pub mask_codes_in_lists: bool,
+    /// The number of digits of random doorcodes: 4 to 8, default 6.
+    pub doorcode_length: crate::doorcode::DoorcodeLength,
 }
 
 #[cfg(test)]

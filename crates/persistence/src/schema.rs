@@ -11,6 +11,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamp,
         mask_codes_in_lists -> Bool,
+        doorcode_length -> Integer,
     }
 }
 

@@ -88,14 +88,14 @@ on_both_databases! {
     async fn masking_hides_values_in_every_answer_but_a_reveal(app: TestApp) {
         let (dev, code) = gate_code(&app, json!({})).await;
         let housekeeping = app.user("housekeeping").await;
-        assert_eq!(housekeeping.ok("settings.get", json!({})).await, json!({"maskCodesInLists": false}));
+        assert_eq!(housekeeping.ok("settings.get", json!({})).await, json!({"maskCodesInLists": false, "doorcodeLength": 6}));
         assert_eq!(app.owner.ok("keys.listAccessCodes", json!({})).await["items"][0]["code"], CODE);
 
         assert_eq!(
             app.owner.ok("settings.update", json!({"maskCodesInLists": true})).await,
-            json!({"maskCodesInLists": true})
+            json!({"maskCodesInLists": true, "doorcodeLength": 6})
         );
-        assert_eq!(housekeeping.ok("settings.get", json!({})).await, json!({"maskCodesInLists": true}));
+        assert_eq!(housekeeping.ok("settings.get", json!({})).await, json!({"maskCodesInLists": true, "doorcodeLength": 6}));
         let list = app.owner.ok("keys.listAccessCodes", json!({})).await;
         assert_eq!(list["items"][0]["code"], Value::Null);
         assert_eq!(app.owner.ok("keys.listAccessCodes", json!({"search": CODE})).await["total"], 0, "no search by value");
@@ -108,12 +108,12 @@ on_both_databases! {
         assert_eq!(updated["code"], Value::Null);
         assert_eq!(app.owner.ok("keys.revealAccessCode", json!({"id": code["id"]})).await["code"], CODE);
 
-        app.owner.ok("settings.update", json!({"maskCodesInLists": false})).await;
+        app.owner.ok("settings.update", json!({"maskCodesInLists": false, "doorcodeLength": 6})).await;
         assert_eq!(app.owner.ok("keys.listAccessCodes", json!({"search": CODE})).await["items"][0]["code"], CODE);
         let events = app.owner.ok("audit.list", json!({"action": "organisation.settingsUpdated"})).await;
         assert_eq!(events["total"], 2);
         // Unchanged: no event.
-        app.owner.ok("settings.update", json!({"maskCodesInLists": false})).await;
+        app.owner.ok("settings.update", json!({"maskCodesInLists": false, "doorcodeLength": 6})).await;
         app.owner.ok("settings.update", json!({})).await;
         assert_eq!(app.owner.ok("audit.list", json!({"action": "organisation.settingsUpdated"})).await["total"], 2);
     }

@@ -2,8 +2,9 @@
 //! them; `settings.update`: the owner) and its SMS settings (owner only; the auth token is
 //! sealed at rest and never answered).
 
+use keyward_domain::doorcode::DoorcodeLength;
 use keyward_domain::{Capability, Error, OrganisationSettings, Secret, SmsSettings, validate};
-use keyward_persistence::repo::org_settings;
+use keyward_persistence::repo::org_settings::{self, SettingsPatch};
 use keyward_persistence::repo::sms::{self, NewSettings};
 use keyward_sms::phone;
 use serde::Deserialize;
@@ -33,6 +34,9 @@ pub struct UpdateInput {
     /// Hide code values in every answer but `keys.revealAccessCode`.
     #[serde(default)]
     pub mask_codes_in_lists: Option<bool>,
+    /// The number of digits of random doorcodes: 4 to 8.
+    #[serde(default)]
+    pub doorcode_length: Option<i32>,
 }
 
 pub struct Update;
@@ -44,13 +48,11 @@ impl Procedure for Update {
 
     async fn call(call: Call<'_>, input: UpdateInput) -> Result<OrganisationSettings, Error> {
         let actor = call.actor()?.clone();
-        call.app
-            .db
-            .write(move |c| match input.mask_codes_in_lists {
-                Some(mask) => org_settings::set_mask_codes_in_lists(c, &actor, mask),
-                None => org_settings::view(c, &actor.org_id),
-            })
-            .await
+        let patch = SettingsPatch {
+            mask_codes_in_lists: input.mask_codes_in_lists,
+            doorcode_length: input.doorcode_length.map(|n| DoorcodeLength::new("doorcodeLength", n)).transpose()?,
+        };
+        call.app.db.write(move |c| org_settings::update(c, &actor, patch)).await
     }
 }
 

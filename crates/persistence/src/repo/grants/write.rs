@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use keyward_domain::doorcode::{self, DoorcodeLength, DoorcodeRequest, NotAllocated};
+use keyward_domain::doorcode::{self, DoorcodeRequest, NotAllocated};
 use keyward_domain::entities::CodeStatus;
 use keyward_domain::grant::{CredentialStatus, Grant, GrantStatus, KeycardRequest};
 use keyward_domain::schedule::{AccessPeriod, Schedule};
@@ -194,6 +194,7 @@ pub(super) fn allocate(
     request: &DoorcodeRequest,
     now: NaiveDateTime,
 ) -> StoreResult<()> {
+    let length = crate::repo::org_settings::doorcode_length(conn, org_id)?;
     let mut failure: Option<StoreError> = None;
     let allocated = {
         let mut taken = |code: &Secret| {
@@ -207,7 +208,7 @@ pub(super) fn allocate(
                 }
             }
         };
-        doorcode::allocate(request, DoorcodeLength::DEFAULT, &mut rand::rng(), &mut taken)
+        doorcode::allocate(request, length, &mut rand::rng(), &mut taken)
     };
     if let Some(e) = failure {
         return Err(e);
