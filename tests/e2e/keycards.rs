@@ -228,4 +228,40 @@ on_both_databases! {
         assert_eq!(status_of(o, &kc3).await, "issued");
         assert_eq!(o.ok("audit.list", json!({"action": "grant.keycardReplaced"})).await["total"], 2);
     }
+
+    async fn removing_a_person_or_ending_the_grant_ends_their_keycards_and_asks_the_cards_back(app: TestApp) {
+        let o = &app.owner;
+        let dev = app.development("Oak Park").await;
+        let front = o.ok("doors.create", json!({"developmentId": dev["id"], "name": "Front", "kind": "entrance"})).await;
+        let (kc1, kc2) = (card(&app, &dev, "KC-01").await, card(&app, &dev, "KC-02").await);
+        let (ann, bob) = (person(&app, "Ann").await, person(&app, "Bob").await);
+        let grant = o.ok("grants.create", grant_params(&dev, &front, &[&ann, &bob], json!({"policy": "random"}))).await;
+        let card_of = |grant: &Value, who: &Value| {
+            grant["keycards"].as_array().unwrap().iter().find(|c| c["personId"] == who["id"]).map(|c| c["keyId"].clone())
+        };
+        let (ann_card, bob_card) = (card_of(&grant, &ann).unwrap(), card_of(&grant, &bob).unwrap());
+        assert_eq!(HashSet::from([ann_card.clone(), bob_card.clone()]), HashSet::from([kc1["id"].clone(), kc2["id"].clone()]));
+        let key = |id: Value| async move { o.ok("keys.getKey", json!({"id": id})).await };
+
+        let removed = o.ok("grants.removePeople", json!({"id": grant["id"], "personIds": [ann["id"]]})).await;
+        assert_eq!((card_of(&removed, &ann), card_of(&removed, &bob)), (None, Some(bob_card.clone())), "{removed}");
+        let card = key(ann_card.clone()).await;
+        assert_eq!((card["status"].clone(), card["returnRequested"].clone()), (json!("issued"), json!(true)), "{card}");
+        assert_eq!(key(bob_card.clone()).await["returnRequested"], false);
+        let event = &o.ok("audit.list", json!({"action": "grant.peopleRemoved"})).await["items"][0];
+        assert!(event["changes"].as_array().unwrap().iter().any(|c| c["field"] == "keycardsEnded" && c["to"] == "1"), "{event}");
+        // The card is still with Ann: never offered to anyone else until it comes back.
+        let carl = person(&app, "Carl").await;
+        o.err("grants.create", grant_params(&dev, &front, &[&carl], json!({"policy": "random"}))).await
+            .assert_kind(-32009, "KEYCARD_UNAVAILABLE");
+
+        let ended = o.ok("grants.end", json!({"id": grant["id"]})).await;
+        assert_eq!(ended["keycards"], json!([]), "{ended}");
+        assert_eq!(key(bob_card).await["returnRequested"], true);
+        // Once Ann's card is returned it is free again.
+        o.ok("keys.returnKey", json!({"id": ann_card})).await;
+        o.ok("keys.returnToStock", json!({"id": ann_card})).await;
+        let again = o.ok("grants.create", grant_params(&dev, &front, &[&carl], json!({"policy": "random"}))).await;
+        assert_eq!(card_of(&again, &carl), Some(ann_card));
+    }
 }

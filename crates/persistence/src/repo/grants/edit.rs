@@ -14,6 +14,7 @@ use keyward_domain::grant::{CredentialEndReason, CredentialStatus, Grant, GrantS
 use keyward_domain::schedule::{AccessPeriod, Schedule};
 use keyward_domain::{Actor, Error, FieldChange, Secret};
 
+use super::keycards;
 use super::write::{allocate, check_doors, check_people, insert_door, insert_person};
 use super::{GrantRow, assemble_one, corrupt, find, schedule_json, schedule_of};
 use crate::connection::AnyConnection;
@@ -123,7 +124,8 @@ pub fn add_people(
 }
 
 /// Takes the grant from people: their doorcodes end (`person_removed`), which frees the
-/// codes at those doors. People who do not hold it are passed over.
+/// codes at those doors, and their keycards end with the cards asked back. People who do
+/// not hold it are passed over.
 pub fn remove_people(conn: &mut AnyConnection, actor: &Actor, id: &str, person_ids: &[String]) -> StoreResult<Grant> {
     let org_id = actor.org_id.as_str();
     let mut row = changeable(conn, org_id, id)?;
@@ -133,6 +135,7 @@ pub fn remove_people(conn: &mut AnyConnection, actor: &Actor, id: &str, person_i
     }
     let now = time::now();
     let ended = end_doorcodes(conn, &row, Some(&removed), None, CredentialEndReason::PersonRemoved, now)?;
+    let cards = keycards::end_active(conn, org_id, &row.id, Some(&removed), CredentialEndReason::PersonRemoved, now)?;
     diesel::delete(
         grant_people::table.filter(grant_people::grant_id.eq(&row.id)).filter(grant_people::person_id.eq_any(&removed)),
     )
@@ -140,6 +143,7 @@ pub fn remove_people(conn: &mut AnyConnection, actor: &Actor, id: &str, person_i
     let changes = vec![
         FieldChange::new("personIds", Some(removed.join(",")), None::<&str>),
         FieldChange::new("doorcodesEnded", None::<&str>, Some(ended)),
+        FieldChange::new("keycardsEnded", None::<&str>, Some(cards)),
     ];
     save(conn, &mut row, now)?;
     record(conn, actor, GRANT, (&row.id, &row.name), "peopleRemoved", changes)?;
@@ -167,10 +171,12 @@ pub fn end(conn: &mut AnyConnection, actor: &Actor, id: &str, at: Option<DateTim
     new.status = GrantStatus::Ended.as_str().to_owned();
     new.ended_at = Some(now);
     let ended = end_doorcodes(conn, &old, None, None, CredentialEndReason::GrantEnded, now)?;
+    let cards = keycards::end_active(conn, org_id, &old.id, None, CredentialEndReason::GrantEnded, now)?;
     let instant = |at: Option<NaiveDateTime>| at.map(|at| time::from_db(at).to_rfc3339());
     let mut changes = vec![FieldChange::new("status", Some(GrantStatus::Active), Some(GrantStatus::Ended))];
     diff(&mut changes, "endsAt", &instant(old.ends_at), &instant(new.ends_at));
     changes.push(FieldChange::new("doorcodesEnded", None::<&str>, Some(ended)));
+    changes.push(FieldChange::new("keycardsEnded", None::<&str>, Some(cards)));
     save(conn, &mut new, now)?;
     record(conn, actor, GRANT, (&new.id, &new.name), "ended", changes)?;
     assemble_one(conn, new)

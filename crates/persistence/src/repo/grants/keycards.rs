@@ -124,6 +124,50 @@ impl KeycardRow {
     }
 }
 
+/// Ends the grant's active keycards, of these people only (`None`: everyone's), with
+/// `reason`, and asks their cards back (`returnRequested`, the version moves, as
+/// offboarding does): the card stays issued to the person until it is returned, so the
+/// register still says who has it (decision 106). Answers how many ended.
+pub(super) fn end_active(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    grant_id: &str,
+    people: Option<&[String]>,
+    reason: CredentialEndReason,
+    now: NaiveDateTime,
+) -> StoreResult<usize> {
+    let mut active = keycards::table
+        .filter(keycards::org_id.eq(org_id))
+        .filter(keycards::grant_id.eq(grant_id))
+        .filter(keycards::status.eq(CredentialStatus::Active.as_str()))
+        .select((keycards::id, keycards::key_id))
+        .into_boxed();
+    if let Some(people) = people {
+        active = active.filter(keycards::person_id.eq_any(people));
+    }
+    let (ids, cards): (Vec<String>, Vec<String>) = active.load::<(String, String)>(conn)?.into_iter().unzip();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(keycards::table.filter(keycards::id.eq_any(&ids)))
+        .set((
+            keycards::status.eq(CredentialStatus::Ended.as_str()),
+            keycards::end_reason.eq(reason.as_str()),
+            keycards::ended_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::update(
+        key_table::table
+            .filter(key_table::org_id.eq(org_id))
+            .filter(key_table::id.eq_any(&cards))
+            .filter(key_table::status.eq(KeyStatus::Issued.as_str()))
+            .filter(key_table::return_requested_at.is_null()),
+    )
+    .set((key_table::return_requested_at.eq(Some(now)), key_table::version.eq(key_table::version + 1)))
+    .execute(conn)?;
+    Ok(ids.len())
+}
+
 /// The active keycards of these grants, with their cards' refs: one read by the grants'
 /// ids (`keycards_org_grant_person`), joined to the keys by primary key.
 pub(super) fn active_of(conn: &mut AnyConnection, org_id: &str, grant_ids: &[&str]) -> StoreResult<Vec<Keycard>> {
