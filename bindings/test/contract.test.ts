@@ -89,6 +89,12 @@ const covered: Record<keyof Procedures, true> = {
   "grants.list": true,
   "grants.get": true,
   "grants.create": true,
+  "grants.update": true,
+  "grants.addPeople": true,
+  "grants.removePeople": true,
+  "grants.end": true,
+  "grants.replaceKeycard": true,
+  "keys.setDoors": true,
   "access.check": true,
   "keys.summary": true,
   "keys.sendSms": true,
@@ -632,8 +638,8 @@ describe("keyward contract through the generated client", () => {
   });
 
   it("the code-exposure ledger: reveal, disclosure, exposure, knownBy, maskCodesInLists", async () => {
-    assert.deepEqual(await housekeeping.settings.get(), { maskCodesInLists: false });
-    assert.deepEqual(await owner.settings.update({ maskCodesInLists: true }), { maskCodesInLists: true });
+    assert.deepEqual(await housekeeping.settings.get(), { maskCodesInLists: false, doorcodeLength: 6 });
+    assert.deepEqual(await owner.settings.update({ maskCodesInLists: true }), { maskCodesInLists: true, doorcodeLength: 6 });
     await failsWith(housekeeping.settings.update({ maskCodesInLists: false }), "FORBIDDEN");
     const masked = await owner.keys.listAccessCodes();
     for (const c of masked.items) assert.equal(c.code, null, "masked in lists");
@@ -654,7 +660,7 @@ describe("keyward contract through the generated client", () => {
     const knownBy = await owner.keys.accessCodeKnownBy({ id: codeGate.id, at: told.at });
     assert.ok(knownBy.knownBy.some((k) => k.name === "Pat the plumber" && k.exposureIds.includes(told.id)));
     await failsWith(owner.keys.accessCodeKnownBy({ id: NO_SUCH_ID, at: told.at }), "NOT_FOUND");
-    assert.deepEqual(await owner.settings.update({ maskCodesInLists: false }), { maskCodesInLists: false });
+    assert.deepEqual(await owner.settings.update({ maskCodesInLists: false }), { maskCodesInLists: false, doorcodeLength: 6 });
   });
 
   it("deletes: access code, key, development (DEVELOPMENT_NOT_EMPTY while it has keys or codes)", async () => {
@@ -833,6 +839,46 @@ describe("keyward contract through the generated client", () => {
       "CODE_TAKEN",
     );
     assert.equal(taken.data?.doorId, front.id);
+  });
+
+  it("grant edits, keycards and keys.setDoors: update, addPeople, replaceKeycard, removePeople, end", async () => {
+    const dev = await owner.developments.create({ name: "Keycard Court" });
+    const lobby = await owner.doors.create({ developmentId: dev.id, name: "Lobby", kind: "entrance" });
+    const gym = await owner.doors.create({ developmentId: dev.id, name: "Gym", kind: "amenity" });
+    const master = await owner.keys.createKey({ developmentId: dev.id, keyType: "master_key", label: "Master" });
+    const opens = await owner.keys.setDoors({ id: master.id, doorIds: [lobby.id, gym.id] });
+    assert.deepEqual([...opens.doorIds].sort(), [lobby.id, gym.id].sort());
+    assert.deepEqual((await owner.keys.listKeys({ doorId: gym.id })).items.map((k) => k.id), [master.id]);
+    await failsWith(owner.doors.delete({ id: gym.id }), "DOOR_IN_USE");
+    const cards = [];
+    for (const ref of ["KC-1", "KC-2", "KC-3"]) {
+      cards.push(await owner.keys.createKey({ developmentId: dev.id, keyType: "card", label: "Card", keyRef: ref }));
+    }
+    const cy = await owner.people.create({ name: "Cy Staff", kind: "staff" });
+    const di = await owner.people.create({ name: "Di Staff", kind: "staff" });
+    const grant = await owner.grants.create({
+      developmentId: dev.id,
+      name: "Cleaners",
+      startsAt: "2027-01-01T00:00:00Z",
+      doors: [{ doorId: lobby.id }],
+      personIds: [cy.id],
+      keycard: { policy: "strict", keyRef: "KC-1" },
+    });
+    assert.equal(grant.keycards[0]?.keyRef, "KC-1");
+    const updated = await owner.grants.update({ id: grant.id, name: "Cleaning team", doors: [{ doorId: lobby.id }, { doorId: gym.id }] });
+    assert.equal(updated.name, "Cleaning team");
+    assert.equal(updated.doors.length, 2);
+    const added = await owner.grants.addPeople({ id: grant.id, personIds: [di.id] });
+    assert.equal(added.personIds.length, 2);
+    const replaced = await owner.grants.replaceKeycard({ id: grant.id, personId: cy.id, oldCard: "lost" });
+    assert.notEqual(replaced.keycards.find((k) => k.personId === cy.id)?.keyRef, "KC-1");
+    assert.equal((await owner.keys.getKey({ id: cards[0]!.id })).status, "lost");
+    const removed = await owner.grants.removePeople({ id: grant.id, personIds: [di.id] });
+    assert.deepEqual(removed.personIds, [cy.id]);
+    const ended = await owner.grants.end({ id: grant.id });
+    assert.equal(ended.status, "ended");
+    assert.deepEqual(ended.keycards, []);
+    await failsWith(owner.grants.update({ id: grant.id, name: "Again" }), "INVALID_INPUT");
   });
 
   it("people.offboard and firms.offboard answer the checklist, which people.get and firms.get show", async () => {
