@@ -94,8 +94,11 @@ const covered: Record<keyof Procedures, true> = {
   "grants.removePeople": true,
   "grants.end": true,
   "grants.replaceKeycard": true,
+  "grants.sendCredentials": true,
   "keys.setDoors": true,
   "access.check": true,
+  "reports.doorLog": true,
+  "reports.doorLogCsv": true,
   "keys.summary": true,
   "keys.sendSms": true,
   "settings.get": true,
@@ -839,6 +842,47 @@ describe("keyward contract through the generated client", () => {
       "CODE_TAKEN",
     );
     assert.equal(taken.data?.doorId, front.id);
+  });
+
+  it("grants.sendCredentials, reports.doorLog and reports.doorLogCsv", async () => {
+    const dev = await owner.developments.create({ name: "Log Court" });
+    const front = await owner.doors.create({ developmentId: dev.id, name: "Front", kind: "entrance" });
+    const master = await owner.keys.createKey({ developmentId: dev.id, keyType: "master_key", label: "Master" });
+    await owner.keys.setDoors({ id: master.id, doorIds: [front.id] });
+    const eve = await owner.people.create({ name: "=Eve Staff", kind: "staff", phone: "07400 123457" });
+    await owner.keys.issueKey({ id: master.id, holderId: eve.id });
+    const grant = await owner.grants.create({
+      developmentId: dev.id,
+      name: "Night staff",
+      startsAt: "2027-01-01T00:00:00Z",
+      doors: [{ doorId: front.id }],
+      personIds: [eve.id],
+      doorcode: { policy: "strict", code: "730519" },
+    });
+    const before = (await twilio.requests()).length;
+    const sent = await owner.grants.sendCredentials({ id: grant.id, personId: eve.id });
+    assert.equal(sent.status, "sent");
+    const requests = await twilio.requests();
+    assert.equal(requests.length, before + 1);
+    assert.equal(requests[before]?.fields.get("Body"), "Log Court: your door codes (Night staff): Front 730519 (any time).");
+    await failsWith(housekeeping.grants.sendCredentials({ id: grant.id, personId: eve.id }), "FORBIDDEN");
+
+    const range = { doorId: front.id, from: "2000-01-01T00:00:00Z", to: "2000-12-31T00:00:00Z" };
+    assert.deepEqual((await owner.reports.doorLog(range)).items, []);
+    const now = { doorId: front.id, from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() };
+    const log = await owner.reports.doorLog(now);
+    assert.deepEqual(log.items.map((e) => `${e.source}:${e.action}`), ["key:created", "key:issued", "doorcode:allocated", "doorcode:sent"]);
+    assert.equal(log.nextCursor, null);
+    const keyOnly = await housekeeping.reports.doorLog(now);
+    assert.deepEqual(keyOnly.items.map((e) => e.action), ["created", "issued"]);
+    const bad = await failsWith(owner.reports.doorLog({ ...range, to: range.from }), "INVALID_INPUT");
+    assert.equal(bad.field, "to");
+    const file = await owner.reports.doorLogCsv(now);
+    assert.match(file.filename, /^door-log-.*\.csv$/);
+    const lines = file.csv.trimEnd().split("\r\n");
+    assert.equal(lines[0], "at,source,action,actor,keyRef,keyId,person,personId,grant,grantId,doorcodeId,endReason,id");
+    assert.equal(lines.length, 5);
+    assert.ok(lines[2]?.includes(",'=Eve Staff,"), "a formula cell is neutralised");
   });
 
   it("grant edits, keycards and keys.setDoors: update, addPeople, replaceKeycard, removePeople, end", async () => {

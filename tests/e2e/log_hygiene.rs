@@ -146,7 +146,7 @@ async fn every_secret_bearing_path_at_trace(app: SmsApp) {
         "doors": [{"doorId": door["id"]}], "personIds": [person["id"]], "doorcode": {"policy": policy, "code": code}})
     };
     owner.err("grants.create", grant("random", REFUSED_DOORCODE)).await.assert_invalid("doorcode.code");
-    owner.ok("grants.create", grant("strict", DOORCODE)).await;
+    let staff_grant = owner.ok("grants.create", grant("strict", DOORCODE)).await;
     owner.err("grants.create", grant("strict", DOORCODE)).await.assert_kind(-32009, "CODE_TAKEN");
 
     // The Twilio auth token: refused, then saved (the fake's own, so that sends work).
@@ -172,7 +172,13 @@ async fn every_secret_bearing_path_at_trace(app: SmsApp) {
     assert_unavailable(owner.call("keys.sendSms", request(numbers::FAULT_500, None)).await, true);
     app.fake.script(vec![Scripted { status: 201, delay_ms: Some(5_000), ..Scripted::default() }]);
     assert_unavailable(owner.call("keys.sendSms", request(&mobile(1), None)).await, true);
+    // The doorcode by SMS (`grants.sendCredentials`), to the person's phone.
+    owner.ok("people.update", json!({"id": person["id"], "phone": PHONE})).await;
+    let credentials = json!({"id": staff_grant["id"], "personId": person["id"]});
+    sent(owner.call("grants.sendCredentials", credentials).await);
     let log = logged.stop().await;
+    let doorcode_body = app.fake.requests().last().and_then(|r| r.field("Body").map(str::to_owned));
+    assert!(doorcode_body.is_some_and(|body| body.contains(DOORCODE)), "the doorcode went out by SMS");
 
     // `keyward bootstrap` logs to stderr too.
     let bootstrap = command()

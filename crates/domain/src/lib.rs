@@ -9,6 +9,7 @@ pub mod code_ledger;
 pub mod doors;
 #[macro_use]
 pub mod entities;
+pub mod door_log;
 pub mod doorcode;
 pub mod error;
 pub mod grant;

@@ -410,6 +410,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    doorcode_exposures (id) {
+        id -> Text,
+        org_id -> Text,
+        doorcode_id -> Text,
+        door_id -> Text,
+        grant_id -> Text,
+        person_id -> Text,
+        at -> Timestamp,
+        channel -> Text,
+        sms_id -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
+        actor_name -> Text,
+    }
+}
+
+diesel::table! {
     jobs (id) {
         id -> Text,
         kind -> Text,
@@ -491,6 +507,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     grant_doors,
     grant_people,
     doorcodes,
+    doorcode_exposures,
     jobs,
     keycards
 );

@@ -18,6 +18,7 @@
 
 #[cfg(test)]
 mod bindings;
+pub mod csv_export;
 pub mod error;
 pub mod jobs;
 pub mod jsonrpc;

@@ -2,6 +2,7 @@
 //! the door log.
 
 mod crud;
+mod door_log;
 mod what_opens;
 
 use serde_json::{Value, json};

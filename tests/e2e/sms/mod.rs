@@ -160,6 +160,7 @@ fn retry_after_zero(status: u16) -> Scripted {
     Scripted { status, retry_after: Some("0".to_owned()), ..Scripted::default() }
 }
 
+mod credentials;
 mod limits;
 mod sending;
 mod settings;

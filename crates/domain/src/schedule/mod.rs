@@ -132,6 +132,37 @@ impl Schedule {
             .collect()
     }
 
+    /// The schedule in a few words for a person (an SMS): `any time`, or each window as
+    /// its days (runs joined: `Mon-Fri`) and times, `Mon-Fri 09:00-17:00, Sat 10:00-12:00`.
+    pub fn summary(&self) -> String {
+        if self.is_always() {
+            return "any time".to_owned();
+        }
+        let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let windows = self.windows.iter().map(|window| {
+            let mut runs: Vec<String> = Vec::new();
+            let mut day = 0;
+            while day < 7 {
+                if window.days & (1 << day) == 0 {
+                    day += 1;
+                    continue;
+                }
+                let first = day;
+                while day + 1 < 7 && window.days & (1 << (day + 1)) != 0 {
+                    day += 1;
+                }
+                runs.push(if first == day {
+                    names[first].to_owned()
+                } else {
+                    format!("{}-{}", names[first], names[day])
+                });
+                day += 1;
+            }
+            format!("{} {}-{}", runs.join(","), format_time(window.start), format_time(window.end))
+        });
+        windows.collect::<Vec<_>>().join(", ")
+    }
+
     pub fn is_always(&self) -> bool {
         self.windows.is_empty()
     }

@@ -217,3 +217,14 @@ fn periods_end_after_they_start() {
     let names: Vec<&str> = DeniedReason::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!(names, ["no_grant", "outside_access_period", "out_of_schedule"]);
 }
+
+#[test]
+fn summary_joins_runs_of_days() {
+    assert_eq!(schedule(&[]).summary(), "any time");
+    let windows = [
+        window(&WEEKDAYS, "09:00", "17:30"),
+        window(&[DayOfWeek::Sat], "10:00", "24:00"),
+        window(&[DayOfWeek::Mon, DayOfWeek::Wed, DayOfWeek::Thu, DayOfWeek::Sun], "00:00", "06:00"),
+    ];
+    assert_eq!(schedule(&windows).summary(), "Mon-Fri 09:00-17:30, Sat 10:00-24:00, Mon,Wed-Thu,Sun 00:00-06:00");
+}

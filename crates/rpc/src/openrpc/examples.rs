@@ -99,7 +99,12 @@ fn example(procedure: &str) -> Value {
         "grants.removePeople" => json!({ "id": GRANT, "personIds": [PERSON] }),
         "grants.end" => json!({ "id": GRANT, "at": AT }),
         "grants.replaceKeycard" => json!({ "id": GRANT, "personId": PERSON, "oldCard": "lost", "policy": "random" }),
+        "grants.sendCredentials" => json!({ "id": GRANT, "personId": PERSON, "idempotencyKey": "credentials-7f3a" }),
         "access.check" => json!({ "personId": PERSON, "doorId": DOOR, "at": AT }),
+        "reports.doorLog" => {
+            json!({ "doorId": DOOR, "from": "2026-01-01T00:00:00Z", "to": "2026-04-01T00:00:00Z", "limit": 100 })
+        }
+        "reports.doorLogCsv" => json!({ "doorId": DOOR, "from": "2026-01-01T00:00:00Z", "to": "2026-04-01T00:00:00Z" }),
         "keys.summary" => json!({ "developmentId": DEVELOPMENT }),
         "keys.sendSms" => json!({
             "target": { "type": "accessCode", "id": CODE }, "personId": PERSON, "idempotencyKey": "send-7f3a",

@@ -9,11 +9,13 @@ mod code_ledger;
 mod developments;
 mod discover;
 mod doors;
+mod grant_credentials;
 mod grant_edits;
 mod grants;
 mod key_doors;
 mod keys;
 mod people;
+mod reports;
 mod settings;
 mod sms;
 mod summary;
@@ -96,7 +98,11 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<grant_edits::RemoveGrantPeople>();
     v.visit::<grant_edits::EndGrant>();
     v.visit::<grants::ReplaceKeycard>();
+    v.visit::<grant_credentials::SendCredentials>();
     v.visit::<grants::CheckAccess>();
+
+    v.visit::<reports::DoorLog>();
+    v.visit::<reports::DoorLogCsv>();
 
     v.visit::<summary::KeysSummary>();
     v.visit::<sms::SendSms>();

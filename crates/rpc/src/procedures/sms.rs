@@ -105,6 +105,7 @@ impl Procedure for SendSms {
             segments: 0,
             encoding: "GSM-7",
             exposure: None,
+            doorcodes: Vec::new(),
         };
 
         // A retry under the same key answers the first result, whatever happened to the
@@ -147,7 +148,7 @@ impl Procedure for SendSms {
     }
 }
 
-fn idempotency_key(key: &str) -> Result<String, Error> {
+pub(super) fn idempotency_key(key: &str) -> Result<String, Error> {
     let ok = (1..=255).contains(&key.len())
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
     if ok {
@@ -158,7 +159,7 @@ fn idempotency_key(key: &str) -> Result<String, Error> {
 }
 
 /// The caller's answer for a recorded send: the same for the first call and its replays.
-fn answer(recorded: Recorded) -> Result<SendSmsOutput, Error> {
+pub(super) fn answer(recorded: Recorded) -> Result<SendSmsOutput, Error> {
     match recorded.status.as_str() {
         "sent" | "pending" => Ok(SendSmsOutput {
             sms_id: recorded.id,

@@ -1,6 +1,8 @@
 //! Doors (issue 12): the doors, gates and other openings of a development, which keys and
 //! access codes link to.
 
+pub mod log;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use keyward_domain::{Actor, Door, DoorKind, Error, FieldChange, Page, PageRequest, entities::diff};

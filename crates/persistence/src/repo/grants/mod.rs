@@ -3,6 +3,7 @@
 //! JSON), the people's doorcodes (`write`), and `access.check` (`check`).
 
 mod check;
+pub mod credentials;
 mod edit;
 mod keycards;
 mod write;

@@ -30,7 +30,11 @@ impl StoredSend {
     /// What the audit event of a later outcome says about the send.
     fn attempt(&self) -> Attempt {
         Attempt {
-            target_type: if self.target_type == "key" { "key" } else { "accessCode" },
+            target_type: match self.target_type.as_str() {
+                "key" => "key",
+                "grant" => "grant",
+                _ => "accessCode",
+            },
             target_id: self.target_id.clone(),
             target_name: self.target_id.clone(),
             recipient_name: self.recipient_name.clone(),
@@ -39,6 +43,7 @@ impl StoredSend {
             segments: self.segments,
             encoding: if self.encoding == "UCS-2" { "UCS-2" } else { "GSM-7" },
             exposure: None,
+            doorcodes: Vec::new(),
         }
     }
 }

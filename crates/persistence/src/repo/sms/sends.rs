@@ -11,6 +11,7 @@ use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult, is_unique_violation};
 use crate::repo::access_codes::ledger::{self, Recipient};
 use crate::repo::audit::{self, NewEvent};
+use crate::repo::grants::credentials::{self, DoorcodeSent};
 use crate::schema::{sms_daily_usage, sms_messages};
 use crate::time;
 
@@ -19,7 +20,7 @@ const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// What is being sent to whom (validated); never the body.
 #[derive(Debug, Clone)]
 pub struct Attempt {
-    /// `key` or `accessCode`.
+    /// `key`, `accessCode` or `grant` (a holder's credentials).
     pub target_type: &'static str,
     pub target_id: String,
     /// What the audit log may say about the target (a key ref, a code's label).
@@ -32,6 +33,9 @@ pub struct Attempt {
     /// A code's send: who it reaches and which value it carries, for the code-exposure
     /// ledger (recorded when the provider accepts the message).
     pub exposure: Option<CodeSent>,
+    /// A grant's credentials (`grants.sendCredentials`): the doorcodes the message
+    /// carries, for the doorcode-exposure ledger (recorded when the provider accepts it).
+    pub doorcodes: Vec<DoorcodeSent>,
 }
 
 /// What the ledger records of a code's send.
@@ -319,6 +323,9 @@ pub fn finish(
             ..Recipient::default()
         };
         ledger::record_sms(conn, actor, &attempt.target_id, sent.value_version, who)?;
+    }
+    if matches!(outcome, Outcome::Sent { .. }) && !attempt.doorcodes.is_empty() {
+        credentials::record_sent(conn, actor, sms_id, &attempt.doorcodes)?;
     }
     record_outcome(
         conn,
