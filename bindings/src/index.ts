@@ -355,6 +355,14 @@ export type CredentialEndReason =
 
 export type CredentialStatus = "active" | "ended";
 
+/**  A file answered inside JSON-RPC: its suggested name and its text. */
+export type CsvFile = {
+	/**  `something.csv`: ASCII letters, digits, `-`, `_` and `.` only. */
+	filename: string,
+	/**  UTF-8, a header line first, CRLF line ends. */
+	csv: string,
+};
+
 /**  A day of the week, as schedules name it. */
 export type DayOfWeek = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
 
@@ -394,6 +402,70 @@ export type Door = {
 
 /**  What a door is. */
 export type DoorKind = "entrance" | "gate" | "flat" | "amenity" | "plant_room" | "bin_store" | "car_park" | "lift" | "other";
+
+export type DoorLogCsvInput = {
+	doorId: string,
+	/**  The range `[from, to)`: `from` before `to`, at most 366 days, at most 10,000 events. */
+	from: string,
+	to: string,
+};
+
+/**  One event of a door's log. */
+export type DoorLogEntry = {
+	/**
+	 *  Stable and unique within the door's log (a key movement's id, or the doorcode's id
+	 *  with `:allocated` / `:ended`, or its exposure's id for `sent`).
+	 */
+	id: string,
+	at: string,
+	source: DoorLogSource,
+	/**  A key movement's action (as `keys.keyHistory`), or `allocated`, `ended`, `sent`. */
+	action: string,
+	/**
+	 *  Who recorded it; null for a doorcode's allocation and end (the grant's audit event
+	 *  names who changed the grant).
+	 */
+	actorName: string | null,
+	keyId: string | null,
+	keyRef: string | null,
+	doorcodeId: string | null,
+	grantId: string | null,
+	grantName: string | null,
+	/**  The person the key was issued to (an `issued` movement) or whose doorcode it is. */
+	personId: string | null,
+	/**  The person's name now, or the name the key was issued to. */
+	personName: string | null,
+	/**  Why a doorcode ended (`ended` only). */
+	endReason: CredentialEndReason | null,
+};
+
+export type DoorLogInput = {
+	doorId: string,
+	/**  The range `[from, to)`: `from` before `to`, at most 366 days. */
+	from: string,
+	to: string,
+	/**  `nextCursor` of the previous page, with the same door and range. */
+	cursor?: string | null,
+	/**  1 to 500; default 100. */
+	limit?: number | null,
+};
+
+/**  `{items, nextCursor}`: one page of a door's log, oldest first. */
+export type DoorLogPage = {
+	items: DoorLogEntry[],
+	/**  Pass it back as `cursor` for the next page; null on the last page. */
+	nextCursor: string | null,
+};
+
+/**  Where a door log entry comes from. */
+export type DoorLogSource = 
+/**
+ *  A movement of a key that opens the door (its history: `issued`, `returned`,
+ *  `marked_lost`, `marked_found`, …).
+ */
+"key" | 
+/**  A doorcode at the door: `allocated`, `ended` or `sent`. */
+"doorcode";
 
 /**
  *  A person's doorcode at one door of a grant. The value is sealed at rest and reaches the
@@ -1082,6 +1154,18 @@ export type ScheduleWindow = {
 
 export type SecurityLevel = "standard" | "restricted" | "high";
 
+export type SendCredentialsInput = {
+	/**  The grant. */
+	id: string,
+	/**  A holder of the grant, not archived, with a phone. */
+	personId: string,
+	/**
+	 *  As `keys.sendSms`: the same key within 24 hours answers the first attempt's
+	 *  result and sends nothing.
+	 */
+	idempotencyKey?: string | null,
+};
+
 export type SendSmsInput = {
 	target: SmsTarget,
 	/**
@@ -1400,7 +1484,10 @@ export type Procedures = {
   "grants.removePeople": { input: RemoveGrantPeopleInput; output: Grant };
   "grants.end": { input: EndGrantInput; output: Grant };
   "grants.replaceKeycard": { input: ReplaceKeycardInput; output: Grant };
+  "grants.sendCredentials": { input: SendCredentialsInput; output: SendSmsOutput };
   "access.check": { input: AccessCheckInput; output: AccessCheck };
+  "reports.doorLog": { input: DoorLogInput; output: DoorLogPage };
+  "reports.doorLogCsv": { input: DoorLogCsvInput; output: CsvFile };
   "keys.summary": { input: SummaryInput; output: Summary };
   "keys.sendSms": { input: SendSmsInput; output: SendSmsOutput };
   "settings.get": { input: NoParams; output: OrganisationSettings };
@@ -1578,9 +1665,14 @@ export function createClient(options: ClientOptions) {
       removePeople: (input: Procedures["grants.removePeople"]["input"]) => call("grants.removePeople", input),
       end: (input: Procedures["grants.end"]["input"]) => call("grants.end", input),
       replaceKeycard: (input: Procedures["grants.replaceKeycard"]["input"]) => call("grants.replaceKeycard", input),
+      sendCredentials: (input: Procedures["grants.sendCredentials"]["input"]) => call("grants.sendCredentials", input),
     },
     access: {
       check: (input: Procedures["access.check"]["input"]) => call("access.check", input),
+    },
+    reports: {
+      doorLog: (input: Procedures["reports.doorLog"]["input"]) => call("reports.doorLog", input),
+      doorLogCsv: (input: Procedures["reports.doorLogCsv"]["input"]) => call("reports.doorLogCsv", input),
     },
     settings: {
       get: (input?: Procedures["settings.get"]["input"]) => call("settings.get", input ?? {}),

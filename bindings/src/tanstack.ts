@@ -75,6 +75,8 @@ export const READ_PROCEDURES = [
   "grants.list",
   "grants.get",
   "access.check",
+  "reports.doorLog",
+  "reports.doorLogCsv",
   "keys.summary",
   "settings.get",
   "settings.getSms",
@@ -126,6 +128,7 @@ export const WRITE_PROCEDURES = [
   "grants.removePeople",
   "grants.end",
   "grants.replaceKeycard",
+  "grants.sendCredentials",
   "keys.sendSms",
   "settings.update",
   "settings.updateSms",
@@ -290,11 +293,22 @@ export function createQueryOptions(client: Client) {
       removePeople: { mutationOptions: () => mutationOptions(call, "grants.removePeople") },
       end: { mutationOptions: () => mutationOptions(call, "grants.end") },
       replaceKeycard: { mutationOptions: () => mutationOptions(call, "grants.replaceKeycard") },
+      sendCredentials: { mutationOptions: () => mutationOptions(call, "grants.sendCredentials") },
     },
     access: {
       check: {
         queryKey: (input: Procedures["access.check"]["input"]) => queryKey("access.check", input),
         queryOptions: (input: Procedures["access.check"]["input"]) => queryOptions(call, "access.check", input),
+      },
+    },
+    reports: {
+      doorLog: {
+        queryKey: (input: Procedures["reports.doorLog"]["input"]) => queryKey("reports.doorLog", input),
+        queryOptions: (input: Procedures["reports.doorLog"]["input"]) => queryOptions(call, "reports.doorLog", input),
+      },
+      doorLogCsv: {
+        queryKey: (input: Procedures["reports.doorLogCsv"]["input"]) => queryKey("reports.doorLogCsv", input),
+        queryOptions: (input: Procedures["reports.doorLogCsv"]["input"]) => queryOptions(call, "reports.doorLogCsv", input),
       },
     },
     settings: {
