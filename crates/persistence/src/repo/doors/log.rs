@@ -30,6 +30,11 @@ const ALLOCATED: u8 = 1;
 const SENT: u8 = 2;
 const ENDED: u8 = 3;
 
+/// A key movement: id, key, instant, action, actor, issued to, holder.
+type MovementRow = (String, String, NaiveDateTime, String, String, Option<String>, Option<String>);
+/// A doorcode that ended: id, grant, person, instant, reason.
+type EndedRow = (String, String, String, Option<NaiveDateTime>, Option<String>);
+
 /// What a page asks for.
 #[derive(Debug, Clone)]
 pub struct LogRequest {
@@ -69,7 +74,7 @@ pub fn page(conn: &mut AnyConnection, org_id: &str, request: &LogRequest) -> Sto
                 q.filter(key_movements::at.gt(at).or(key_movements::at.eq(at).and(key_movements::id.gt(id))))
             }
         };
-        let rows: Vec<(String, String, NaiveDateTime, String, String, Option<String>, Option<String>)> = q
+        let rows: Vec<MovementRow> = q
             .order((key_movements::at, key_movements::id))
             .limit(fetch)
             .select((
@@ -180,7 +185,7 @@ pub fn page(conn: &mut AnyConnection, org_id: &str, request: &LogRequest) -> Sto
                 q.filter(doorcodes::ended_at.gt(at).or(doorcodes::ended_at.eq(at).and(doorcodes::id.gt(id))))
             }
         };
-        let rows: Vec<(String, String, String, Option<NaiveDateTime>, Option<String>)> = q
+        let rows: Vec<EndedRow> = q
             .order((doorcodes::ended_at, doorcodes::id))
             .limit(fetch)
             .select((
@@ -204,7 +209,7 @@ pub fn page(conn: &mut AnyConnection, org_id: &str, request: &LogRequest) -> Sto
     }
 
     // Each source came in (instant, id) order; a stable sort by (instant, source) keeps it.
-    events.sort_by(|a, b| (a.at, a.rank).cmp(&(b.at, b.rank)));
+    events.sort_by_key(|event| (event.at, event.rank));
     let more = events.len() > request.limit;
     events.truncate(request.limit);
     let next_cursor = events
