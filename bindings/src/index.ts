@@ -150,6 +150,32 @@ export type AuditEvent = {
 	changes: FieldChange[],
 };
 
+/**
+ *  `keys.blastRadius`, and `keys.markLost`'s `blastRadius`: the key, the doors it opens,
+ *  and everything at those doors. Never a code value.
+ */
+export type BlastRadius = {
+	keyId: string,
+	keyRef: string,
+	keyType: KeyType,
+	status: KeyStatus,
+	/**  The doors the key opens, by name. */
+	doors: ExposedDoor[],
+	/**  The other keys that open any of those doors, by key ref. */
+	otherKeys: KeyAtDoors[],
+	/**  The shared access codes at those doors or linked to the key (`keyIds`), by label. */
+	accessCodes: CodeAtDoors[],
+	/**  The active doorcodes at each door (one entry per door, in `doors` order). */
+	doorcodes: DoorcodesAtDoor[],
+	/**  The people with an active grant on any of those doors, by name. */
+	people: PersonAtDoors[],
+	/**
+	 *  What to do, in this order: stop the key opening anything, change the codes, then
+	 *  deal with the keys the new locks leave behind.
+	 */
+	actions: RecommendedAction[],
+};
+
 export type BreakReason = 
 /**
  *  The sequence number is not the next one: events before it were deleted or
@@ -199,6 +225,19 @@ export type ChainVerification = {
 	verified: number,
 	/**  The first broken link; `null` when the whole chain holds. */
 	broken: BrokenLink | null,
+};
+
+/**  A shared access code at some of the exposed doors (never its value). */
+export type CodeAtDoors = {
+	id: string,
+	label: string,
+	codeType: CodeType,
+	/**  As the code shows it now (after `keys.markLost`, true). */
+	rotationDue: boolean,
+	/**  The exposed doors it is at, ordered by id (empty for a code only linked to the key). */
+	doorIds: string[],
+	/**  The code is linked to the key (`keyIds`). */
+	linked: boolean,
 };
 
 /**  One time a code's value reached someone. */
@@ -494,6 +533,14 @@ export type DoorcodeInput = {
 /**  The number of digits of generated doorcodes: 4 to 8, an organisation setting. */
 export type DoorcodeLength = number;
 
+/**  The active doorcodes at one exposed door: how many, and whose. */
+export type DoorcodesAtDoor = {
+	doorId: string,
+	active: number,
+	/**  Ordered by id. */
+	personIds: string[],
+};
+
 /**  The result of procedures that answer nothing but success: `{}`. */
 export type Empty = Record<string, never>;
 
@@ -543,6 +590,13 @@ export type ErrorData = {
 
 /**  The stable machine-readable kind of an error (`data.kind`). */
 export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "DOOR_IN_USE" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "CODE_TAKEN" | "KEYCARD_UNAVAILABLE" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
+
+/**  A door the key opens. */
+export type ExposedDoor = {
+	id: string,
+	name: string,
+	kind: DoorKind,
+};
 
 /**  How a code's value reached someone. */
 export type ExposureChannel = 
@@ -734,6 +788,19 @@ export type Key = {
 	doorIds: string[],
 	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
 	version: number,
+};
+
+/**  Another key that opens some of the exposed doors, and who has it. */
+export type KeyAtDoors = {
+	id: string,
+	keyRef: string,
+	label: string,
+	keyType: KeyType,
+	status: KeyStatus,
+	holderId: string | null,
+	issuedTo: string | null,
+	/**  The exposed doors it opens, ordered by id. */
+	doorIds: string[],
 };
 
 /**  `keys.holderAt`: who held a key at an instant, and the key's status then. */
@@ -943,6 +1010,14 @@ export type LoginOutput = {
 	user: User,
 };
 
+/**
+ *  `keys.markLost`'s answer: the key as the other status changes answer it, and its
+ *  blast radius after the change (its codes now `rotationDue`).
+ */
+export type LostKey = {
+	blastRadius: BlastRadius,
+} & Key;
+
 export type MeOutput = {
 	user: User,
 	organisation: Organisation,
@@ -1060,6 +1135,16 @@ export type Person = {
 	offboarding: Offboarding | null,
 };
 
+/**  A person with an active grant on some of the exposed doors. */
+export type PersonAtDoors = {
+	id: string,
+	name: string,
+	/**  Ordered by id. */
+	grantIds: string[],
+	/**  The exposed doors their grants give, ordered by id. */
+	doorIds: string[],
+};
+
 /**  `people.holdingsAt`: every key a person held at an instant. */
 export type PersonHoldingsAt = {
 	personId: string,
@@ -1075,6 +1160,28 @@ export type PersonHoldingsAt = {
 
 /**  What a person is to the organisation. */
 export type PersonKind = "resident" | "staff" | "contractor" | "guest" | "other";
+
+/**  One thing to do about a lost key (decision 120). */
+export type RecommendedAction = 
+/**
+ *  A card, fob or remote: cancel it at the door's access control, then
+ *  `keys.deactivateKey`. Nothing else needs to change at the doors.
+ */
+{ action: "deactivate_key"; keyId: string } | 
+/**  A cut key: change the lock (or cylinder) of the door; the key opens it until then. */
+{ action: "rekey_door"; doorId: string } | 
+/**
+ *  Give the shared code a new value (`keys.updateAccessCode`): it may travel with the
+ *  key (a tag, a note on the fob ring). `keys.markLost` marks it `rotationDue`.
+ */
+{ action: "rotate_code"; accessCodeId: string } | 
+/**
+ *  Another usable key (not lost or deactivated) to doors that are being rekeyed: it
+ *  stops opening them; cut it anew for the new lock or ask it back.
+ */
+{ action: "replace_key"; keyId: string; 
+/**  The rekeyed doors it opened, ordered by id. */
+doorIds: string[] };
 
 /**  Exactly one of `personId` and `name`. */
 export type RecordCodeDisclosureInput = {
@@ -1240,6 +1347,8 @@ export type Summary = {
 	accessCodes: number,
 	/**  Access codes due for rotation (`rotationDue`). */
 	codesDueForRotation: number,
+	/**  Doors that a lost key opens (each door once, however many lost keys open it). */
+	doorsExposedByLostKeys: number,
 	/**  The organisation can send SMS (its Twilio settings are configured). */
 	smsReady: boolean,
 };
@@ -1447,13 +1556,14 @@ export type Procedures = {
   "keys.issueKey": { input: IssueKeyInput; output: Key };
   "keys.returnKey": { input: KeyTransitionInput; output: Key };
   "keys.returnToStock": { input: KeyTransitionInput; output: Key };
-  "keys.markLost": { input: KeyTransitionInput; output: Key };
+  "keys.markLost": { input: KeyTransitionInput; output: LostKey };
   "keys.markFound": { input: KeyTransitionInput; output: Key };
   "keys.markDamaged": { input: KeyTransitionInput; output: Key };
   "keys.deactivateKey": { input: KeyTransitionInput; output: Key };
   "keys.reactivateKey": { input: KeyTransitionInput; output: Key };
   "keys.holderAt": { input: AtInput; output: KeyHolderAt };
   "keys.setDoors": { input: SetDoorsInput; output: Key };
+  "keys.blastRadius": { input: IdInput; output: BlastRadius };
   "people.list": { input: ListPeopleInput; output: Page<Person> };
   "people.get": { input: IdInput; output: Person };
   "people.create": { input: CreatePersonInput; output: Person };
@@ -1627,6 +1737,7 @@ export function createClient(options: ClientOptions) {
       reactivateKey: (input: Procedures["keys.reactivateKey"]["input"]) => call("keys.reactivateKey", input),
       holderAt: (input: Procedures["keys.holderAt"]["input"]) => call("keys.holderAt", input),
       setDoors: (input: Procedures["keys.setDoors"]["input"]) => call("keys.setDoors", input),
+      blastRadius: (input: Procedures["keys.blastRadius"]["input"]) => call("keys.blastRadius", input),
       listAccessCodes: (input?: Procedures["keys.listAccessCodes"]["input"]) => call("keys.listAccessCodes", input ?? {}),
       createAccessCode: (input: Procedures["keys.createAccessCode"]["input"]) => call("keys.createAccessCode", input),
       updateAccessCode: (input: Procedures["keys.updateAccessCode"]["input"]) => call("keys.updateAccessCode", input),

@@ -63,6 +63,7 @@ export const READ_PROCEDURES = [
   "keys.keyHistory",
   "keys.suggestKeyRef",
   "keys.holderAt",
+  "keys.blastRadius",
   "people.list",
   "people.get",
   "people.holdingsAt",
@@ -219,6 +220,10 @@ export function createQueryOptions(client: Client) {
         queryOptions: (input: Procedures["keys.holderAt"]["input"]) => queryOptions(call, "keys.holderAt", input),
       },
       setDoors: { mutationOptions: () => mutationOptions(call, "keys.setDoors") },
+      blastRadius: {
+        queryKey: (input: Procedures["keys.blastRadius"]["input"]) => queryKey("keys.blastRadius", input),
+        queryOptions: (input: Procedures["keys.blastRadius"]["input"]) => queryOptions(call, "keys.blastRadius", input),
+      },
       listAccessCodes: {
         queryKey: (input?: Procedures["keys.listAccessCodes"]["input"]) => queryKey("keys.listAccessCodes", input ?? {}),
         queryOptions: (input?: Procedures["keys.listAccessCodes"]["input"]) => queryOptions(call, "keys.listAccessCodes", input ?? {}),

@@ -96,6 +96,7 @@ const covered: Record<keyof Procedures, true> = {
   "grants.replaceKeycard": true,
   "grants.sendCredentials": true,
   "keys.setDoors": true,
+  "keys.blastRadius": true,
   "access.check": true,
   "reports.doorLog": true,
   "reports.doorLogCsv": true,
@@ -576,6 +577,7 @@ describe("keyward contract through the generated client", () => {
       overdue: 0,
       accessCodes: 2,
       codesDueForRotation: 0,
+      doorsExposedByLostKeys: 0,
       smsReady: false,
     });
     assert.deepEqual(await owner.keys.summary({ developmentId: oakPark.id }), summary);
@@ -920,6 +922,30 @@ describe("keyward contract through the generated client", () => {
     assert.equal(ended.status, "ended");
     assert.deepEqual(ended.keycards, []);
     await failsWith(owner.grants.update({ id: grant.id, name: "Again" }), "INVALID_INPUT");
+  });
+
+  it("keys.blastRadius and keys.markLost: the doors a master key opens, what is at them, what to do", async () => {
+    const dev = await owner.developments.create({ name: "Blast Yard" });
+    const gate = await owner.doors.create({ developmentId: dev.id, name: "Gate", kind: "gate" });
+    const master = await owner.keys.createKey({ developmentId: dev.id, keyType: "master_key", label: "Master" });
+    await owner.keys.setDoors({ id: master.id, doorIds: [gate.id] });
+    const spare = await owner.keys.createKey({ developmentId: dev.id, keyType: "physical_key", label: "Spare" });
+    await owner.keys.setDoors({ id: spare.id, doorIds: [gate.id] });
+    const code = await owner.keys.createAccessCode({ developmentId: dev.id, codeType: "gate", label: "Gate code", code: "2468", doorIds: [gate.id] });
+    const radius = await owner.keys.blastRadius({ id: master.id });
+    assert.deepEqual(radius.doors, [{ id: gate.id, name: "Gate", kind: "gate" }]);
+    assert.deepEqual(radius.otherKeys.map((k) => k.id), [spare.id]);
+    assert.deepEqual(radius.accessCodes.map((c) => [c.id, c.rotationDue]), [[code.id, false]]);
+    assert.deepEqual(radius.actions, [
+      { action: "rekey_door", doorId: gate.id },
+      { action: "rotate_code", accessCodeId: code.id },
+      { action: "replace_key", keyId: spare.id, doorIds: [gate.id] },
+    ]);
+    const lost = await owner.keys.markLost({ id: master.id });
+    assert.equal(lost.status, "lost");
+    assert.deepEqual(lost.blastRadius.accessCodes.map((c) => c.rotationDue), [true]);
+    assert.equal((await owner.keys.summary({ developmentId: dev.id })).doorsExposedByLostKeys, 1);
+    await failsWith(owner.keys.blastRadius({ id: NO_SUCH_ID }), "NOT_FOUND");
   });
 
   it("people.offboard and firms.offboard answer the checklist, which people.get and firms.get show", async () => {

@@ -70,12 +70,20 @@ fn summary_from_database(app: &TestApp, org_id: &str) -> Value {
     ))[0]
         .parse()
         .unwrap();
+    // Doors opened by lost keys, from the keys' statuses (not from the maintained flag).
+    let exposed: i64 = app.db.texts(&format!(
+        "SELECT CAST(COUNT(DISTINCT kd.door_id) AS TEXT) AS v FROM key_doors kd JOIN keys k ON k.id = kd.key_id \
+         WHERE k.org_id = '{org_id}' AND k.status = 'lost'"
+    ))[0]
+        .parse()
+        .unwrap();
     json!({
         "totalKeys": count("1 = 1"), "inStock": count("status = 'in_stock'"), "issued": count("status = 'issued'"),
         "returned": count("status = 'returned'"), "lost": count("status = 'lost'"),
         "damaged": count("status = 'damaged'"), "deactivated": count("status = 'deactivated'"),
         "overdue": count(&format!("status = 'issued' AND expected_return_at < '{now}'")),
-        "accessCodes": codes, "codesDueForRotation": due, "smsReady": false
+        "accessCodes": codes, "codesDueForRotation": due,
+        "doorsExposedByLostKeys": exposed, "smsReady": false
     })
 }
 
@@ -93,6 +101,12 @@ on_both_databases! {
             keys.push(app.key(&oak["id"], &format!("Oak {n}")).await["id"].clone());
         }
         let elm_key = app.key(&elm["id"], "Elm 0").await["id"].clone();
+        // Doors, so that lost keys expose some (decision 123).
+        let door = |name: &str| owner.ok("doors.create", json!({"developmentId": oak["id"], "name": name, "kind": "entrance"}));
+        let (gate, bins) = (door("Gate").await["id"].clone(), door("Bins").await["id"].clone());
+        for (key, doors) in [(&keys[0], json!([gate, bins])), (&keys[4], json!([gate])), (&keys[9], json!([bins]))] {
+            owner.ok("keys.setDoors", json!({"id": key, "doorIds": doors})).await;
+        }
         assert_counts_exact(&app);
 
         let steps: Vec<(&str, Value)> = vec![
@@ -108,6 +122,9 @@ on_both_databases! {
             ("keys.deactivateKey", json!({"id": keys[6]})),
             ("keys.reactivateKey", json!({"id": keys[6]})),
             ("keys.markLost", json!({"id": keys[0]})),
+            ("keys.markLost", json!({"id": keys[9]})),
+            ("keys.setDoors", json!({"id": keys[9], "doorIds": [gate]})),
+            ("keys.deleteKey", json!({"id": keys[9]})),
             // A move to the other development, and a new ref.
             ("keys.updateKey", json!({"id": keys[2], "developmentId": elm["id"]})),
             ("keys.updateKey", json!({"id": keys[7], "keyRef": "OP-500"})),

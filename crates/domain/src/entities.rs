@@ -280,6 +280,8 @@ pub struct Summary {
     pub access_codes: i32,
     /// Access codes due for rotation (`rotationDue`).
     pub codes_due_for_rotation: i32,
+    /// Doors that a lost key opens (each door once, however many lost keys open it).
+    pub doors_exposed_by_lost_keys: i32,
     /// The organisation can send SMS (its Twilio settings are configured).
     pub sms_ready: bool,
 }

@@ -5,6 +5,7 @@
 //! here is a pure function of its arguments, so it is unit-tested in place.
 
 pub mod audit;
+pub mod blast_radius;
 pub mod code_ledger;
 pub mod doors;
 #[macro_use]
@@ -24,6 +25,9 @@ pub mod status;
 pub mod validate;
 
 pub use audit::{BreakReason, BrokenLink, ChainHead, ChainVerification};
+pub use blast_radius::{
+    BlastRadius, CodeAtDoors, DoorcodesAtDoor, ExposedDoor, KeyAtDoors, PersonAtDoors, RecommendedAction,
+};
 pub use code_ledger::*;
 pub use doors::{Door, DoorKind};
 pub use entities::*;

@@ -347,6 +347,7 @@ diesel::table! {
         org_id -> Text,
         key_id -> Text,
         door_id -> Text,
+        key_lost -> Bool,
     }
 }
 

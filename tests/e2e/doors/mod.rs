@@ -1,6 +1,7 @@
 //! Doors (issue 12): `doors.*`, development time zones, what opens what, blast radius and
 //! the door log.
 
+mod blast_radius;
 mod crud;
 mod door_log;
 mod what_opens;

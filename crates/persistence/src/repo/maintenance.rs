@@ -103,7 +103,8 @@ pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<
     Ok(())
 }
 
-/// Recomputes the maintained counts (migration `read_paths`) from the rows, and gives a
+/// Recomputes the maintained counts (migration `read_paths`) and the lost flags of
+/// `key_doors` (decision 123) from the rows, and gives a
 /// code loaded without one its value period (the ledger's `access_code_values`); `due_day`
 /// is the backend's expression for the day of `expected_return_at`.
 fn recount<C>(c: &mut C, due_day: &str) -> diesel::QueryResult<()>
@@ -134,6 +135,8 @@ where
          WHERE k.ref_prefix IS NOT NULL AND k.ref_number >= 1
            AND NOT EXISTS (SELECT 1 FROM keys o WHERE o.org_id = k.org_id
                              AND o.ref_prefix = k.ref_prefix AND o.ref_number = k.ref_number + 1)
-         GROUP BY k.org_id, k.ref_prefix;"
+         GROUP BY k.org_id, k.ref_prefix;
+         UPDATE key_doors SET key_lost = EXISTS (SELECT 1 FROM keys
+             WHERE keys.id = key_doors.key_id AND keys.status = 'lost');"
     ))
 }

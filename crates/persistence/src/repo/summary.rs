@@ -1,5 +1,6 @@
 //! The numbers behind the dashboard's summary cards, read from the counts that
-//! [`super::counts`] maintains: O(developments × statuses + days), not O(keys).
+//! [`super::counts`] maintains: O(developments × statuses + days), not O(keys); the doors
+//! exposed by lost keys from the lost links of `key_doors` (decision 123).
 
 use keyward_domain::{KeyStatus, Summary};
 
@@ -27,6 +28,8 @@ pub fn summary(conn: &mut AnyConnection, org_id: &str, development_id: Option<&s
     s.access_codes = super::count_i32(counts::codes(conn, org_id, development_id)?);
     s.codes_due_for_rotation =
         super::count_i32(super::access_codes::rotation::due_count(conn, org_id, development_id)?);
+    s.doors_exposed_by_lost_keys =
+        super::count_i32(super::keys::doors_exposed_by_lost_keys(conn, org_id, development_id)?);
     s.sms_ready = super::sms::configured(conn, org_id)?;
     Ok(s)
 }

@@ -33,6 +33,7 @@ fn example(procedure: &str) -> Value {
         | "doors.delete"
         | "keys.getKey"
         | "keys.keyHistory"
+        | "keys.blastRadius"
         | "keys.deleteKey"
         | "people.get"
         | "people.archive"

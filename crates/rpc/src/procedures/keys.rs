@@ -5,7 +5,6 @@ use keyward_domain::entities::{KeyType, SecurityLevel};
 use keyward_domain::key_ref::normalise_key_ref;
 use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
 use keyward_domain::{Capability, Error, Key, KeyHolderAt, KeyMovement, KeyStatus, Page, PageRequest, Transition};
-use keyward_persistence::repo::access_codes;
 use keyward_persistence::repo::keys::{self, KeyFields, KeyFilter, KeyPatch, NewKey, PageStart, TransitionDetails};
 use keyward_sms::phone;
 use serde::{Deserialize, Serialize};
@@ -399,24 +398,19 @@ pub struct KeyTransitionInput {
     pub notes: Option<String>,
 }
 
+/// The details of a status change other than issuing: its checked `notes`.
+pub(super) fn transition_details(notes: Option<&str>) -> Result<TransitionDetails, Error> {
+    Ok(TransitionDetails {
+        notes: validate::optional_text("notes", notes, LONG_TEXT_MAX)?,
+        ..TransitionDetails::default()
+    })
+}
+
 async fn change_status(call: Call<'_>, input: KeyTransitionInput, transition: Transition) -> Result<Key, Error> {
     let actor = call.actor()?.clone();
-    let details = TransitionDetails {
-        notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
-        ..TransitionDetails::default()
-    };
+    let details = transition_details(input.notes.as_deref())?;
     let id = input.id;
-    call.app
-        .db
-        .write(move |c| {
-            let key = keys::transition(c, &actor, &id, transition, details)?;
-            if transition == Transition::MarkLost {
-                // The codes of the same door are due for rotation, in the same transaction.
-                access_codes::rotation::key_lost(c, &actor, &id)?;
-            }
-            Ok(key)
-        })
-        .await
+    call.app.db.write(move |c| keys::transition(c, &actor, &id, transition, details)).await
 }
 
 /// Declares a status-change procedure that takes `{id, notes?}`.
@@ -438,7 +432,6 @@ macro_rules! status_change {
 
 status_change!(ReturnKey, "keys.returnKey", Transition::Return, Capability::Edit);
 status_change!(ReturnToStock, "keys.returnToStock", Transition::ReturnToStock, Capability::Edit);
-status_change!(MarkLost, "keys.markLost", Transition::MarkLost, Capability::Edit);
 status_change!(MarkFound, "keys.markFound", Transition::MarkFound, Capability::Edit);
 status_change!(MarkDamaged, "keys.markDamaged", Transition::MarkDamaged, Capability::Edit);
 status_change!(DeactivateKey, "keys.deactivateKey", Transition::Deactivate, Capability::Administer);

@@ -58,13 +58,14 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<keys::IssueKey>();
     v.visit::<keys::ReturnKey>();
     v.visit::<keys::ReturnToStock>();
-    v.visit::<keys::MarkLost>();
+    v.visit::<key_doors::MarkLost>();
     v.visit::<keys::MarkFound>();
     v.visit::<keys::MarkDamaged>();
     v.visit::<keys::DeactivateKey>();
     v.visit::<keys::ReactivateKey>();
     v.visit::<keys::HolderAt>();
     v.visit::<key_doors::SetDoors>();
+    v.visit::<key_doors::BlastRadius>();
 
     v.visit::<people::ListPeople>();
     v.visit::<people::GetPerson>();

@@ -83,15 +83,11 @@ pub fn flag_for_rotation(conn: &mut AnyConnection, actor: &Actor, code_id: &str,
     Ok(())
 }
 
-/// `keys.markLost`: every code linked to the key becomes due (a `key_lost` reason each),
-/// in the same transaction. Returns how many.
+/// `keys.markLost`: every code linked to the key, and every code at a door the key
+/// opens, becomes due (one `key_lost` reason each, a code linked and at a door only
+/// once), in the same transaction (decision 122). Returns how many.
 pub fn key_lost(conn: &mut AnyConnection, actor: &Actor, key_id: &str) -> StoreResult<usize> {
-    let codes: Vec<String> = access_code_keys::table
-        .filter(access_code_keys::org_id.eq(&actor.org_id))
-        .filter(access_code_keys::key_id.eq(key_id))
-        .select(access_code_keys::code_id)
-        .order(access_code_keys::code_id)
-        .load(conn)?;
+    let codes = crate::repo::keys::exposed_code_ids(conn, &actor.org_id, key_id)?;
     for code_id in &codes {
         flag_for_rotation(conn, actor, code_id, Reason::KeyLost { key_id: key_id.to_owned() })?;
     }

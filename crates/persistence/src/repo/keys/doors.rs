@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use keyward_domain::{Actor, Error, FieldChange, Key};
+use keyward_domain::{Actor, Error, FieldChange, Key, KeyStatus};
 
 use super::find;
 use super::write::{Planned, with_retries};
@@ -38,7 +38,7 @@ pub(super) fn of_key(conn: &mut AnyConnection, org_id: &str, key_id: &str) -> St
 }
 
 /// `keys.setDoors`: makes `door_ids` (deduplicated, doors of the key's development) the
-/// doors the key opens; one audit event `key.doors_set` with the before and after, and a
+/// doors the key opens (each link says whether the key is lost, decision 123); one audit event `key.doors_set` with the before and after, and a
 /// new version. The same set again changes nothing.
 pub fn set_doors(
     conn: &mut AnyConnection,
@@ -58,6 +58,7 @@ pub fn set_doors(
     let before = of_key(conn, &actor.org_id, id)?;
     let mut after = door_ids;
     after.sort();
+    let lost = key.status == KeyStatus::Lost.as_str();
     if before == after {
         return super::answer(conn, key, crate::time::now());
     }
@@ -65,7 +66,12 @@ pub fn set_doors(
         .execute(conn)?;
     for door_id in &after {
         diesel::insert_into(key_doors::table)
-            .values((key_doors::org_id.eq(&actor.org_id), key_doors::key_id.eq(id), key_doors::door_id.eq(door_id)))
+            .values((
+                key_doors::org_id.eq(&actor.org_id),
+                key_doors::key_id.eq(id),
+                key_doors::door_id.eq(door_id),
+                key_doors::key_lost.eq(lost),
+            ))
             .execute(conn)
             .map_err(doors::door_gone)?;
     }
@@ -79,4 +85,36 @@ pub fn set_doors(
             movement: None,
         })
     })
+}
+
+/// Keeps `key_doors.key_lost` in step with the key's status (decision 123), in the
+/// transaction of the change: O(doors of the key).
+pub(super) fn key_lost_changed(conn: &mut AnyConnection, org_id: &str, key_id: &str, lost: bool) -> StoreResult<()> {
+    diesel::update(key_doors::table.filter(key_doors::org_id.eq(org_id)).filter(key_doors::key_id.eq(key_id)))
+        .set(key_doors::key_lost.eq(lost))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many distinct doors keys that are lost open, in the organisation or one
+/// development: a read of `key_doors_org_lost_door`, O(links of lost keys).
+pub fn doors_exposed_by_lost_keys(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    development_id: Option<&str>,
+) -> StoreResult<i64> {
+    use crate::schema::doors as door_rows;
+
+    let mut q = key_doors::table.filter(key_doors::org_id.eq(org_id)).filter(key_doors::key_lost).into_boxed();
+    if let Some(development_id) = development_id {
+        q = q.filter(
+            key_doors::door_id.eq_any(
+                door_rows::table
+                    .filter(door_rows::org_id.eq(org_id))
+                    .filter(door_rows::development_id.eq(development_id))
+                    .select(door_rows::id),
+            ),
+        );
+    }
+    Ok(q.select(diesel::dsl::count(key_doors::door_id).aggregate_distinct()).first(conn)?)
 }

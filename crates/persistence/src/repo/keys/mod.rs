@@ -1,7 +1,8 @@
 //! The key register: listing and search (`list`), refs (`refs`), creation and edits
 //! (`write`), the guarded status transitions (`transition`), the history of movements
-//! (`history`) and the doors a key opens (`doors`).
+//! (`history`), the doors a key opens (`doors`) and what losing it exposes (`blast`).
 
+mod blast;
 mod doors;
 mod history;
 mod holder;
@@ -18,7 +19,9 @@ use keyward_domain::{
     entities::{KeyType, SecurityLevel},
 };
 
-pub use doors::set_doors;
+pub use blast::blast_radius;
+pub(crate) use blast::exposed_code_ids;
+pub use doors::{doors_exposed_by_lost_keys, set_doors};
 pub use history::history;
 pub use holder::{holder_at, holdings_at};
 pub use list::{KeyFilter, PageStart, TOTAL_CAP, decode_cursor, encode_cursor, list};

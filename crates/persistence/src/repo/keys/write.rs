@@ -275,6 +275,13 @@ fn derived_changed(
     new: Option<&KeyRow>,
 ) -> StoreResult<()> {
     counts::key_changed(conn, org_id, old.map(KeyRow::facts), new.map(KeyRow::facts))?;
+    // A deleted key's links go with it (cascade); a created key opens nothing yet.
+    if let (Some(old), Some(new)) = (old, new) {
+        let lost = |row: &KeyRow| row.status == KeyStatus::Lost.as_str();
+        if lost(old) != lost(new) {
+            super::doors::key_lost_changed(conn, org_id, &new.id, lost(new))?;
+        }
+    }
     let numbered = |row: Option<&KeyRow>| row.and_then(|r| Some((r.ref_prefix.clone()?, r.ref_number?)));
     let (old_ref, new_ref) = (numbered(old), numbered(new));
     if old_ref == new_ref {
