@@ -106,6 +106,9 @@ const covered: Record<keyof Procedures, true> = {
   "settings.update": true,
   "settings.getSms": true,
   "settings.updateSms": true,
+  "settings.getReminders": true,
+  "settings.updateReminders": true,
+  "reports.overdue": true,
   "audit.list": true,
   "audit.head": true,
   "audit.verify": true,
@@ -640,6 +643,30 @@ describe("keyward contract through the generated client", () => {
     const events = await owner.audit.list({ entityType: "sms" });
     assert.equal(events.total, 2);
     assert.ok(!JSON.stringify(events).includes("5555"), "the audit log never holds a code value");
+  });
+
+  it("settings.getReminders, settings.updateReminders, reports.overdue", async () => {
+    const defaults = await owner.settings.getReminders();
+    assert.equal(defaults.enabled, false);
+    assert.equal(defaults.firstAfterMinutes, 60);
+    await failsWith(housekeeping.settings.getReminders(), "FORBIDDEN");
+    await failsWith(owner.settings.updateReminders({ maxReminders: 11 }), "INVALID_INPUT");
+    // Left off: this server's clock is real and its jobs poll, so nothing is sent here
+    // (the sending is tested end to end on the test clock).
+    const on = await owner.settings.updateReminders({
+      firstAfterMinutes: 30,
+      escalatePhone: "07400 123499",
+      quietHours: { start: "21:00", end: "08:00" },
+    });
+    assert.equal(on.escalatePhone, "+447400123499");
+    assert.deepEqual(on.quietHours, { start: "21:00", end: "08:00" });
+    const off = await owner.settings.updateReminders({ escalatePhone: null, quietHours: null });
+    assert.deepEqual(off, { ...defaults, firstAfterMinutes: 30 });
+
+    const report = await housekeeping.reports.overdue({ limit: 10 });
+    assert.equal(report.limit, 10);
+    for (const item of report.items) assert.ok(item.overdueMinutes >= 0 && item.remindersSent === 0, JSON.stringify(item));
+    await failsWith(owner.reports.overdue({ developmentId: NO_SUCH_ID }), "NOT_FOUND");
   });
 
   it("the code-exposure ledger: reveal, disclosure, exposure, knownBy, maskCodesInLists", async () => {

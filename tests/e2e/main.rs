@@ -34,6 +34,7 @@ mod paging;
 mod people;
 mod protocol;
 mod races;
+mod reminders;
 mod roles;
 mod scale_out;
 mod smoke;

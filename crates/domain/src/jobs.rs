@@ -15,6 +15,11 @@ text_enum! {
         /// Every hour: expired sessions, idle login failures and finished jobs past their
         /// retention are deleted.
         Purge = "purge",
+        /// Every minute: overdue keys of organisations with reminders on start their
+        /// reminder steps (issue 13 §2).
+        ReminderSweep = "reminder_sweep",
+        /// One step of an overdue key: a reminder to its holder or the escalation.
+        ReminderStep = "reminder_step",
     }
 }
 
@@ -36,6 +41,8 @@ impl JobKind {
         match self {
             JobKind::SmsSweep => Some(TimeDelta::minutes(1)),
             JobKind::Purge => Some(TimeDelta::hours(1)),
+            JobKind::ReminderSweep => Some(TimeDelta::minutes(1)),
+            JobKind::ReminderStep => None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod key_ref;
 pub mod page;
 pub mod people;
+pub mod reminders;
 pub mod role;
 pub mod schedule;
 pub mod secret;

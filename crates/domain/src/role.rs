@@ -72,6 +72,17 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// keyward itself acting for an organisation (a job's SMS): no user id (the audit log
+    /// records `actorId: null` and `name`). Its role is never checked: jobs are not calls.
+    pub fn system(org_id: &str, name: &str) -> Actor {
+        Actor { user_id: String::new(), org_id: org_id.to_owned(), name: name.to_owned(), role: Role::Owner }
+    }
+
+    /// Whether this is [`Actor::system`].
+    pub fn is_system(&self) -> bool {
+        self.user_id.is_empty()
+    }
+
     pub fn require(&self, capability: Capability) -> crate::Result<()> {
         if self.role.can(capability) { Ok(()) } else { Err(crate::Error::Forbidden) }
     }

@@ -461,6 +461,7 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
 diesel::joinable!(keys -> people (holder_id));
+diesel::joinable!(key_reminders -> keys (key_id));
 diesel::joinable!(people -> firms (firm_id));
 diesel::joinable!(code_exposures -> access_codes (code_id));
 diesel::joinable!(access_code_keys -> access_codes (code_id));
@@ -477,6 +478,35 @@ diesel::joinable!(grant_people -> people (person_id));
 diesel::joinable!(doorcodes -> grants (grant_id));
 diesel::joinable!(keycards -> grants (grant_id));
 diesel::joinable!(keycards -> keys (key_id));
+diesel::table! {
+    reminder_settings (org_id) {
+        org_id -> Text,
+        enabled -> Bool,
+        first_after_minutes -> Integer,
+        repeat_every_hours -> Integer,
+        max_reminders -> Integer,
+        escalate_after_hours -> Integer,
+        escalate_to_user_ids -> Text,
+        escalate_phone -> Nullable<Text>,
+        quiet_start -> Nullable<Text>,
+        quiet_end -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    key_reminders (key_id) {
+        key_id -> Text,
+        org_id -> Text,
+        issued_at -> Timestamp,
+        due_at -> Timestamp,
+        reminders_sent -> Integer,
+        last_reminder_at -> Nullable<Timestamp>,
+        escalated_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     users,
@@ -510,5 +540,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     doorcodes,
     doorcode_exposures,
     jobs,
-    keycards
+    keycards,
+    reminder_settings,
+    key_reminders
 );

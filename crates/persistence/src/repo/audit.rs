@@ -111,7 +111,8 @@ impl ChainedEvent {
 }
 
 pub fn record(conn: &mut AnyConnection, actor: &Actor, event: NewEvent<'_>) -> StoreResult<()> {
-    insert(conn, &actor.org_id, Some(&actor.user_id), &actor.name, event)
+    let actor_id = (!actor.is_system()).then_some(actor.user_id.as_str());
+    insert(conn, &actor.org_id, actor_id, &actor.name, event)
 }
 
 /// An event no user caused (Twilio's delivery report, the sweep of a crashed send):

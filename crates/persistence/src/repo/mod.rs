@@ -16,6 +16,7 @@ pub mod maintenance;
 pub mod offboarding;
 pub mod org_settings;
 pub mod people;
+pub mod reminders;
 pub mod sms;
 pub mod summary;
 pub mod users;

@@ -1,16 +1,18 @@
 //! What each [`JobKind`] does. Every kind's work is idempotent: a run that repeats one
 //! whose end was not recorded (its node died under the lease) changes nothing more.
 
+use std::sync::Arc;
+
 use keyward_domain::jobs::JobKind;
 use keyward_persistence::repo::jobs::{self, Claimed};
 use keyward_persistence::repo::sms as sms_repo;
 use keyward_persistence::repo::{logins, users};
 
-use super::Settings;
+use super::{Settings, reminders};
 use crate::App;
 
 /// Runs `job`; `Ok` with a short summary for the log line, or why it failed.
-pub async fn run(app: &App, settings: &Settings, job: &Claimed) -> Result<String, String> {
+pub async fn run(app: &Arc<App>, settings: &Settings, job: &Claimed) -> Result<String, String> {
     match job.kind {
         JobKind::SmsSweep => {
             let timeout = settings.sms_pending_timeout;
@@ -32,5 +34,7 @@ pub async fn run(app: &App, settings: &Settings, job: &Claimed) -> Result<String
                 .map_err(|e| e.to_string())?;
             Ok(format!("{sessions} expired sessions, {failures} idle login failures, {finished} finished jobs deleted"))
         }
+        JobKind::ReminderSweep => reminders::sweep(app).await,
+        JobKind::ReminderStep => reminders::step(app, job).await,
     }
 }

@@ -10,6 +10,7 @@
 //! slot enqueued at each pass; one row per slot, whichever node enqueues it.
 
 mod kinds;
+mod reminders;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,6 +117,14 @@ impl Runner {
         };
         let org = job.org_id.as_deref().unwrap_or("-");
         let (id, kind, attempt) = (&job.id, job.kind.as_str(), job.attempt);
+        let outcome = match &finished {
+            Ok(Finished::Done) => "done",
+            Ok(Finished::Retry { .. }) => "retry",
+            Ok(Finished::Failed) => "failed",
+            Ok(Finished::LeaseLost) => "lease_lost",
+            Err(_) => "unrecorded",
+        };
+        crate::metrics::record_job_run(kind, outcome);
         match (finished, error) {
             (Ok(Finished::Done), _) => {
                 let summary = result.unwrap_or_default();

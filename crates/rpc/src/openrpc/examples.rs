@@ -115,6 +115,12 @@ fn example(procedure: &str) -> Value {
             "accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": "twilio-auth-token",
             "fromNumber": "+447400123400",
         }),
+        "settings.updateReminders" => json!({
+            "enabled": true, "firstAfterMinutes": 30, "repeatEveryHours": 24, "maxReminders": 3,
+            "escalateAfterHours": 48, "escalateToUserIds": [USER], "escalatePhone": "+447400123499",
+            "quietHours": { "start": "21:00", "end": "08:00" },
+        }),
+        "reports.overdue" => json!({ "developmentId": DEVELOPMENT, "limit": 20 }),
         "audit.list" => json!({ "entityType": "key", "entityId": KEY, "limit": 20 }),
         _ => json!({}),
     }

@@ -16,6 +16,7 @@ mod key_doors;
 mod keys;
 mod people;
 mod reports;
+mod reminders;
 mod settings;
 mod sms;
 mod summary;
@@ -112,6 +113,9 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<settings::Update>();
     v.visit::<settings::GetSms>();
     v.visit::<settings::UpdateSms>();
+    v.visit::<reminders::GetReminders>();
+    v.visit::<reminders::UpdateReminders>();
+    v.visit::<reminders::Overdue>();
 
     v.visit::<audit::List>();
     v.visit::<audit::Head>();

@@ -57,13 +57,38 @@ pub(super) fn record_movement(
     action: &str,
     notes: Option<String>,
 ) -> StoreResult<()> {
+    insert_movement(conn, &actor.name, key, key.updated_at, action, notes)
+}
+
+/// A movement that leaves the key as it is (a reminder or an escalation sent about it),
+/// at `at`, by `actor_name` (keyward itself for a job).
+pub fn record_note(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    key_id: &str,
+    actor_name: &str,
+    action: &str,
+    notes: String,
+) -> StoreResult<()> {
+    let key = find(conn, org_id, key_id)?;
+    insert_movement(conn, actor_name, &key, time::now(), action, Some(notes))
+}
+
+fn insert_movement(
+    conn: &mut AnyConnection,
+    actor_name: &str,
+    key: &KeyRow,
+    at: NaiveDateTime,
+    action: &str,
+    notes: Option<String>,
+) -> StoreResult<()> {
     let row = MovementRow {
         id: time::new_id(),
         org_id: key.org_id.clone(),
         key_id: key.id.clone(),
-        at: key.updated_at,
+        at,
         action: action.to_owned(),
-        actor_name: actor.name.clone(),
+        actor_name: actor_name.to_owned(),
         issued_to: key.issued_to.clone(),
         purpose: key.purpose.clone(),
         expected_return_at: key.expected_return_at,
