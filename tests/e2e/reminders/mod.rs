@@ -11,7 +11,9 @@ use crate::on_both_databases;
 use crate::support::sms::PHONE;
 use crate::support::{SmsApp, TestApp};
 
-pub(crate) const TEST_CLOCK: &[(&str, &str)] = &[("KEYWARD_TEST_CLOCK", "true")];
+/// The test clock, and sessions that last a year of it (the tests move it by months).
+pub(crate) const TEST_CLOCK: &[(&str, &str)] =
+    &[("KEYWARD_TEST_CLOCK", "true"), ("KEYWARD_TOKEN_TTL_MINUTES", "527040")];
 /// The escalation number.
 pub(crate) const ESCALATION: &str = "+447400123499";
 
@@ -41,7 +43,7 @@ pub(crate) fn texts(app: &SmsApp) -> Vec<(String, String)> {
 pub(crate) async fn history(app: &TestApp, key: &Value) -> Vec<String> {
     let moves = app.owner.ok("keys.keyHistory", json!({"id": key["id"]})).await;
     let mut actions: Vec<String> =
-        moves.as_array().expect("a list").iter().map(|m| m["action"].as_str().unwrap().to_owned()).collect();
+        moves["items"].as_array().expect("a list").iter().map(|m| m["action"].as_str().unwrap().to_owned()).collect();
     actions.reverse();
     actions
 }

@@ -43,8 +43,10 @@ on_both_databases_with! { TEST_CLOCK;
 
         assert_eq!(history(&app, &key).await, ["created", "issued", "reminder_sent", "reminder_sent", "escalated"]);
         let moves = app.owner.ok("keys.keyHistory", json!({"id": key["id"]})).await;
-        assert_eq!(moves[2]["notes"], format!("Reminder 2 of 2 sent to {PHONE}"));
-        assert_eq!(moves[2]["actorName"], "keyward reminders");
+        let moves = moves["items"].as_array().expect("a list");
+        // Newest first: the escalation, then the second reminder.
+        assert_eq!(moves[1]["notes"], format!("Reminder 2 of 2 sent to {PHONE}"));
+        assert_eq!(moves[1]["actorName"], "keyward reminders");
         let events = app.owner.ok("audit.list", json!({"entityType": "key", "entityId": key["id"], "action": "key.reminderSent"})).await;
         assert_eq!(events["total"], 2);
         assert_eq!(events["items"][0]["actorId"], serde_json::Value::Null);
@@ -101,6 +103,7 @@ on_both_databases_with! { TEST_CLOCK;
         let key = issued_key(&app, Some(PHONE), "2027-01-11T10:00:00Z").await;
         app.clock(json!({"set": "2027-01-11T10:00:00Z"})).await;
         assert_eq!(texts(&app).len(), 1);
+        app.clock(json!({"advanceSeconds": 60})).await;
         assert_eq!(app.owner.ok("reports.overdue", json!({"developmentId": key["developmentId"]})).await["total"], 1);
 
         app.owner.ok("keys.returnKey", json!({"id": key["id"]})).await;
@@ -110,7 +113,7 @@ on_both_databases_with! { TEST_CLOCK;
 
         // Issued again: a new cycle, from reminder 1.
         app.owner.ok("keys.issueKey", json!({"id": key["id"], "issuedTo": "Sam Holder", "issuedToPhone": PHONE, "expectedReturnAt": "2027-01-11T14:00:00Z"})).await;
-        app.clock(json!({"set": "2027-01-11T14:00:00Z"})).await;
+        app.clock(json!({"set": "2027-01-11T14:01:00Z"})).await;
         assert_eq!(texts(&app).len(), 2);
         let report = app.owner.ok("reports.overdue", json!({})).await;
         assert_eq!((report["items"][0]["remindersSent"].clone(), report["items"][0]["escalated"].clone()), (json!(1), json!(false)));
