@@ -30,50 +30,38 @@ pub const ACTOR_NAME: &str = "keyward reminders";
 /// minute.
 const SWEEP_BATCH: i64 = 200;
 
-type SettingsRow = (bool, i32, i32, i32, i32, String, Option<String>, Option<String>, Option<String>);
+/// The stored settings, as read back.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = reminder_settings)]
+struct SettingsRow {
+    enabled: bool,
+    first_after_minutes: i32,
+    repeat_every_hours: i32,
+    max_reminders: i32,
+    escalate_after_hours: i32,
+    escalate_to_user_ids: String,
+    escalate_phone: Option<String>,
+    quiet_start: Option<String>,
+    quiet_end: Option<String>,
+}
 
 /// The organisation's settings, the defaults (off) when it never saved any.
 pub fn settings(conn: &mut AnyConnection, org_id: &str) -> StoreResult<ReminderSettings> {
     let row: Option<SettingsRow> =
-        reminder_settings::table.find(org_id).select(settings_columns()).first(conn).optional()?;
+        reminder_settings::table.find(org_id).select(SettingsRow::as_select()).first(conn).optional()?;
     Ok(row.map(from_row).unwrap_or_default())
 }
 
-fn settings_columns() -> (
-    reminder_settings::enabled,
-    reminder_settings::first_after_minutes,
-    reminder_settings::repeat_every_hours,
-    reminder_settings::max_reminders,
-    reminder_settings::escalate_after_hours,
-    reminder_settings::escalate_to_user_ids,
-    reminder_settings::escalate_phone,
-    reminder_settings::quiet_start,
-    reminder_settings::quiet_end,
-) {
-    (
-        reminder_settings::enabled,
-        reminder_settings::first_after_minutes,
-        reminder_settings::repeat_every_hours,
-        reminder_settings::max_reminders,
-        reminder_settings::escalate_after_hours,
-        reminder_settings::escalate_to_user_ids,
-        reminder_settings::escalate_phone,
-        reminder_settings::quiet_start,
-        reminder_settings::quiet_end,
-    )
-}
-
 fn from_row(row: SettingsRow) -> ReminderSettings {
-    let (enabled, first, repeat, max, escalate_after, user_ids, phone, quiet_start, quiet_end) = row;
     ReminderSettings {
-        enabled,
-        first_after_minutes: first,
-        repeat_every_hours: repeat,
-        max_reminders: max,
-        escalate_after_hours: escalate_after,
-        escalate_to_user_ids: serde_json::from_str(&user_ids).unwrap_or_default(),
-        escalate_phone: phone,
-        quiet_hours: quiet_start.zip(quiet_end).map(|(start, end)| QuietHours { start, end }),
+        enabled: row.enabled,
+        first_after_minutes: row.first_after_minutes,
+        repeat_every_hours: row.repeat_every_hours,
+        max_reminders: row.max_reminders,
+        escalate_after_hours: row.escalate_after_hours,
+        escalate_to_user_ids: serde_json::from_str(&row.escalate_to_user_ids).unwrap_or_default(),
+        escalate_phone: row.escalate_phone,
+        quiet_hours: row.quiet_start.zip(row.quiet_end).map(|(start, end)| QuietHours { start, end }),
     }
 }
 
@@ -167,7 +155,7 @@ pub fn enabled(conn: &mut AnyConnection) -> StoreResult<Vec<(String, ReminderSet
     let rows: Vec<(String, SettingsRow)> = reminder_settings::table
         .filter(reminder_settings::enabled.eq(true))
         .order(reminder_settings::org_id)
-        .select((reminder_settings::org_id, settings_columns()))
+        .select((reminder_settings::org_id, SettingsRow::as_select()))
         .load(conn)?;
     Ok(rows.into_iter().map(|(org, row)| (org, from_row(row))).collect())
 }
@@ -206,39 +194,42 @@ impl StepSubject {
     }
 }
 
+/// A key the sweep found: id, issued at, due at, `issuedToPhone`, the person's phone, the
+/// development's zone.
+type SweptKey = (String, Option<NaiveDateTime>, Option<NaiveDateTime>, Option<String>, Option<String>, String);
+
 /// Starts the steps of the organisation's keys that became overdue by `firstAfterMinutes`
 /// and have no cycle yet (through the index on `(org_id, status, expected_return_at)`):
 /// their `key_reminders` row and one job per first step. Returns how many keys started.
 pub fn sweep(conn: &mut AnyConnection, org_id: &str, settings: &ReminderSettings) -> StoreResult<usize> {
     let now = time::now();
     let threshold = now - TimeDelta::minutes(i64::from(settings.first_after_minutes));
-    let found: Vec<(String, Option<NaiveDateTime>, Option<NaiveDateTime>, Option<String>, Option<String>, String)> =
-        keys::table
-            .inner_join(developments::table)
-            .left_join(people::table)
-            .left_join(key_reminders::table)
-            .filter(keys::org_id.eq(org_id))
-            .filter(keys::status.eq(KeyStatus::Issued.as_str()))
-            .filter(keys::expected_return_at.le(threshold))
-            .filter(keys::issued_at.is_not_null())
-            .filter(
-                key_reminders::key_id
-                    .nullable()
-                    .is_null()
-                    .or(key_reminders::due_at.nullable().ne(keys::expected_return_at))
-                    .or(key_reminders::issued_at.nullable().ne(keys::issued_at)),
-            )
-            .order((keys::expected_return_at, keys::id))
-            .select((
-                keys::id,
-                keys::issued_at,
-                keys::expected_return_at,
-                keys::issued_to_phone,
-                people::phone.nullable(),
-                developments::time_zone,
-            ))
-            .limit(SWEEP_BATCH)
-            .load(conn)?;
+    let found: Vec<SweptKey> = keys::table
+        .inner_join(developments::table)
+        .left_join(people::table)
+        .left_join(key_reminders::table)
+        .filter(keys::org_id.eq(org_id))
+        .filter(keys::status.eq(KeyStatus::Issued.as_str()))
+        .filter(keys::expected_return_at.le(threshold))
+        .filter(keys::issued_at.is_not_null())
+        .filter(
+            key_reminders::key_id
+                .nullable()
+                .is_null()
+                .or(key_reminders::due_at.nullable().ne(keys::expected_return_at))
+                .or(key_reminders::issued_at.nullable().ne(keys::issued_at)),
+        )
+        .order((keys::expected_return_at, keys::id))
+        .select((
+            keys::id,
+            keys::issued_at,
+            keys::expected_return_at,
+            keys::issued_to_phone,
+            people::phone.nullable(),
+            developments::time_zone,
+        ))
+        .limit(SWEEP_BATCH)
+        .load(conn)?;
     let started = found.len();
     for (key_id, issued_at, due_at, issued_to_phone, person_phone, zone) in found {
         let (Some(issued_at), Some(due_at)) = (issued_at, due_at) else { continue };
