@@ -83,6 +83,7 @@ pub async fn step(app: &Arc<App>, job: &Claimed) -> Result<String, String> {
             segments: 0,
             encoding: "GSM-7",
             exposure: None,
+            doorcodes: Vec::new(),
         };
         let (org, sealer) = (org_id.clone(), app.sealer.clone());
         let account = app
