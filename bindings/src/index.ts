@@ -1087,6 +1087,36 @@ export type OrganisationSettings = {
 	doorcodeLength: DoorcodeLength,
 };
 
+export type OverdueInput = {
+	/**  Only this development's keys. */
+	developmentId?: string | null,
+	/**  From 1 (default 1). */
+	page?: number | null,
+	/**  1 to 100 (default 50). */
+	limit?: number | null,
+};
+
+/**  An overdue key in `reports.overdue`: issued, past its `expectedReturnAt`. */
+export type OverdueKey = {
+	keyId: string,
+	keyRef: string,
+	label: string,
+	developmentId: string,
+	developmentName: string,
+	/**  The holder's name as issued. */
+	issuedTo: string | null,
+	/**  The person of the directory holding it, if any. */
+	holderId: string | null,
+	expectedReturnAt: string,
+	/**  Whole minutes since `expectedReturnAt`. */
+	overdueMinutes: number,
+	/**  Reminders sent for this issue and due time. */
+	remindersSent: number,
+	lastReminderAt: string | null,
+	escalated: boolean,
+	escalatedAt: string | null,
+};
+
 /**  One page of a list, with the total number of matching items. */
 export type Page<T> = {
 	items: T[],
@@ -1161,6 +1191,15 @@ export type PersonHoldingsAt = {
 /**  What a person is to the organisation. */
 export type PersonKind = "resident" | "staff" | "contractor" | "guest" | "other";
 
+/**
+ *  Quiet hours: `start` to `end`, `HH:MM` on the development's wall clock; `22:00` to
+ *  `08:00` spans midnight.
+ */
+export type QuietHours = {
+	start: string,
+	end: string,
+};
+
 /**  One thing to do about a lost key (decision 120). */
 export type RecommendedAction = 
 /**
@@ -1191,6 +1230,29 @@ export type RecordCodeDisclosureInput = {
 	/**  Someone outside the directory, by name. */
 	name?: string | null,
 	note?: string | null,
+};
+
+/**  The organisation's overdue-reminder settings (`settings.getReminders`). */
+export type ReminderSettings = {
+	/**  Off by default: nothing is sent until the owner turns it on. */
+	enabled: boolean,
+	/**  The first reminder, this many minutes after `expectedReturnAt` (0 to 10080; default 60). */
+	firstAfterMinutes: number,
+	/**  The next reminders, every this many hours (1 to 168; default 24). */
+	repeatEveryHours: number,
+	/**  At most this many reminders to the holder (0 to 10; default 3). */
+	maxReminders: number,
+	/**  The escalation, this many hours after `expectedReturnAt` (1 to 720; default 48). */
+	escalateAfterHours: number,
+	/**  Users told on escalation, by the phone of the person linked to them in the directory. */
+	escalateToUserIds: string[],
+	/**  A number told on escalation (E.164). */
+	escalatePhone: string | null,
+	/**
+	 *  Nothing is sent in these hours of the development's wall clock; what falls in them
+	 *  is sent when they end.
+	 */
+	quietHours: QuietHours | null,
 };
 
 export type RemoveGrantPeopleInput = {
@@ -1483,6 +1545,27 @@ export type UpdatePersonInput = {
 	notes?: string | null,
 };
 
+/**  Omitted fields stay as they are; `null` clears `escalatePhone` and `quietHours`. */
+export type UpdateRemindersInput = {
+	enabled?: boolean | null,
+	/**  0 to 10080 (a week). */
+	firstAfterMinutes?: number | null,
+	/**  1 to 168 (a week). */
+	repeatEveryHours?: number | null,
+	/**  0 to 10. */
+	maxReminders?: number | null,
+	/**  1 to 720 (30 days). */
+	escalateAfterHours?: number | null,
+	/**
+	 *  Up to 10 users of the organisation, enabled, each linked to a person of the
+	 *  directory with a phone; replaces the list.
+	 */
+	escalateToUserIds?: string[] | null,
+	/**  National numbers are read in the server's default region. */
+	escalatePhone?: string | null,
+	quietHours?: QuietHours | null,
+};
+
 export type UpdateSmsInput = {
 	/**  `AC` and 32 hex digits. */
 	accountSid: string,
@@ -1604,13 +1687,16 @@ export type Procedures = {
   "settings.update": { input: UpdateInput; output: OrganisationSettings };
   "settings.getSms": { input: NoParams; output: SmsSettings };
   "settings.updateSms": { input: UpdateSmsInput; output: SmsSettings };
+  "settings.getReminders": { input: NoParams; output: ReminderSettings };
+  "settings.updateReminders": { input: UpdateRemindersInput; output: ReminderSettings };
+  "reports.overdue": { input: OverdueInput; output: Page<OverdueKey> };
   "audit.list": { input: ListAuditInput; output: Page<AuditEvent> };
   "audit.head": { input: NoParams; output: ChainHead };
   "audit.verify": { input: NoParams; output: ChainVerification };
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "audit.list" | "audit.head" | "audit.verify";
+export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "settings.getReminders" | "settings.updateReminders" | "reports.overdue" | "audit.list" | "audit.head" | "audit.verify";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["rpc.discover", "auth.login"] as const;
@@ -1784,12 +1870,15 @@ export function createClient(options: ClientOptions) {
     reports: {
       doorLog: (input: Procedures["reports.doorLog"]["input"]) => call("reports.doorLog", input),
       doorLogCsv: (input: Procedures["reports.doorLogCsv"]["input"]) => call("reports.doorLogCsv", input),
+      overdue: (input?: Procedures["reports.overdue"]["input"]) => call("reports.overdue", input ?? {}),
     },
     settings: {
       get: (input?: Procedures["settings.get"]["input"]) => call("settings.get", input ?? {}),
       update: (input?: Procedures["settings.update"]["input"]) => call("settings.update", input ?? {}),
       getSms: (input?: Procedures["settings.getSms"]["input"]) => call("settings.getSms", input ?? {}),
       updateSms: (input: Procedures["settings.updateSms"]["input"]) => call("settings.updateSms", input),
+      getReminders: (input?: Procedures["settings.getReminders"]["input"]) => call("settings.getReminders", input ?? {}),
+      updateReminders: (input?: Procedures["settings.updateReminders"]["input"]) => call("settings.updateReminders", input ?? {}),
     },
     audit: {
       list: (input?: Procedures["audit.list"]["input"]) => call("audit.list", input ?? {}),

@@ -81,6 +81,8 @@ export const READ_PROCEDURES = [
   "keys.summary",
   "settings.get",
   "settings.getSms",
+  "settings.getReminders",
+  "reports.overdue",
   "audit.list",
   "audit.head",
   "audit.verify",
@@ -133,6 +135,7 @@ export const WRITE_PROCEDURES = [
   "keys.sendSms",
   "settings.update",
   "settings.updateSms",
+  "settings.updateReminders",
 ] as const;
 
 /**
@@ -315,6 +318,10 @@ export function createQueryOptions(client: Client) {
         queryKey: (input: Procedures["reports.doorLogCsv"]["input"]) => queryKey("reports.doorLogCsv", input),
         queryOptions: (input: Procedures["reports.doorLogCsv"]["input"]) => queryOptions(call, "reports.doorLogCsv", input),
       },
+      overdue: {
+        queryKey: (input?: Procedures["reports.overdue"]["input"]) => queryKey("reports.overdue", input ?? {}),
+        queryOptions: (input?: Procedures["reports.overdue"]["input"]) => queryOptions(call, "reports.overdue", input ?? {}),
+      },
     },
     settings: {
       get: {
@@ -327,6 +334,11 @@ export function createQueryOptions(client: Client) {
         queryOptions: (input?: Procedures["settings.getSms"]["input"]) => queryOptions(call, "settings.getSms", input ?? {}),
       },
       updateSms: { mutationOptions: () => mutationOptions(call, "settings.updateSms") },
+      getReminders: {
+        queryKey: (input?: Procedures["settings.getReminders"]["input"]) => queryKey("settings.getReminders", input ?? {}),
+        queryOptions: (input?: Procedures["settings.getReminders"]["input"]) => queryOptions(call, "settings.getReminders", input ?? {}),
+      },
+      updateReminders: { mutationOptions: () => mutationOptions(call, "settings.updateReminders") },
     },
     audit: {
       list: {
