@@ -3,6 +3,9 @@
 // organisation), with the results and error kinds that docs/api.md promises.
 
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 
 import {
@@ -112,6 +115,13 @@ const covered: Record<keyof Procedures, true> = {
   "audit.list": true,
   "audit.head": true,
   "audit.verify": true,
+  "webhooks.list": true,
+  "webhooks.create": true,
+  "webhooks.update": true,
+  "webhooks.delete": true,
+  "webhooks.rotateSecret": true,
+  "webhooks.deliveries": true,
+  "webhooks.resend": true,
 };
 
 /** Procedures that answered with a `result` (seen on the wire by `recordingFetch`). */
@@ -177,7 +187,14 @@ describe("keyward contract through the generated client", () => {
 
   before(async () => {
     twilio = await startFakeTwilio(SID, AUTH);
-    server = await startKeyward({ env: { KEYWARD_TWILIO_BASE_URL: twilio.url } });
+    server = await startKeyward({
+      env: {
+        KEYWARD_TWILIO_BASE_URL: twilio.url,
+        // The webhook test's receiver is on loopback; its delivery runs on the next poll.
+        KEYWARD_ALLOW_PRIVATE_WEBHOOKS: "true",
+        KEYWARD_JOBS_POLL_MS: "200",
+      },
+    });
     owner = client(() => ownerToken);
     housekeeping = client(() => hkToken);
   });
@@ -757,6 +774,63 @@ describe("keyward contract through the generated client", () => {
     const report = await owner.audit.verify();
     assert.deepEqual(report, { verified: total, broken: null });
     await failsWith(housekeeping.audit.verify(), "FORBIDDEN");
+  });
+
+  it("webhooks.*: an endpoint receives a signed key.issued, listed, resent, then deleted", async () => {
+    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const { port } = receiver.address() as AddressInfo;
+    try {
+      const created = await owner.webhooks.create({ url: `http://127.0.0.1:${port}/hook`, events: ["key.issued"] });
+      assert.match(created.secret, /^whsec_[A-Za-z0-9+/=]{40,}$/);
+      assert.equal(created.endpoint.enabled, true);
+      assert.deepEqual((await owner.webhooks.list()).items, [created.endpoint]);
+      await failsWith(housekeeping.webhooks.list(), "FORBIDDEN");
+      const noEvents = await failsWith(owner.webhooks.create({ url: `http://127.0.0.1:${port}/`, events: [] }), "INVALID_INPUT");
+      assert.equal(noEvents.field, "events");
+      const rotated = await owner.webhooks.rotateSecret({ id: created.endpoint.id });
+      assert.notEqual(rotated.secret, created.secret);
+      const updated = await owner.webhooks.update({ id: created.endpoint.id, events: ["key.issued", "key.lost"] });
+      assert.deepEqual(updated.events, ["key.issued", "key.lost"]);
+
+      const key = await owner.keys.createKey({ developmentId: oakPark.id, keyType: "fob", label: "Webhook fob" });
+      await owner.keys.issueKey({ id: key.id, issuedTo: "Sam Hook" });
+      const deadline = Date.now() + 10_000;
+      let page = await owner.webhooks.deliveries({ endpointId: created.endpoint.id });
+      while (page.items[0]?.status !== "delivered" && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        page = await owner.webhooks.deliveries({ endpointId: created.endpoint.id });
+      }
+      const delivery = page.items[0];
+      assert.equal(delivery?.status, "delivered", JSON.stringify(page));
+      assert.equal(delivery?.event, "key.issued");
+      assert.equal(page.nextCursor, null);
+      assert.equal(received.length, 1);
+      const request = received[0]!;
+      assert.equal(request.headers["webhook-id"], delivery?.id);
+      const signed = `${String(request.headers["webhook-id"])}.${String(request.headers["webhook-timestamp"])}.${request.body}`;
+      const key64 = Buffer.from(rotated.secret.slice("whsec_".length), "base64");
+      const expected = `v1,${createHmac("sha256", key64).update(signed).digest("base64")}`;
+      assert.equal(request.headers["webhook-signature"], expected, "signed with the current secret");
+      assert.equal(JSON.parse(request.body).data.entityId, key.id);
+
+      const resent = await owner.webhooks.resend({ deliveryId: delivery!.id });
+      assert.equal(resent.status, "pending");
+      await failsWith(owner.webhooks.resend({ deliveryId: delivery!.id }), "INVALID_INPUT");
+      await owner.webhooks.delete({ id: created.endpoint.id });
+      assert.deepEqual((await owner.webhooks.list()).items, []);
+      await failsWith(owner.webhooks.delete({ id: created.endpoint.id }), "NOT_FOUND");
+    } finally {
+      receiver.close();
+    }
   });
 
   it("users.update: disabling a user ends their sessions and refuses their logins", async () => {

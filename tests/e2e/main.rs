@@ -42,4 +42,5 @@ mod sms;
 mod sms_status;
 mod transitions;
 mod transport;
+mod webhooks;
 mod websocket;

@@ -84,6 +84,13 @@ const TABLE: &[(&str, &[&str])] = &[
     ("audit.list", MANAGERS),
     ("audit.head", MANAGERS),
     ("audit.verify", MANAGERS),
+    ("webhooks.list", OWNER),
+    ("webhooks.create", OWNER),
+    ("webhooks.update", OWNER),
+    ("webhooks.delete", OWNER),
+    ("webhooks.rotateSecret", OWNER),
+    ("webhooks.deliveries", OWNER),
+    ("webhooks.resend", OWNER),
 ];
 
 on_both_databases! {

@@ -20,6 +20,8 @@ text_enum! {
         ReminderSweep = "reminder_sweep",
         /// One step of an overdue key: a reminder to its holder or the escalation.
         ReminderStep = "reminder_step",
+        /// One attempt of one webhook delivery (subject `<deliveryId>:<attempt>`).
+        WebhookDelivery = "webhook_delivery",
     }
 }
 
@@ -43,6 +45,7 @@ impl JobKind {
             JobKind::Purge => Some(TimeDelta::hours(1)),
             JobKind::ReminderSweep => Some(TimeDelta::minutes(1)),
             JobKind::ReminderStep => None,
+            JobKind::WebhookDelivery => None,
         }
     }
 

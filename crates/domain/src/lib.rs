@@ -24,6 +24,7 @@ pub mod schedule;
 pub mod secret;
 pub mod status;
 pub mod validate;
+pub mod webhooks;
 
 pub use audit::{BreakReason, BrokenLink, ChainHead, ChainVerification};
 pub use blast_radius::{

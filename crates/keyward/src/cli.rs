@@ -144,6 +144,11 @@ pub struct ServeArgs {
     /// organisation's data in them). Off by default: `/metrics` is then 404.
     #[arg(long, env = "KEYWARD_METRICS")]
     pub metrics: bool,
+    /// Let webhook endpoints use plain `http` and hosts that resolve to private,
+    /// loopback or link-local addresses (tests, closed networks). Off by default: such
+    /// endpoints are refused, when created and at every delivery.
+    #[arg(long, env = "KEYWARD_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
     /// FOR TESTS ONLY: the clock stands still until `POST /test/clock` moves it (which
     /// then runs the jobs that are due). Hidden; never set it in production.
     #[arg(long, env = "KEYWARD_TEST_CLOCK", hide = true)]

@@ -145,6 +145,7 @@ async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
         sms,
         passwords: password_hashing(&args.login),
         logins,
+        webhooks: keyward_rpc::webhooks::Webhooks::new(args.allow_private_webhooks).map_err(anyhow::Error::msg)?,
     });
     let runner = jobs::Runner::new(Arc::clone(&app), jobs::Settings::new(pending_timeout));
     let polling = test_clock.is_none();

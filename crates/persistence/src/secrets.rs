@@ -1,4 +1,4 @@
-//! Secrets at rest: access code values and Twilio auth tokens are sealed with
+//! Secrets at rest: access code values, Twilio auth tokens and webhook signing secrets are sealed with
 //! AES-256-GCM under the server's secret key, with a fresh random nonce per seal.
 //! Exact-match lookups go through a keyed hash (HMAC-SHA256), never the plaintext.
 //!
@@ -166,10 +166,14 @@ pub fn rotate(conn: &mut AnyConnection, old: &Sealer, new: &Sealer) -> StoreResu
     for (org_id, sealed) in &tokens {
         crate::repo::sms::reseal_token(conn, org_id, &new.seal(&old.open(sealed)?))?;
     }
+    let webhook_secrets = crate::repo::webhooks::sealed_secrets(conn)?;
+    for (id, sealed) in &webhook_secrets {
+        crate::repo::webhooks::reseal_secret(conn, id, &new.seal(&old.open(sealed)?))?;
+    }
     diesel::update(secret_check::table.find(1))
         .set(secret_check::sealed.eq(new.seal(CHECK_PLAINTEXT)))
         .execute(conn)?;
-    Ok(codes.len() + doorcodes.len() + tokens.len())
+    Ok(codes.len() + doorcodes.len() + tokens.len() + webhook_secrets.len())
 }
 
 #[cfg(test)]

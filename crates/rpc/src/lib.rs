@@ -33,6 +33,7 @@ pub mod security;
 pub mod server;
 pub mod sms_pipeline;
 mod twilio_status;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,8 @@ pub struct App {
     /// Bounds Argon2 hashing (logins, new passwords).
     pub passwords: security::PasswordHashing,
     pub logins: Logins,
+    /// The webhook client and whether private targets are allowed.
+    pub webhooks: webhooks::Webhooks,
 }
 
 /// The limits on `auth.login`; each over-limit answer is RATE_LIMITED with `retryAfterMs`.

@@ -14,10 +14,7 @@
 //! | `keyward_db_pool_waiting` | gauge | | [`record_pool`] at each scrape |
 //! | `keyward_sms_sends_total` | counter | `outcome` (`sent`, `rejected`, `unavailable`, `unknown`) | [`CountingSender`] |
 //! | `keyward_job_runs_total` | counter | `kind` (a `JobKind`), `outcome` (`done`, `retry`, `failed`, `lease_lost`, `unrecorded`) | [`record_job_run`] |
-//!
-//! Still to come, with the work they count (issue 14):
-//! `keyward_webhook_deliveries_total{outcome}`. Add them to this table and describe
-//! them in [`describe`].
+//! | `keyward_webhook_deliveries_total` | counter | `outcome` (`delivered`, `retry`, `failed`) | [`record_webhook_delivery`], per attempt |
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -36,6 +33,7 @@ pub const POOL_CONNECTIONS: &str = "keyward_db_pool_connections";
 pub const POOL_WAITING: &str = "keyward_db_pool_waiting";
 pub const SMS_SENDS: &str = "keyward_sms_sends_total";
 pub const JOB_RUNS: &str = "keyward_job_runs_total";
+pub const WEBHOOK_DELIVERIES: &str = "keyward_webhook_deliveries_total";
 
 /// The `procedure` label of a method name no procedure has: caller-supplied text never
 /// becomes a label, so the number of series stays bounded by the procedure list.
@@ -59,12 +57,21 @@ pub fn describe() {
     describe_gauge!(POOL_WAITING, "Calls waiting for a database connection.");
     describe_counter!(SMS_SENDS, "SMS handed to the provider, per outcome.");
     describe_counter!(JOB_RUNS, "Background job runs on this node, per job kind and outcome.");
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts, per outcome: delivered, retry (failed, tried again later), failed (for good)."
+    );
 }
 
 /// One job run ended (the runner, after recording it): `outcome` is `done`, `retry`,
 /// `failed`, `lease_lost` or `unrecorded`.
 pub fn record_job_run(kind: &'static str, outcome: &'static str) {
     counter!(JOB_RUNS, "kind" => kind, "outcome" => outcome).increment(1);
+}
+
+/// One webhook delivery attempt recorded: `delivered`, `retry` or `failed`.
+pub fn record_webhook_delivery(outcome: &'static str) {
+    counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
 }
 
 /// One call answered: its count, its error kind if it failed, its latency.

@@ -292,6 +292,13 @@ mod tests {
             ("audit.list", Signed(ReadAudit)),
             ("audit.head", Signed(ReadAudit)),
             ("audit.verify", Signed(ReadAudit)),
+            ("webhooks.list", Signed(ManageOrganisation)),
+            ("webhooks.create", Signed(ManageOrganisation)),
+            ("webhooks.update", Signed(ManageOrganisation)),
+            ("webhooks.delete", Signed(ManageOrganisation)),
+            ("webhooks.rotateSecret", Signed(ManageOrganisation)),
+            ("webhooks.deliveries", Signed(ManageOrganisation)),
+            ("webhooks.resend", Signed(ManageOrganisation)),
         ];
         assert_eq!(super::access_table(), expected);
     }
@@ -335,6 +342,8 @@ mod tests {
             "audit.list",
             "audit.head",
             "audit.verify",
+            "webhooks.list",
+            "webhooks.deliveries",
         ];
         assert_eq!(super::read_only(), expected);
     }

@@ -8,6 +8,7 @@ pub mod proxy;
 pub mod raw_http;
 pub mod server;
 pub mod sms;
+pub mod webhooks;
 
 pub use client::{Client, RpcError};
 pub use database::Backend;

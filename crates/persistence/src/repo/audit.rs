@@ -161,7 +161,8 @@ fn insert(
     row.hash = row.hash_after(&prev_hash);
     row.prev_hash = prev_hash;
     diesel::insert_into(audit_events::table).values(&row).execute(conn)?;
-    Ok(())
+    // The webhook outbox: deliveries commit with the event, or not at all.
+    super::webhooks::outbox::on_event(conn, &row)
 }
 
 fn in_transaction(conn: &mut AnyConnection) -> bool {

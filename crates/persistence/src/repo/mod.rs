@@ -20,6 +20,7 @@ pub mod reminders;
 pub mod sms;
 pub mod summary;
 pub mod users;
+pub mod webhooks;
 
 /// Escapes `%`, `_` and `\` so that a search is a literal substring (used with
 /// `ESCAPE '\'`; SQLite has no default escape character).

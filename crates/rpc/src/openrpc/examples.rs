@@ -18,6 +18,8 @@ const DOOR: &str = "0193a1b2-7c00-7000-8000-0000000000f1";
 const USER: &str = "0193a1b2-7c00-7000-8000-0000000001a1";
 const GRANT: &str = "0193a1b2-7c00-7000-8000-0000000001b1";
 const AT: &str = "2026-03-02T09:30:00Z";
+const WEBHOOK: &str = "0193a1b2-7c00-7000-8000-0000000001c1";
+const DELIVERY: &str = "0193a1b2-7c00-7000-8000-0000000001d1";
 
 fn example(procedure: &str) -> Value {
     match procedure {
@@ -122,6 +124,13 @@ fn example(procedure: &str) -> Value {
         }),
         "reports.overdue" => json!({ "developmentId": DEVELOPMENT, "limit": 20 }),
         "audit.list" => json!({ "entityType": "key", "entityId": KEY, "limit": 20 }),
+        "webhooks.create" => json!({
+            "url": "https://hooks.acme.example/keyward", "events": ["key.issued", "key.returned", "key.lost"],
+        }),
+        "webhooks.update" => json!({ "id": WEBHOOK, "events": ["key.issued", "access_code.changed"], "enabled": true }),
+        "webhooks.delete" | "webhooks.rotateSecret" => json!({ "id": WEBHOOK }),
+        "webhooks.deliveries" => json!({ "endpointId": WEBHOOK, "status": "failed" }),
+        "webhooks.resend" => json!({ "deliveryId": DELIVERY }),
         _ => json!({}),
     }
 }

@@ -21,6 +21,7 @@ mod settings;
 mod sms;
 mod summary;
 mod users;
+mod webhooks;
 
 use serde::{Deserialize, Serialize};
 use specta::Type;
@@ -120,6 +121,14 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<audit::List>();
     v.visit::<audit::Head>();
     v.visit::<audit::Verify>();
+
+    v.visit::<webhooks::List>();
+    v.visit::<webhooks::Create>();
+    v.visit::<webhooks::Update>();
+    v.visit::<webhooks::Delete>();
+    v.visit::<webhooks::RotateSecret>();
+    v.visit::<webhooks::Deliveries>();
+    v.visit::<webhooks::Resend>();
 }
 
 /// Params of procedures that take none (`{}` or nothing).
