@@ -100,8 +100,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     let (id, timestamp, signature) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let mut state = state.lock().unwrap();
-    let verified =
-        state.secret.as_deref().is_some_and(|secret| verify(secret, &id, &timestamp, &body, &signature));
+    let verified = state.secret.as_deref().is_some_and(|secret| verify(secret, &id, &timestamp, &body, &signature));
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.received.push(Received { id, timestamp, signature, body, verified });
     let status = state.status;

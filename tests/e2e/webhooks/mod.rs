@@ -13,8 +13,13 @@ use serde_json::{Value, json};
 use crate::support::TestApp;
 use crate::support::webhooks::Receiver;
 
-/// The test clock, and private (loopback) plain-http targets allowed: the receiver.
-pub const SETTINGS: &[(&str, &str)] = &[("KEYWARD_TEST_CLOCK", "true"), ("KEYWARD_ALLOW_PRIVATE_WEBHOOKS", "true")];
+/// The test clock, private (loopback) plain-http targets allowed (the receiver), and
+/// sessions that outlive the 24 hours of retries.
+pub const SETTINGS: &[(&str, &str)] = &[
+    ("KEYWARD_TEST_CLOCK", "true"),
+    ("KEYWARD_ALLOW_PRIVATE_WEBHOOKS", "true"),
+    ("KEYWARD_TOKEN_TTL_MINUTES", "4320"),
+];
 
 /// An endpoint for `events` at the receiver, whose secret the receiver now verifies with.
 pub async fn subscribe(app: &TestApp, receiver: &Receiver, events: &[&str]) -> Value {

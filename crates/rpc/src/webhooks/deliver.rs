@@ -27,7 +27,12 @@ pub async fn run(app: &App, subject: &str) -> Result<String, String> {
     let outcome = if due.endpoint_enabled {
         send(app, &due).await
     } else {
-        Attempt { delivered: false, status_code: None, error: Some("the endpoint is disabled".to_owned()), give_up: true }
+        Attempt {
+            delivered: false,
+            status_code: None,
+            error: Some("the endpoint is disabled".to_owned()),
+            give_up: true,
+        }
     };
     let summary = format!("delivery {id} attempt {attempt}: {}", describe(&outcome));
     let org_id = due.org_id.clone();

@@ -107,8 +107,9 @@ pub fn create(
     let existing: i64 =
         webhook_endpoints::table.filter(webhook_endpoints::org_id.eq(&actor.org_id)).count().get_result(conn)?;
     if existing >= MAX_ENDPOINTS {
-        return Err(Error::invalid("url", &format!("an organisation has at most {MAX_ENDPOINTS} webhook endpoints"))
-            .into());
+        return Err(
+            Error::invalid("url", &format!("an organisation has at most {MAX_ENDPOINTS} webhook endpoints")).into()
+        );
     }
     let secret = generate_secret();
     let now = time::now();
@@ -201,7 +202,10 @@ pub fn rotate_secret(
     row.secret_sealed = sealer.seal(secret.expose());
     row.updated_at = time::now();
     diesel::update(webhook_endpoints::table.find(id))
-        .set((webhook_endpoints::secret_sealed.eq(&row.secret_sealed), webhook_endpoints::updated_at.eq(row.updated_at)))
+        .set((
+            webhook_endpoints::secret_sealed.eq(&row.secret_sealed),
+            webhook_endpoints::updated_at.eq(row.updated_at),
+        ))
         .execute(conn)?;
     record(conn, actor, "webhook.secretRotated", &row, vec![FieldChange::new("secret", Some("***"), Some("***"))])?;
     Ok(WebhookWithSecret { endpoint: row.into_endpoint()?, secret })

@@ -71,7 +71,13 @@ impl DeliveryRow {
 
 /// The job that makes attempt `attempt` of a delivery: one job per attempt, so that the
 /// jobs table's `UNIQUE (kind, subject)` makes each attempt's enqueue happen once.
-fn enqueue_attempt(conn: &mut AnyConnection, org_id: &str, id: &str, attempt: i32, at: NaiveDateTime) -> StoreResult<()> {
+fn enqueue_attempt(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    id: &str,
+    attempt: i32,
+    at: NaiveDateTime,
+) -> StoreResult<()> {
     jobs::enqueue(conn, JobKind::WebhookDelivery, Some(org_id), &format!("{id}:{attempt}"), at)?;
     Ok(())
 }
@@ -202,9 +208,13 @@ pub struct Attempt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
     Delivered,
-    Retry { at: NaiveDateTime },
+    Retry {
+        at: NaiveDateTime,
+    },
     /// Failed for good; `disabled`: its endpoint was disabled for it.
-    Failed { disabled: bool },
+    Failed {
+        disabled: bool,
+    },
     /// Another run recorded this attempt already: nothing changed.
     Stale,
 }
