@@ -32,7 +32,7 @@ impl Procedure for List {
 
 #[derive(Debug, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateInput {
+pub struct CreateWebhookInput {
     /// `https://…` (plain `http` only on a server started with `--allow-private-webhooks`);
     /// its host must resolve to public addresses.
     pub url: String,
@@ -47,10 +47,10 @@ pub struct Create;
 impl Procedure for Create {
     const NAME: &'static str = "webhooks.create";
     const ACCESS: Access = OWNER;
-    type Input = CreateInput;
+    type Input = CreateWebhookInput;
     type Output = WebhookWithSecret;
 
-    async fn call(call: Call<'_>, input: CreateInput) -> Result<WebhookWithSecret, Error> {
+    async fn call(call: Call<'_>, input: CreateWebhookInput) -> Result<WebhookWithSecret, Error> {
         let actor = call.actor()?.clone();
         let events = distinct_events(input.events)?;
         let url = checked_url(&call, &input.url).await?;
@@ -63,7 +63,7 @@ impl Procedure for Create {
 /// Omitted fields stay as they are; `enabled: true` also clears `disabledReason`.
 #[derive(Debug, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateInput {
+pub struct UpdateWebhookInput {
     pub id: String,
     #[serde(default)]
     pub url: Option<String>,
@@ -77,10 +77,10 @@ pub struct Update;
 impl Procedure for Update {
     const NAME: &'static str = "webhooks.update";
     const ACCESS: Access = OWNER;
-    type Input = UpdateInput;
+    type Input = UpdateWebhookInput;
     type Output = WebhookEndpoint;
 
-    async fn call(call: Call<'_>, input: UpdateInput) -> Result<WebhookEndpoint, Error> {
+    async fn call(call: Call<'_>, input: UpdateWebhookInput) -> Result<WebhookEndpoint, Error> {
         let actor = call.actor()?.clone();
         let events = input.events.map(distinct_events).transpose()?;
         let url = match input.url {
@@ -122,7 +122,7 @@ impl Procedure for RotateSecret {
 
 #[derive(Debug, Default, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DeliveriesInput {
+pub struct WebhookDeliveriesInput {
     #[serde(default)]
     pub endpoint_id: Option<String>,
     #[serde(default)]
@@ -135,7 +135,7 @@ pub struct DeliveriesInput {
 /// Newest first, 50 a page.
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
-pub struct DeliveryPage {
+pub struct WebhookDeliveryPage {
     pub items: Vec<WebhookDelivery>,
     /// Pass it as `cursor` for the next page; null on the last.
     pub next_cursor: Option<String>,
@@ -146,10 +146,10 @@ impl Procedure for Deliveries {
     const NAME: &'static str = "webhooks.deliveries";
     const ACCESS: Access = OWNER;
     const READ_ONLY: bool = true;
-    type Input = DeliveriesInput;
-    type Output = DeliveryPage;
+    type Input = WebhookDeliveriesInput;
+    type Output = WebhookDeliveryPage;
 
-    async fn call(call: Call<'_>, input: DeliveriesInput) -> Result<DeliveryPage, Error> {
+    async fn call(call: Call<'_>, input: WebhookDeliveriesInput) -> Result<WebhookDeliveryPage, Error> {
         let org_id = call.actor()?.org_id.clone();
         for (field, value) in [("endpointId", &input.endpoint_id), ("cursor", &input.cursor)] {
             if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
@@ -158,13 +158,13 @@ impl Procedure for Deliveries {
         }
         let filter = DeliveryFilter { endpoint_id: input.endpoint_id, status: input.status, cursor: input.cursor };
         let (items, next_cursor) = call.app.db.run(move |c| outbox::list(c, &org_id, &filter)).await?;
-        Ok(DeliveryPage { items, next_cursor })
+        Ok(WebhookDeliveryPage { items, next_cursor })
     }
 }
 
 #[derive(Debug, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ResendInput {
+pub struct ResendWebhookInput {
     pub delivery_id: String,
 }
 
@@ -172,10 +172,10 @@ pub struct Resend;
 impl Procedure for Resend {
     const NAME: &'static str = "webhooks.resend";
     const ACCESS: Access = OWNER;
-    type Input = ResendInput;
+    type Input = ResendWebhookInput;
     type Output = WebhookDelivery;
 
-    async fn call(call: Call<'_>, input: ResendInput) -> Result<WebhookDelivery, Error> {
+    async fn call(call: Call<'_>, input: ResendWebhookInput) -> Result<WebhookDelivery, Error> {
         let actor = call.actor()?.clone();
         call.app.db.write(move |c| outbox::resend(c, &actor, &input.delivery_id)).await
     }
