@@ -108,7 +108,7 @@ pub fn create(
         webhook_endpoints::table.filter(webhook_endpoints::org_id.eq(&actor.org_id)).count().get_result(conn)?;
     if existing >= MAX_ENDPOINTS {
         return Err(
-            Error::invalid("url", &format!("an organisation has at most {MAX_ENDPOINTS} webhook endpoints")).into()
+            Error::invalid("url", format!("an organisation has at most {MAX_ENDPOINTS} webhook endpoints")).into()
         );
     }
     let secret = generate_secret();
