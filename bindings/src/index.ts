@@ -381,6 +381,18 @@ export type CreateUserInput = {
 	password: string,
 };
 
+export type CreateWebhookInput = {
+	/**
+	 *  `https://…` (plain `http` only on a server started with `--allow-private-webhooks`);
+	 *  its host must resolve to public addresses.
+	 */
+	url: string,
+	/**  At least one; repeats are ignored. */
+	events: WebhookEvent[],
+	/**  Default true. */
+	enabled?: boolean | null,
+};
+
 /**  Why a credential ended. */
 export type CredentialEndReason = 
 /**  The person was removed from the grant. */
@@ -404,6 +416,13 @@ export type CsvFile = {
 
 /**  A day of the week, as schedules name it. */
 export type DayOfWeek = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
+
+/**
+ *  `pending` (waiting for its next attempt) → `delivered` (a 2xx answer) or `failed`
+ *  (retried for 24 hours without one, or its endpoint is gone or disabled);
+ *  `webhooks.resend` makes a finished delivery `pending` again.
+ */
+export type DeliveryStatus = "pending" | "delivered" | "failed";
 
 /**  Why `access.check` refuses. */
 export type DeniedReason = 
@@ -1274,6 +1293,10 @@ export type ReplaceKeycardInput = {
 	keyRef?: string | null,
 };
 
+export type ResendWebhookInput = {
+	deliveryId: string,
+};
+
 /**  `keys.revealAccessCode`: the value, and the ledger entry that recorded the reveal. */
 export type RevealedCode = {
 	id: string,
@@ -1592,6 +1615,14 @@ export type UpdateUserInput = {
 	password?: string | null,
 };
 
+/**  Omitted fields stay as they are; `enabled: true` also clears `disabledReason`. */
+export type UpdateWebhookInput = {
+	id: string,
+	url?: string | null,
+	events?: WebhookEvent[] | null,
+	enabled?: boolean | null,
+};
+
 export type User = {
 	id: string,
 	email: string,
@@ -1609,6 +1640,74 @@ export type ValuePeriod = {
 	since: string,
 	/**  When the next value replaced it; null for the current value. */
 	until: string | null,
+};
+
+export type WebhookDeliveriesInput = {
+	endpointId?: string | null,
+	status?: DeliveryStatus | null,
+	/**  The previous page's `nextCursor`. */
+	cursor?: string | null,
+};
+
+/**  One event for one endpoint, and where its delivery stands. */
+export type WebhookDelivery = {
+	/**  Also the `webhook-id` header: the same on every attempt, so receivers can dedupe. */
+	id: string,
+	endpointId: string,
+	event: WebhookEvent,
+	/**  The audit event it carries. */
+	auditEventId: string,
+	status: DeliveryStatus,
+	/**  Attempts made so far. */
+	attempts: number,
+	/**  When it is tried next (`pending` only). */
+	nextAttemptAt: string | null,
+	lastAttemptAt: string | null,
+	/**  The HTTP status of the last attempt; null when there was no answer. */
+	lastStatusCode: number | null,
+	/**  Why the last attempt failed, or the start of the answer's body (at most 200 characters). */
+	lastError: string | null,
+	deliveredAt: string | null,
+	createdAt: string,
+	/**  The exact body sent (JSON text). */
+	payload: string,
+};
+
+/**  Newest first, 50 a page. */
+export type WebhookDeliveryPage = {
+	items: WebhookDelivery[],
+	/**  Pass it as `cursor` for the next page; null on the last. */
+	nextCursor: string | null,
+};
+
+/**
+ *  An organisation's webhook endpoint. Its secret is shown only by `webhooks.create`
+ *  and `webhooks.rotateSecret`.
+ */
+export type WebhookEndpoint = {
+	id: string,
+	url: string,
+	events: WebhookEvent[],
+	enabled: boolean,
+	/**  Why keyward disabled the endpoint (deliveries kept failing); null otherwise. */
+	disabledReason: string | null,
+	createdAt: string,
+	updatedAt: string,
+};
+
+/**
+ *  What an endpoint can subscribe to. Each is one or more audit actions
+ *  ([`WebhookEvent::from_audit_action`]); the payload's `data` is that audit event.
+ */
+export type WebhookEvent = "key.created" | "key.issued" | "key.returned" | "key.overdue" | "key.lost" | "key.found" | "key.damaged" | "key.deleted" | "access_code.changed" | "sms.sent" | "person.offboarded" | "firm.offboarded";
+
+/**
+ *  `webhooks.create` and `webhooks.rotateSecret`: the endpoint and its signing secret
+ *  (`whsec_` + base64), shown this once.
+ */
+export type WebhookWithSecret = {
+	endpoint: WebhookEndpoint,
+	secret: string,
 };
 
 /** Every procedure: its params and its result. */
@@ -1693,10 +1792,17 @@ export type Procedures = {
   "audit.list": { input: ListAuditInput; output: Page<AuditEvent> };
   "audit.head": { input: NoParams; output: ChainHead };
   "audit.verify": { input: NoParams; output: ChainVerification };
+  "webhooks.list": { input: NoParams; output: Items<WebhookEndpoint> };
+  "webhooks.create": { input: CreateWebhookInput; output: WebhookWithSecret };
+  "webhooks.update": { input: UpdateWebhookInput; output: WebhookEndpoint };
+  "webhooks.delete": { input: IdInput; output: Empty };
+  "webhooks.rotateSecret": { input: IdInput; output: WebhookWithSecret };
+  "webhooks.deliveries": { input: WebhookDeliveriesInput; output: WebhookDeliveryPage };
+  "webhooks.resend": { input: ResendWebhookInput; output: WebhookDelivery };
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "settings.getReminders" | "settings.updateReminders" | "reports.overdue" | "audit.list" | "audit.head" | "audit.verify";
+export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "settings.getReminders" | "settings.updateReminders" | "reports.overdue" | "audit.list" | "audit.head" | "audit.verify" | "webhooks.list" | "webhooks.deliveries";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["rpc.discover", "auth.login"] as const;
@@ -1884,6 +1990,15 @@ export function createClient(options: ClientOptions) {
       list: (input?: Procedures["audit.list"]["input"]) => call("audit.list", input ?? {}),
       head: (input?: Procedures["audit.head"]["input"]) => call("audit.head", input ?? {}),
       verify: (input?: Procedures["audit.verify"]["input"]) => call("audit.verify", input ?? {}),
+    },
+    webhooks: {
+      list: (input?: Procedures["webhooks.list"]["input"]) => call("webhooks.list", input ?? {}),
+      create: (input: Procedures["webhooks.create"]["input"]) => call("webhooks.create", input),
+      update: (input: Procedures["webhooks.update"]["input"]) => call("webhooks.update", input),
+      delete: (input: Procedures["webhooks.delete"]["input"]) => call("webhooks.delete", input),
+      rotateSecret: (input: Procedures["webhooks.rotateSecret"]["input"]) => call("webhooks.rotateSecret", input),
+      deliveries: (input?: Procedures["webhooks.deliveries"]["input"]) => call("webhooks.deliveries", input ?? {}),
+      resend: (input: Procedures["webhooks.resend"]["input"]) => call("webhooks.resend", input),
     },
   };
 }

@@ -86,6 +86,8 @@ export const READ_PROCEDURES = [
   "audit.list",
   "audit.head",
   "audit.verify",
+  "webhooks.list",
+  "webhooks.deliveries",
 ] as const;
 
 /** Every other procedure: each has `mutationOptions`. */
@@ -136,6 +138,11 @@ export const WRITE_PROCEDURES = [
   "settings.update",
   "settings.updateSms",
   "settings.updateReminders",
+  "webhooks.create",
+  "webhooks.update",
+  "webhooks.delete",
+  "webhooks.rotateSecret",
+  "webhooks.resend",
 ] as const;
 
 /**
@@ -353,6 +360,21 @@ export function createQueryOptions(client: Client) {
         queryKey: (input?: Procedures["audit.verify"]["input"]) => queryKey("audit.verify", input ?? {}),
         queryOptions: (input?: Procedures["audit.verify"]["input"]) => queryOptions(call, "audit.verify", input ?? {}),
       },
+    },
+    webhooks: {
+      list: {
+        queryKey: (input?: Procedures["webhooks.list"]["input"]) => queryKey("webhooks.list", input ?? {}),
+        queryOptions: (input?: Procedures["webhooks.list"]["input"]) => queryOptions(call, "webhooks.list", input ?? {}),
+      },
+      create: { mutationOptions: () => mutationOptions(call, "webhooks.create") },
+      update: { mutationOptions: () => mutationOptions(call, "webhooks.update") },
+      delete: { mutationOptions: () => mutationOptions(call, "webhooks.delete") },
+      rotateSecret: { mutationOptions: () => mutationOptions(call, "webhooks.rotateSecret") },
+      deliveries: {
+        queryKey: (input?: Procedures["webhooks.deliveries"]["input"]) => queryKey("webhooks.deliveries", input ?? {}),
+        queryOptions: (input?: Procedures["webhooks.deliveries"]["input"]) => queryOptions(call, "webhooks.deliveries", input ?? {}),
+      },
+      resend: { mutationOptions: () => mutationOptions(call, "webhooks.resend") },
     },
   };
 }
