@@ -124,8 +124,10 @@ fn example(procedure: &str) -> Value {
         }),
         "reports.overdue" => json!({ "developmentId": DEVELOPMENT, "limit": 20 }),
         "audit.list" => json!({ "entityType": "key", "entityId": KEY, "limit": 20 }),
+        // An address, not a name: the example must pass the create's check (a host that
+        // resolves to public addresses) on a machine without DNS too. It is example.com's.
         "webhooks.create" => json!({
-            "url": "https://hooks.acme.example/keyward", "events": ["key.issued", "key.returned", "key.lost"],
+            "url": "https://93.184.215.14/keyward", "events": ["key.issued", "key.returned", "key.lost"],
         }),
         "webhooks.update" => json!({ "id": WEBHOOK, "events": ["key.issued", "access_code.changed"], "enabled": true }),
         "webhooks.delete" | "webhooks.rotateSecret" => json!({ "id": WEBHOOK }),
