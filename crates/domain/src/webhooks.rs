@@ -84,7 +84,7 @@ impl WebhookEvent {
             "key.created" => WebhookEvent::KeyCreated,
             "key.issued" => WebhookEvent::KeyIssued,
             "key.returned" | "key.returned_to_stock" => WebhookEvent::KeyReturned,
-            "key.overdue" | "key.reminded" | "key.escalated" => WebhookEvent::KeyOverdue,
+            "key.reminderSent" | "key.escalated" => WebhookEvent::KeyOverdue,
             "key.marked_lost" => WebhookEvent::KeyLost,
             "key.marked_found" => WebhookEvent::KeyFound,
             "key.marked_damaged" => WebhookEvent::KeyDamaged,
@@ -199,6 +199,9 @@ mod tests {
         assert_eq!(WebhookEvent::from_audit_action("key.issued"), Some(WebhookEvent::KeyIssued));
         assert_eq!(WebhookEvent::from_audit_action("key.marked_lost"), Some(WebhookEvent::KeyLost));
         assert_eq!(WebhookEvent::from_audit_action("accessCode.updated"), Some(WebhookEvent::AccessCodeChanged));
+        // The overdue reminders (issue 13 §2) record these two.
+        assert_eq!(WebhookEvent::from_audit_action("key.reminderSent"), Some(WebhookEvent::KeyOverdue));
+        assert_eq!(WebhookEvent::from_audit_action("key.escalated"), Some(WebhookEvent::KeyOverdue));
         assert_eq!(WebhookEvent::from_audit_action("sms.failed"), None);
         assert_eq!(WebhookEvent::from_audit_action("webhook.created"), None);
     }
