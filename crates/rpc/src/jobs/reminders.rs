@@ -73,17 +73,10 @@ pub async fn step(app: &Arc<App>, job: &Claimed) -> Result<String, String> {
             tracing::warn!(job = %job.id, "a reminder recipient's phone is not a valid number: skipped");
             continue;
         };
+        let idempotency_key = Some(format!("job:{}:{}:{n}", job.id, subject.step.as_text()));
         let attempt = Attempt {
-            target_type: "key",
-            target_id: subject.key_id.clone(),
             target_name: key.key_ref.clone(),
-            recipient_name: name,
-            to_e164,
-            idempotency_key: Some(format!("job:{}:{}:{n}", job.id, subject.step.as_text())),
-            segments: 0,
-            encoding: "GSM-7",
-            exposure: None,
-            doorcodes: Vec::new(),
+            ..Attempt::new("key", subject.key_id.clone(), name, to_e164, idempotency_key)
         };
         let (org, sealer) = (org_id.clone(), app.sealer.clone());
         let account = app

@@ -44,18 +44,7 @@ impl Procedure for SendCredentials {
         let number = person.phone.clone().ok_or_else(|| Error::invalid("personId", "the person has no phone"))?;
         let to_e164 =
             phone::normalise(&number, app.sms.default_region).map_err(|e| Error::invalid("personId", e.to_string()))?;
-        let mut attempt = Attempt {
-            target_type: "grant",
-            target_id: input.id.clone(),
-            target_name: String::new(),
-            recipient_name: person.name.clone(),
-            to_e164,
-            idempotency_key,
-            segments: 0,
-            encoding: "GSM-7",
-            exposure: None,
-            doorcodes: Vec::new(),
-        };
+        let mut attempt = Attempt::new("grant", input.id.clone(), person.name.clone(), to_e164, idempotency_key);
         if let Some(recorded) = sms_pipeline::replay(&app, &actor.org_id, &attempt).await? {
             return answer(recorded);
         }

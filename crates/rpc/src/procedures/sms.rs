@@ -95,18 +95,7 @@ impl Procedure for SendSms {
             SmsTarget::Key { id } => ("key", id),
             SmsTarget::AccessCode { id } => ("accessCode", id),
         };
-        let mut attempt = Attempt {
-            target_type,
-            target_id,
-            target_name: String::new(),
-            recipient_name,
-            to_e164,
-            idempotency_key,
-            segments: 0,
-            encoding: "GSM-7",
-            exposure: None,
-            doorcodes: Vec::new(),
-        };
+        let mut attempt = Attempt::new(target_type, target_id, recipient_name, to_e164, idempotency_key);
 
         // A retry under the same key answers the first result, whatever happened to the
         // target since (a code that expired, a key deleted).

@@ -46,6 +46,29 @@ pub struct CodeSent {
 }
 
 impl Attempt {
+    /// A send to `to_e164` about a target, before its message is known: no target name
+    /// yet, no segments counted, no code or doorcode carried (the caller sets those).
+    pub fn new(
+        target_type: &'static str,
+        target_id: String,
+        recipient_name: String,
+        to_e164: String,
+        idempotency_key: Option<String>,
+    ) -> Attempt {
+        Attempt {
+            target_type,
+            target_id,
+            target_name: String::new(),
+            recipient_name,
+            to_e164,
+            idempotency_key,
+            segments: 0,
+            encoding: "GSM-7",
+            exposure: None,
+            doorcodes: Vec::new(),
+        }
+    }
+
     fn fingerprint(&self) -> String {
         let digest = Sha256::digest(
             format!("{}|{}|{}|{}", self.target_type, self.target_id, self.to_e164, self.recipient_name).as_bytes(),
