@@ -44,7 +44,10 @@ impl TestDatabase {
                          which skips the PostgreSQL half (and says so) when none is reachable."
                     )
                 });
-                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+                let template = super::pg_template::template(&mut conn, &admin);
+                diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
                 let base = admin.rsplit_once('/').map(|(base, _)| base).expect("a database URL has a path");
                 let url = format!("{base}/{name}");
                 TestDatabase { backend, url, _dir: None, postgres: Some((admin, name)) }

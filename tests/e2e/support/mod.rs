@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod database;
+mod pg_template;
 pub mod proxy;
 pub mod raw_http;
 pub mod server;
