@@ -1293,6 +1293,16 @@ export type ReplaceKeycardInput = {
 	keyRef?: string | null,
 };
 
+/**
+ *  `grants.replaceKeycard`'s answer: the grant with the new keycard, and, when the old
+ *  card was lost, its blast radius after it was marked lost (as `keys.markLost` answers
+ *  it; decision 147).
+ */
+export type ReplacedKeycard = {
+	/**  The old card's blast radius when `oldCard` is `lost`; `null` when `returned`. */
+	blastRadius: BlastRadius | null,
+} & Grant;
+
 export type ResendWebhookInput = {
 	deliveryId: string,
 };
@@ -1775,7 +1785,7 @@ export type Procedures = {
   "grants.addPeople": { input: AddGrantPeopleInput; output: Grant };
   "grants.removePeople": { input: RemoveGrantPeopleInput; output: Grant };
   "grants.end": { input: EndGrantInput; output: Grant };
-  "grants.replaceKeycard": { input: ReplaceKeycardInput; output: Grant };
+  "grants.replaceKeycard": { input: ReplaceKeycardInput; output: ReplacedKeycard };
   "grants.sendCredentials": { input: SendCredentialsInput; output: SendSmsOutput };
   "access.check": { input: AccessCheckInput; output: AccessCheck };
   "reports.doorLog": { input: DoorLogInput; output: DoorLogPage };

@@ -1017,6 +1017,8 @@ describe("keyward contract through the generated client", () => {
     const replaced = await owner.grants.replaceKeycard({ id: grant.id, personId: cy.id, oldCard: "lost" });
     assert.notEqual(replaced.keycards.find((k) => k.personId === cy.id)?.keyRef, "KC-1");
     assert.equal((await owner.keys.getKey({ id: cards[0]!.id })).status, "lost");
+    assert.equal(replaced.blastRadius?.keyId, cards[0]!.id);
+    assert.equal(replaced.blastRadius?.status, "lost");
     const removed = await owner.grants.removePeople({ id: grant.id, personIds: [di.id] });
     assert.deepEqual(removed.personIds, [cy.id]);
     const ended = await owner.grants.end({ id: grant.id });

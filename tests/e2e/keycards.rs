@@ -34,6 +34,12 @@ async fn status_of(client: &Client, key: &Value) -> Value {
     client.ok("keys.getKey", json!({"id": key["id"]})).await["status"].clone()
 }
 
+/// `grants.replaceKeycard`'s answer split into the grant and its `blastRadius`.
+fn without_blast_radius(mut answer: Value) -> (Value, Value) {
+    let radius = answer.as_object_mut().unwrap().remove("blastRadius").expect("blastRadius");
+    (answer, radius)
+}
+
 async fn grants_total(client: &Client) -> Value {
     client.ok("grants.list", json!({})).await["total"].clone()
 }
@@ -197,10 +203,14 @@ on_both_databases! {
         assert_eq!(status_of(o, &kc1).await, "lost");
         assert_eq!(status_of(o, &kc2).await, "issued");
         assert_eq!(o.ok("keys.keyHistory", json!({"id": kc1["id"]})).await["items"][0]["action"], "marked_lost");
+        let (lost, radius) = without_blast_radius(lost);
         assert_eq!(o.ok("grants.get", json!({"id": grant["id"]})).await, lost);
-        // returned, strict onto the card asked for.
+        assert_eq!(radius, o.ok("keys.blastRadius", json!({"id": kc1["id"]})).await);
+        // returned, strict onto the card asked for: no blast radius.
         let returned = o.ok("grants.replaceKeycard", json!({"id": grant["id"], "personId": ann["id"], "oldCard": "returned",
             "policy": "strict", "keyRef": "kc-03"})).await;
+        let (returned, radius) = without_blast_radius(returned);
+        assert_eq!(radius, Value::Null);
         assert_eq!(returned["keycards"][0]["keyId"], kc3["id"]);
         assert_eq!(status_of(o, &kc2).await, "returned");
         let events = o.ok("audit.list", json!({"action": "grant.keycardReplaced"})).await;
@@ -227,6 +237,46 @@ on_both_databases! {
             .assert_kind(-32003, "FORBIDDEN");
         assert_eq!(status_of(o, &kc3).await, "issued");
         assert_eq!(o.ok("audit.list", json!({"action": "grant.keycardReplaced"})).await["total"], 2);
+    }
+
+    async fn a_keycard_replaced_as_lost_exposes_what_marking_it_lost_would(app: TestApp) {
+        let o = &app.owner;
+        let dev = app.development("Oak Park").await;
+        let new_door = |name: &'static str| o.ok("doors.create", json!({"developmentId": dev["id"], "name": name, "kind": "entrance"}));
+        let (front, side, bins) = (new_door("Front").await, new_door("Side").await, new_door("Bins").await);
+        let (kc1, _kc2) = (card(&app, &dev, "KC-01").await, card(&app, &dev, "KC-02").await);
+        o.ok("keys.setDoors", json!({"id": kc1["id"], "doorIds": [front["id"], side["id"]]})).await;
+        let code = |label: &str, door: &Value| {
+            o.ok("keys.createAccessCode", json!({"developmentId": dev["id"], "codeType": "door", "label": label, "code": "4821", "doorIds": [door["id"]]}))
+        };
+        let (front_code, side_code, bins_code) = (code("Front code", &front).await, code("Side code", &side).await, code("Bins code", &bins).await);
+        let ann = person(&app, "Ann").await;
+        let grant = o.ok("grants.create", grant_params(&dev, &front, &[&ann], json!({"policy": "strict", "keyRef": "KC-01"}))).await;
+        assert_eq!(o.ok("keys.summary", json!({})).await["doorsExposedByLostKeys"], 0);
+
+        let answer = o.ok("grants.replaceKeycard", json!({"id": grant["id"], "personId": ann["id"], "oldCard": "lost"})).await;
+        let (_, radius) = without_blast_radius(answer);
+        // The answer is the old card's blast radius, as keys.blastRadius reads it now.
+        assert_eq!(radius, o.ok("keys.blastRadius", json!({"id": kc1["id"]})).await);
+        assert_eq!((radius["keyId"].clone(), radius["status"].clone()), (kc1["id"].clone(), json!("lost")));
+        let door_ids: Vec<Value> = radius["doors"].as_array().unwrap().iter().map(|d| d["id"].clone()).collect();
+        assert_eq!(HashSet::<String>::from_iter(door_ids.iter().map(|d| d.as_str().unwrap().to_owned())),
+            HashSet::from([front["id"].as_str().unwrap().to_owned(), side["id"].as_str().unwrap().to_owned()]));
+        assert!(radius["accessCodes"].as_array().unwrap().iter().all(|c| c["rotationDue"] == true), "{radius}");
+        // The codes at its doors are due, each with one key_lost reason naming the card;
+        // the code at a door it does not open is not.
+        let page = o.ok("keys.listAccessCodes", json!({"rotationDue": true})).await;
+        let mut due: Vec<(Value, Vec<Value>)> = page["items"].as_array().unwrap().iter()
+            .map(|c| (c["id"].clone(), c["rotationReasons"].as_array().unwrap().iter().filter(|r| r["kind"] == "key_lost").map(|r| r["keyId"].clone()).collect()))
+            .collect();
+        due.sort_by_key(|(id, _)| id.as_str().unwrap().to_owned());
+        let mut want = vec![(front_code["id"].clone(), vec![kc1["id"].clone()]), (side_code["id"].clone(), vec![kc1["id"].clone()])];
+        want.sort_by_key(|(id, _)| id.as_str().unwrap().to_owned());
+        assert_eq!(due, want);
+        assert!(!page["items"].as_array().unwrap().iter().any(|c| c["id"] == bins_code["id"]));
+        // Its doors count as exposed by a lost key, as after keys.markLost.
+        assert_eq!(o.ok("keys.summary", json!({})).await["doorsExposedByLostKeys"], 2);
+        assert_eq!(o.ok("audit.list", json!({"action": "key.marked_lost"})).await["total"], 1);
     }
 
     async fn removing_a_person_or_ending_the_grant_ends_their_keycards_and_asks_the_cards_back(app: TestApp) {

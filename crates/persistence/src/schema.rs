@@ -352,6 +352,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    key_door_periods (key_id, door_id, from_at) {
+        org_id -> Text,
+        key_id -> Text,
+        door_id -> Text,
+        from_at -> Timestamp,
+        to_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     access_code_doors (code_id, door_id) {
         org_id -> Text,
         code_id -> Text,
@@ -533,6 +543,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_code_keys,
     doors,
     key_doors,
+    key_door_periods,
     access_code_doors,
     grants,
     grant_doors,

@@ -5,9 +5,10 @@
 use serde_json::{Value, json};
 
 use super::door;
-use crate::on_both_databases_with;
+use crate::support::server;
 use crate::support::sms::PHONE;
-use crate::support::{Client, SmsApp, TestApp};
+use crate::support::{Backend, Client, SmsApp, TestApp};
+use crate::{on_both_databases, on_both_databases_with};
 
 const TEST_CLOCK: &[(&str, &str)] = &[("KEYWARD_TEST_CLOCK", "true")];
 /// A name a spreadsheet would run as a formula.
@@ -142,6 +143,73 @@ on_both_databases_with! { TEST_CLOCK;
         assert!(text.contains(",'=2+3 Ann,"), "{text}");
     }
 
+    async fn a_key_is_in_a_doors_log_while_it_opens_the_door_and_only_then(app: TestApp) {
+        let o = &app.owner;
+        let clock = &app;
+        let minute = || async move { clock.clock(json!({"advanceSeconds": 60})).await["now"].as_str().unwrap().to_owned() };
+        let start = app.clock(json!({})).await["now"].as_str().unwrap().to_owned();
+        let dev = app.development("Oak Park").await;
+        let (a, b) = (door(&app, &dev["id"], "Flat A", "flat").await, door(&app, &dev["id"], "Flat B", "flat").await);
+        let key = app.key(&dev["id"], "Flat key").await;
+        let late = app.key(&dev["id"], "Late key").await;
+        let late_issued_at = minute().await;
+        o.ok("keys.issueKey", json!({"id": late["id"], "issuedTo": "Bob Before"})).await;
+        minute().await;
+        o.ok("keys.setDoors", json!({"id": key["id"], "doorIds": [a["id"]]})).await;
+
+        // Issued while it opens A; then taken off A, returned and issued again.
+        let issued_at = minute().await;
+        o.ok("keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann Early"})).await;
+        let removed_at = minute().await;
+        o.ok("keys.setDoors", json!({"id": key["id"], "doorIds": []})).await;
+        minute().await;
+        o.ok("keys.returnKey", json!({"id": key["id"]})).await;
+        minute().await;
+        o.ok("keys.issueKey", json!({"id": key["id"], "issuedTo": "Carl After"})).await;
+
+        // A key added to B later: issued and returned before, then on B, returned, issued.
+        minute().await;
+        o.ok("keys.returnKey", json!({"id": late["id"]})).await;
+        let added_at = minute().await;
+        o.ok("keys.setDoors", json!({"id": late["id"], "doorIds": [b["id"]]})).await;
+        // A movement at the instant a door is added counts.
+        o.ok("keys.issueKey", json!({"id": late["id"], "issuedTo": "Dan Later"})).await;
+        let returned_at = minute().await;
+        o.ok("keys.returnKey", json!({"id": late["id"]})).await;
+
+        // The first key back on A: what it did away from A stays out of A's log.
+        let back_at = minute().await;
+        o.ok("keys.setDoors", json!({"id": key["id"], "doorIds": [a["id"]]})).await;
+        let back_returned_at = minute().await;
+        o.ok("keys.returnKey", json!({"id": key["id"]})).await;
+        // A movement at the instant a door is removed does not.
+        minute().await;
+        o.ok("keys.setDoors", json!({"id": late["id"], "doorIds": []})).await;
+        o.ok("keys.issueKey", json!({"id": late["id"], "issuedTo": "Eve Gone"})).await;
+        let end = minute().await;
+
+        let seen = |items: &[Value]| -> Vec<(String, String, Value, Value)> {
+            items.iter().map(|i| (i["action"].as_str().unwrap().to_owned(), i["at"].as_str().unwrap().to_owned(), i["keyId"].clone(), i["personName"].clone())).collect()
+        };
+        let row = |action: &str, at: &str, key: &Value, person: Value| (action.to_owned(), at.to_owned(), key["id"].clone(), person);
+        assert_eq!(seen(&log(o, &a, &start, &end).await), vec![
+            row("issued", &issued_at, &key, json!("Ann Early")),
+            // The return of the holding that began away from A: A saw it come back.
+            row("returned", &back_returned_at, &key, json!("Carl After")),
+        ]);
+        assert_eq!(seen(&log(o, &b, &start, &end).await), vec![
+            row("issued", &added_at, &late, json!("Dan Later")),
+            row("returned", &returned_at, &late, json!("Dan Later")),
+        ]);
+        // A range inside one period, and one that ends before a key opened the door.
+        assert_eq!(seen(&log(o, &a, &issued_at, &back_at).await), vec![row("issued", &issued_at, &key, json!("Ann Early"))]);
+        assert_eq!(log(o, &b, &late_issued_at, &added_at).await, Vec::<Value>::new());
+        assert_eq!(log(o, &a, &removed_at, &back_at).await, Vec::<Value>::new());
+        // The keys' own histories still have every movement.
+        let history = |id: Value| async move { o.ok("keys.keyHistory", json!({"id": id})).await["items"].as_array().unwrap().len() };
+        assert_eq!((history(key["id"].clone()).await, history(late["id"].clone()).await), (5, 6));
+    }
+
     async fn the_log_refuses_bad_ranges_and_other_organisations(app: TestApp) {
         let o = &app.owner;
         let dev = app.development("Oak Park").await;
@@ -180,5 +248,72 @@ on_both_databases_with! { TEST_CLOCK;
         let other = app.other_organisation().await;
         other.err("reports.doorLog", base.clone()).await.assert_kind(-32004, "NOT_FOUND");
         other.err("reports.doorLogCsv", base.clone()).await.assert_kind(-32004, "NOT_FOUND");
+    }
+}
+
+on_both_databases! {
+    // The upgrade: a database from before the door-set periods (the real `down.sql`, and
+    // the migration forgotten) gets an open period for each door a key opens, from the
+    // key's creation, so a door's log shows what it showed before the upgrade.
+    async fn existing_links_get_their_periods_when_keyward_migrates(app: TestApp) {
+        let mut app = app;
+        let o = &app.owner;
+        let dev = app.development("Oak Park").await;
+        let (a, b) = (door(&app, &dev["id"], "Flat A", "flat").await, door(&app, &dev["id"], "Flat B", "flat").await);
+        let key = app.key(&dev["id"], "Master").await;
+        o.ok("keys.setDoors", json!({"id": key["id"], "doorIds": [a["id"], b["id"]]})).await;
+        o.ok("keys.issueKey", json!({"id": key["id"], "issuedTo": "Ann"})).await;
+        let spare = app.key(&dev["id"], "Spare").await;
+        o.ok("keys.setDoors", json!({"id": spare["id"], "doorIds": [a["id"]]})).await;
+        o.ok("keys.setDoors", json!({"id": spare["id"], "doorIds": [b["id"]]})).await;
+        assert!(app.terminate().await.success());
+
+        let down = match app.db.backend {
+            Backend::Sqlite => include_str!("../../../migrations/sqlite/2026-12-11-100000_key_door_periods/down.sql"),
+            Backend::Postgres => include_str!("../../../migrations/postgres/2026-12-11-100000_key_door_periods/down.sql"),
+        };
+        app.db.execute(down);
+        app.db.execute("DELETE FROM __diesel_schema_migrations WHERE version = '20261211100000'");
+        let out = server::command()
+            .arg("migrate")
+            .env("KEYWARD_DATABASE_URL", &app.db.url)
+            .output()
+            .await
+            .expect("run keyward migrate");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+        // One open period per link, from the key's creation; none for the door the spare left.
+        let mut periods = app.db.texts(
+            "SELECT k.label || ' ' || d.name AS v FROM key_door_periods p \
+             JOIN keys k ON k.id = p.key_id JOIN doors d ON d.id = p.door_id \
+             WHERE p.to_at IS NULL AND p.from_at = k.created_at AND p.org_id = k.org_id",
+        );
+        periods.sort();
+        assert_eq!(periods, ["Master Flat A", "Master Flat B", "Spare Flat B"]);
+        assert_eq!(app.db.texts("SELECT CAST(COUNT(*) AS TEXT) AS v FROM key_door_periods"), ["3"]);
+
+        // A server on the upgraded database reads the log through them and keeps them.
+        let upgraded = app.spawn_logged_server(&[]).await;
+        let token = Client::new(&upgraded.url, None)
+            .ok("auth.login", json!({"email": "owner@acme.test", "password": server::PASSWORD}))
+            .await["token"]
+            .as_str()
+            .map(str::to_owned);
+        let owner = Client::new(&upgraded.url, token);
+        let created: chrono::DateTime<chrono::Utc> = key["createdAt"].as_str().unwrap().parse().unwrap();
+        let (from, to) = (created - chrono::Duration::hours(1), created + chrono::Duration::hours(1));
+        let range = |door: &Value| json!({"doorId": door["id"], "from": from, "to": to});
+        let actions = |page: Value| -> Vec<(Value, Value)> {
+            page["items"].as_array().unwrap().iter().map(|i| (i["keyId"].clone(), i["action"].clone())).collect()
+        };
+        let created_issued = vec![(key["id"].clone(), json!("created")), (key["id"].clone(), json!("issued"))];
+        assert_eq!(actions(owner.ok("reports.doorLog", range(&a)).await), created_issued);
+        let mut on_b = created_issued.clone();
+        on_b.push((spare["id"].clone(), json!("created")));
+        assert_eq!(actions(owner.ok("reports.doorLog", range(&b)).await), on_b);
+        owner.ok("keys.setDoors", json!({"id": key["id"], "doorIds": [b["id"]]})).await;
+        assert_eq!(app.db.texts("SELECT CAST(COUNT(*) AS TEXT) AS v FROM key_door_periods WHERE to_at IS NULL"), ["2"]);
+        assert_eq!(actions(owner.ok("reports.doorLog", range(&a)).await), created_issued, "the past stays");
+        upgraded.stop().await;
     }
 }

@@ -4,6 +4,7 @@
 mod blast_radius;
 mod crud;
 mod door_log;
+mod races;
 mod what_opens;
 
 use serde_json::{Value, json};

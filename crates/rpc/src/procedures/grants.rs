@@ -6,9 +6,9 @@ use keyward_domain::doorcode::{AllocationPolicy, DoorcodeRequest};
 use keyward_domain::grant::{AccessCheck, Grant, KeycardRequest, OldCard};
 use keyward_domain::schedule::{AccessPeriod, Schedule, ScheduleWindow};
 use keyward_domain::validate::{self, SHORT_TEXT_MAX};
-use keyward_domain::{Capability, Error, Page, Secret};
+use keyward_domain::{BlastRadius, Capability, Error, Page, Secret};
 use keyward_persistence::repo::grants::{self, GrantFilter, NewGrant};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::IdInput;
@@ -207,19 +207,35 @@ pub struct ReplaceKeycardInput {
     pub key_ref: Option<String>,
 }
 
+/// `grants.replaceKeycard`'s answer: the grant with the new keycard, and, when the old
+/// card was lost, its blast radius after it was marked lost (as `keys.markLost` answers
+/// it; decision 147).
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplacedKeycard {
+    #[serde(flatten)]
+    pub grant: Grant,
+    /// The old card's blast radius when `oldCard` is `lost`; `null` when `returned`.
+    pub blast_radius: Option<BlastRadius>,
+}
+
 pub struct ReplaceKeycard;
 impl Procedure for ReplaceKeycard {
     const NAME: &'static str = "grants.replaceKeycard";
     const ACCESS: Access = Access::Signed(Capability::Edit);
     type Input = ReplaceKeycardInput;
-    type Output = Grant;
+    type Output = ReplacedKeycard;
 
-    async fn call(call: Call<'_>, input: ReplaceKeycardInput) -> Result<Grant, Error> {
+    async fn call(call: Call<'_>, input: ReplaceKeycardInput) -> Result<ReplacedKeycard, Error> {
         let actor = call.actor()?.clone();
         let request = KeycardRequest::new("", input.policy, input.key_ref.as_deref())?;
         call.app
             .db
-            .write(move |c| grants::replace_keycard(c, &actor, &input.id, &input.person_id, input.old_card, &request))
+            .write(move |c| {
+                let (grant, blast_radius) =
+                    grants::replace_keycard(c, &actor, &input.id, &input.person_id, input.old_card, &request)?;
+                Ok(ReplacedKeycard { grant, blast_radius })
+            })
             .await
     }
 }

@@ -1,8 +1,8 @@
 //! What a key opens (issue 12): `keys.setDoors`; and what losing it exposes (§5):
 //! `keys.blastRadius` and `keys.markLost`.
 
-use keyward_domain::{BlastRadius as Radius, Capability, Error, Key, Transition};
-use keyward_persistence::repo::{access_codes, keys};
+use keyward_domain::{BlastRadius as Radius, Capability, Error, Key};
+use keyward_persistence::repo::keys;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -79,9 +79,7 @@ impl Procedure for MarkLost {
         call.app
             .db
             .write(move |c| {
-                let key = keys::transition(c, &actor, &id, Transition::MarkLost, details)?;
-                access_codes::rotation::key_lost(c, &actor, &id)?;
-                let blast_radius = keys::blast_radius(c, &actor.org_id, &id)?;
+                let (key, blast_radius) = keys::mark_lost(c, &actor, &id, details)?;
                 Ok(LostKey { key, blast_radius })
             })
             .await

@@ -1,9 +1,10 @@
-//! A door's key log (`reports.doorLog`, issue 12 §6, decision 125): the movements of the
-//! keys that open the door now (`key_doors`), and the doorcodes allocated, sent and ended
-//! at it, merged in time order and paged by a keyset cursor.
+//! A door's key log (`reports.doorLog`, issue 12 §6, decisions 125 and 145): the
+//! movements of each key while it opened the door (its periods in `key_door_periods`),
+//! and the doorcodes allocated, sent and ended at it, merged in time order and paged by a
+//! keyset cursor.
 //!
 //! Each source is read through an index that starts with the door (or its keys) and the
-//! instant: `key_doors_org_door` then `key_movements_key_at`; `doorcodes_org_door_created`;
+//! instant: `key_door_periods_org_door` then `key_movements_key_at`; `doorcodes_org_door_created`;
 //! `doorcode_exposures_org_door_at`; `doorcodes_org_door_ended`. A page reads at most
 //! `limit + 1` rows of each source after the cursor, so its cost is that of the door's
 //! events in the range, never the organisation's.
@@ -20,7 +21,8 @@ use keyward_domain::grant::CredentialEndReason;
 
 use crate::connection::AnyConnection;
 use crate::error::StoreResult;
-use crate::schema::{doorcode_exposures, doorcodes, grants, key_doors, key_movements, keys, people};
+use crate::repo::keys::Movement;
+use crate::schema::{doorcode_exposures, doorcodes, grants, key_door_periods, key_movements, keys, people};
 use crate::time;
 
 /// The order of the sources at one instant: a key's movement, then a doorcode allocated,
@@ -30,8 +32,6 @@ const ALLOCATED: u8 = 1;
 const SENT: u8 = 2;
 const ENDED: u8 = 3;
 
-/// A key movement: id, key, instant, action, actor, issued to, holder.
-type MovementRow = (String, String, NaiveDateTime, String, String, Option<String>, Option<String>);
 /// A doorcode that ended: id, grant, person, instant, reason.
 type EndedRow = (String, String, String, Option<NaiveDateTime>, Option<String>);
 
@@ -59,10 +59,25 @@ pub fn page(conn: &mut AnyConnection, org_id: &str, request: &LogRequest) -> Sto
     let mut events: Vec<Event> = Vec::new();
     {
         let bound = Bound::of(after.as_ref(), KEY);
-        let opening_keys = key_doors::table.filter(key_doors::org_id.eq(org_id)).filter(key_doors::door_id.eq(door_id));
+        // A movement of a key while it opened the door: within one of its periods
+        // [from_at, to_at) at the door (decision 145). The periods of one key and door
+        // never overlap, so a movement is read once.
         let mut q = key_movements::table
+            .inner_join(
+                key_door_periods::table.on(key_door_periods::key_id
+                    .eq(key_movements::key_id)
+                    .and(key_movements::at.ge(key_door_periods::from_at))
+                    .and(
+                        key_door_periods::to_at
+                            .is_null()
+                            .or(key_movements::at.lt(key_door_periods::to_at.assume_not_null())),
+                    )),
+            )
+            .filter(key_door_periods::org_id.eq(org_id))
+            .filter(key_door_periods::door_id.eq(door_id))
+            .filter(key_door_periods::from_at.lt(to))
+            .filter(key_door_periods::to_at.is_null().or(key_door_periods::to_at.assume_not_null().gt(from)))
             .filter(key_movements::org_id.eq(org_id))
-            .filter(key_movements::key_id.eq_any(opening_keys.select(key_doors::key_id)))
             .filter(key_movements::at.ge(from))
             .filter(key_movements::at.lt(to))
             .into_boxed();
@@ -74,27 +89,16 @@ pub fn page(conn: &mut AnyConnection, org_id: &str, request: &LogRequest) -> Sto
                 q.filter(key_movements::at.gt(at).or(key_movements::at.eq(at).and(key_movements::id.gt(id))))
             }
         };
-        let rows: Vec<MovementRow> = q
-            .order((key_movements::at, key_movements::id))
-            .limit(fetch)
-            .select((
-                key_movements::id,
-                key_movements::key_id,
-                key_movements::at,
-                key_movements::action,
-                key_movements::actor_name,
-                key_movements::issued_to,
-                key_movements::holder_id,
-            ))
-            .load(conn)?;
-        for (id, key_id, at, action, actor_name, issued_to, holder_id) in rows {
+        let rows: Vec<Movement> =
+            q.order((key_movements::at, key_movements::id)).limit(fetch).select(Movement::as_select()).load(conn)?;
+        for m in rows {
             events.push(Event {
-                at,
+                at: m.at,
                 rank: KEY,
-                row_id: id.clone(),
-                entry: entry(id, at, DoorLogSource::Key, &action, Some(actor_name))
-                    .with_key(key_id)
-                    .with_person(holder_id, issued_to),
+                row_id: m.id.clone(),
+                entry: entry(m.id, m.at, DoorLogSource::Key, &m.action, Some(m.actor_name))
+                    .with_key(m.key_id)
+                    .with_person(m.holder_id, m.issued_to),
             });
         }
     }

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use keyward_domain::doorcode::AllocationPolicy;
 use keyward_domain::entities::KeyType;
 use keyward_domain::grant::{CredentialEndReason, CredentialStatus, Grant, Keycard, KeycardRequest, OldCard};
-use keyward_domain::{Actor, Error, FieldChange, KeyStatus, Transition};
+use keyward_domain::{Actor, BlastRadius, Error, FieldChange, KeyStatus, Transition};
 
 use super::{assemble_one, credential_state, find};
 use crate::connection::AnyConnection;
@@ -195,8 +195,11 @@ pub(super) fn active_of(conn: &mut AnyConnection, org_id: &str, grant_ids: &[&st
 /// `grants.replaceKeycard`: the person's active keycard under the grant ends (`replaced`),
 /// its card is marked lost or returned through the register's transition (left as it is
 /// if it already is), and another card is allocated by `request`; one transaction, under
-/// the organisation's lock. A person without an active keycard is INVALID_INPUT
-/// `personId`; no free card is KEYCARD_UNAVAILABLE and nothing changes.
+/// the organisation's lock. A card marked lost is marked as `keys.markLost` marks a key
+/// (`keys::mark_lost`: the codes at its doors due, its links flagged), and the answer
+/// has its blast radius (also when it already was lost; decision 147). A person without
+/// an active keycard is INVALID_INPUT `personId`; no free card is KEYCARD_UNAVAILABLE
+/// and nothing changes.
 pub fn replace(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -204,7 +207,7 @@ pub fn replace(
     person_id: &str,
     old_card: OldCard,
     request: &KeycardRequest,
-) -> StoreResult<Grant> {
+) -> StoreResult<(Grant, Option<BlastRadius>)> {
     let org_id = actor.org_id.as_str();
     crate::repo::lock_organisation(conn, org_id)?;
     let grant = find(conn, org_id, grant_id)?;
@@ -229,14 +232,17 @@ pub fn replace(
             keycards::ended_at.eq(now),
         ))
         .execute(conn)?;
-    let transition = match old_card {
-        OldCard::Lost => Transition::MarkLost,
-        OldCard::Returned => Transition::Return,
+    let already = keys::get(conn, org_id, &old_key_id)?.status;
+    let details = || TransitionDetails { notes: Some("Keycard replaced".to_owned()), ..TransitionDetails::default() };
+    let blast_radius = match old_card {
+        OldCard::Lost if already == KeyStatus::Lost => Some(keys::blast_radius(conn, org_id, &old_key_id)?),
+        OldCard::Lost => Some(keys::mark_lost(conn, actor, &old_key_id, details())?.1),
+        OldCard::Returned if already == Transition::Return.to() => None,
+        OldCard::Returned => {
+            keys::transition(conn, actor, &old_key_id, Transition::Return, details())?;
+            None
+        }
     };
-    if keys::get(conn, org_id, &old_key_id)?.status != transition.to() {
-        let details = TransitionDetails { notes: Some("Keycard replaced".to_owned()), ..TransitionDetails::default() };
-        keys::transition(conn, actor, &old_key_id, transition, details)?;
-    }
     allocate(conn, actor, &grant.development_id, (&grant.id, &grant.name), person_id, request, now)?;
     let assembled = assemble_one(conn, grant)?;
     let new_key_ref = assembled
@@ -260,5 +266,5 @@ pub fn replace(
             ],
         },
     )?;
-    Ok(assembled)
+    Ok((assembled, blast_radius))
 }

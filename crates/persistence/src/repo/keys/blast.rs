@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use keyward_domain::{
-    BlastRadius, CodeAtDoors, CodeType, DoorKind, DoorcodesAtDoor, ExposedDoor, KeyAtDoors, KeyStatus, KeyType,
-    PersonAtDoors,
+    Actor, BlastRadius, CodeAtDoors, CodeType, DoorKind, DoorcodesAtDoor, ExposedDoor, Key, KeyAtDoors, KeyStatus,
+    KeyType, PersonAtDoors, Transition,
 };
 
-use super::find;
+use super::{TransitionDetails, find};
 use crate::connection::AnyConnection;
 use crate::error::{StoreError, StoreResult};
 use crate::repo::grants::corrupt;
@@ -21,6 +21,22 @@ use crate::schema::{
     keys, people,
 };
 use crate::time;
+
+/// `keys.markLost`, and `grants.replaceKeycard` for a card lost: the key marked lost
+/// (its links' `key_lost` flags with it, decision 123), every code linked to it or at a
+/// door it opens due for rotation (`key_lost`, decision 122), and its blast radius after
+/// the change; in the caller's transaction.
+pub fn mark_lost(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: &str,
+    details: TransitionDetails,
+) -> StoreResult<(Key, BlastRadius)> {
+    let key = super::transition(conn, actor, id, Transition::MarkLost, details)?;
+    crate::repo::access_codes::rotation::key_lost(conn, actor, id)?;
+    let radius = blast_radius(conn, &actor.org_id, id)?;
+    Ok((key, radius))
+}
 
 /// The blast radius of the organisation's key `id` (another organisation's: NOT_FOUND).
 pub fn blast_radius(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<BlastRadius> {

@@ -11,7 +11,7 @@ use super::write::{Planned, with_retries};
 use crate::connection::AnyConnection;
 use crate::error::StoreResult;
 use crate::repo::{doors, joined};
-use crate::schema::key_doors;
+use crate::schema::{key_door_periods, key_doors};
 
 /// The doors each key opens, by key id, ordered by door id (one query, by the primary
 /// key `(key_id, door_id)`).
@@ -38,8 +38,10 @@ pub(super) fn of_key(conn: &mut AnyConnection, org_id: &str, key_id: &str) -> St
 }
 
 /// `keys.setDoors`: makes `door_ids` (deduplicated, doors of the key's development) the
-/// doors the key opens (each link says whether the key is lost, decision 123); one audit event `key.doors_set` with the before and after, and a
-/// new version. The same set again changes nothing.
+/// doors the key opens (each link says whether the key is lost, decision 123), and closes
+/// the periods of the doors it no longer opens and opens those of the doors it opens now
+/// (decision 145); one audit event `key.doors_set` with the before and after, and a new
+/// version. The same set again changes nothing.
 pub fn set_doors(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -64,6 +66,7 @@ pub fn set_doors(
     }
     diesel::delete(key_doors::table.filter(key_doors::org_id.eq(&actor.org_id)).filter(key_doors::key_id.eq(id)))
         .execute(conn)?;
+    periods_changed(conn, &actor.org_id, id, &before, &after)?;
     for door_id in &after {
         diesel::insert_into(key_doors::table)
             .values((
@@ -85,6 +88,45 @@ pub fn set_doors(
             movement: None,
         })
     })
+}
+
+/// Keeps the door-set periods in step with a change of the key's doors from `before` to
+/// `after` (both sorted), at this instant: a removed door's open period ends now (and is
+/// dropped if it began now: it held no instant), an added door's begins now. In the
+/// transaction of `keys.setDoors`, under the organisation's lock: O(doors changed).
+fn periods_changed(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    key_id: &str,
+    before: &[String],
+    after: &[String],
+) -> StoreResult<()> {
+    let now = crate::time::now();
+    let removed: Vec<&String> = before.iter().filter(|door| after.binary_search(door).is_err()).collect();
+    let added: Vec<&String> = after.iter().filter(|door| before.binary_search(door).is_err()).collect();
+    if !removed.is_empty() {
+        let open = || {
+            key_door_periods::table
+                .filter(key_door_periods::org_id.eq(org_id))
+                .filter(key_door_periods::key_id.eq(key_id))
+                .filter(key_door_periods::door_id.eq_any(&removed))
+                .filter(key_door_periods::to_at.is_null())
+        };
+        diesel::delete(open().filter(key_door_periods::from_at.ge(now))).execute(conn)?;
+        diesel::update(open()).set(key_door_periods::to_at.eq(Some(now))).execute(conn)?;
+    }
+    for door_id in added {
+        diesel::insert_into(key_door_periods::table)
+            .values((
+                key_door_periods::org_id.eq(org_id),
+                key_door_periods::key_id.eq(key_id),
+                key_door_periods::door_id.eq(door_id),
+                key_door_periods::from_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(doors::door_gone)?;
+    }
+    Ok(())
 }
 
 /// Keeps `key_doors.key_lost` in step with the key's status (decision 123), in the

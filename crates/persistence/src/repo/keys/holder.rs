@@ -14,16 +14,18 @@ use crate::repo::people;
 use crate::schema::key_movements;
 use crate::time;
 
-/// The fields of a movement the answers read.
-#[derive(Queryable)]
-struct Movement {
-    id: String,
-    key_id: String,
-    at: NaiveDateTime,
-    action: String,
-    actor_name: String,
-    issued_to: Option<String>,
-    holder_id: Option<String>,
+/// The fields of a movement the point-in-time answers and a door's log read
+/// (`.select(Movement::as_select())`).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = key_movements)]
+pub(crate) struct Movement {
+    pub id: String,
+    pub key_id: String,
+    pub at: NaiveDateTime,
+    pub action: String,
+    pub actor_name: String,
+    pub issued_to: Option<String>,
+    pub holder_id: Option<String>,
 }
 
 /// The key's last movement at or before `at` (index key_movements_key_at).
@@ -38,15 +40,7 @@ fn last_movement(
         .filter(key_movements::key_id.eq(key_id))
         .filter(key_movements::at.le(at))
         .order((key_movements::at.desc(), key_movements::id.desc()))
-        .select((
-            key_movements::id,
-            key_movements::key_id,
-            key_movements::at,
-            key_movements::action,
-            key_movements::actor_name,
-            key_movements::issued_to,
-            key_movements::holder_id,
-        ))
+        .select(Movement::as_select())
         .first(conn)
         .optional()?)
 }

@@ -19,10 +19,11 @@ use keyward_domain::{
     entities::{KeyType, SecurityLevel},
 };
 
-pub use blast::blast_radius;
 pub(crate) use blast::exposed_code_ids;
+pub use blast::{blast_radius, mark_lost};
 pub use doors::{doors_exposed_by_lost_keys, set_doors};
 pub use history::{history, record_note};
+pub(crate) use holder::Movement;
 pub use holder::{holder_at, holdings_at};
 pub use list::{KeyFilter, PageStart, TOTAL_CAP, decode_cursor, encode_cursor, list};
 pub use refs::suggest_ref;
