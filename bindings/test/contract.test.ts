@@ -973,7 +973,8 @@ describe("keyward contract through the generated client", () => {
     assert.deepEqual((await owner.reports.doorLog(range)).items, []);
     const now = { doorId: front.id, from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() };
     const log = await owner.reports.doorLog(now);
-    assert.deepEqual(log.items.map((e) => `${e.source}:${e.action}`), ["key:created", "key:issued", "doorcode:allocated", "doorcode:sent"]);
+    // The key was created before it opened the door: only what it did since is in the door's log.
+    assert.deepEqual(log.items.map((e) => `${e.source}:${e.action}`), ["key:issued", "doorcode:allocated", "doorcode:sent"]);
     assert.equal(log.nextCursor, null);
     const bad = await failsWith(owner.reports.doorLog({ ...range, to: range.from }), "INVALID_INPUT");
     assert.equal(bad.field, "to");
@@ -981,8 +982,8 @@ describe("keyward contract through the generated client", () => {
     assert.match(file.filename, /^door-log-.*\.csv$/);
     const lines = file.csv.trimEnd().split("\r\n");
     assert.equal(lines[0], "at,source,action,actor,keyRef,keyId,person,personId,grant,grantId,doorcodeId,endReason,id");
-    assert.equal(lines.length, 5);
-    assert.ok(lines[2]?.includes(",'=Eve Staff,"), "a formula cell is neutralised");
+    assert.equal(lines.length, 4);
+    assert.ok(lines[1]?.includes(",'=Eve Staff,"), "a formula cell is neutralised");
   });
 
   it("grant edits, keycards and keys.setDoors: update, addPeople, replaceKeycard, removePeople, end", async () => {
