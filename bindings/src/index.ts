@@ -104,6 +104,11 @@ export type AccessCodeKnownByInput = {
 	at: string,
 };
 
+/**  How the holder acknowledges a handover (`keys.issueKey`'s `acknowledge`). */
+export type AcknowledgeBy = 
+/**  A 6-digit code texted to the holder, entered with `keys.confirmHandover`. */
+"sms_code";
+
 export type AddGrantPeopleInput = {
 	id: string,
 	/**
@@ -270,6 +275,12 @@ export type CodeToRotate = {
 
 export type CodeType = "gate" | "door" | "intercom" | "alarm" | "lift" | "parking" | "bin_store" | "plant_room" | "meter_room" | "other";
 
+export type ConfirmHandoverInput = {
+	id: string,
+	/**  The 6 digits the holder received. */
+	code: string,
+};
+
 export type CreateAccessCodeInput = {
 	developmentId: string,
 	codeType: CodeType,
@@ -356,6 +367,13 @@ export type CreateKeyInput = {
 	quantity?: number | null,
 	accessRestrictions?: string | null,
 	emergencyContact?: string | null,
+};
+
+export type CreateKeySetInput = {
+	developmentId: string,
+	name: string,
+	/**  1 to 100 keys of the development, in stock, in no other set. */
+	keyIds: string[],
 };
 
 export type CreatePersonInput = {
@@ -605,10 +623,14 @@ export type ErrorData = {
 	doorId?: string | null,
 	/**  The card asked for that is not free (KEYCARD_UNAVAILABLE with `strict`). */
 	keyRef?: string | null,
+	/**  The members of a key set that are not in stock (KEYS_NOT_IN_STOCK). */
+	keyRefs?: string[] | null,
+	/**  Tries left before the code locks (HANDOVER_REFUSED with `reason: "wrong_code"`). */
+	triesLeft?: number | null,
 };
 
 /**  The stable machine-readable kind of an error (`data.kind`). */
-export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "DOOR_IN_USE" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "CODE_TAKEN" | "KEYCARD_UNAVAILABLE" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
+export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "DOOR_IN_USE" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "CODE_TAKEN" | "KEYCARD_UNAVAILABLE" | "KEYS_NOT_IN_STOCK" | "HANDOVER_REFUSED" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
 
 /**  A door the key opens. */
 export type ExposedDoor = {
@@ -712,6 +734,15 @@ export type GrantDoorInput = {
  */
 export type GrantStatus = "active" | "ended";
 
+/**  Where an acknowledged handover stands (`Key.handover`; `null`: none was asked). */
+export type HandoverState = 
+/**  The code was sent; the holder has not confirmed it yet. */
+"awaiting" | 
+/**  The holder confirmed the code (`acknowledgedAt`, `acknowledgedPhone`). */
+"acknowledged" | 
+/**  [`MAX_TRIES`] wrong codes: no code is taken any more for this holding. */
+"locked";
+
 /**  A holding of a key as the key's history shows it: the `issued` movement it began with. */
 export type Holding = {
 	keyId: string,
@@ -752,6 +783,23 @@ export type IssueKeyInput = {
 	purpose?: string | null,
 	expectedReturnAt?: string | null,
 	/**  Recorded in the key's history. */
+	notes?: string | null,
+	/**
+	 *  `"sms_code"`: text the holder (at `issuedToPhone`, or the person's phone) a 6-digit
+	 *  code to confirm with `keys.confirmHandover` within 15 minutes.
+	 */
+	acknowledge?: AcknowledgeBy | null,
+};
+
+/**  Who receives the set: as `keys.issueKey` (every member is issued with these details). */
+export type IssueKeySetInput = {
+	id: string,
+	holderId?: string | null,
+	issuedTo?: string | null,
+	issuedToPhone?: string | null,
+	purpose?: string | null,
+	expectedReturnAt?: string | null,
+	/**  Recorded in each member's history, after the set's name. */
 	notes?: string | null,
 };
 
@@ -805,6 +853,11 @@ export type Key = {
 	lastStatusChangeBy: string | null,
 	/**  The doors of its development the key opens (`keys.setDoors`), ordered by id. */
 	doorIds: string[],
+	/**
+	 *  The acknowledgement asked when it was issued (`acknowledge`); `null` when none was
+	 *  asked for the current holding.
+	 */
+	handover: KeyHandover | null,
 	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
 	version: number,
 };
@@ -820,6 +873,16 @@ export type KeyAtDoors = {
 	issuedTo: string | null,
 	/**  The exposed doors it opens, ordered by id. */
 	doorIds: string[],
+};
+
+/**  The acknowledgement asked for a key's current holding (`Key.handover`). */
+export type KeyHandover = {
+	state: HandoverState,
+	/**  Where the code was sent (E.164): the phone that acknowledged, once acknowledged. */
+	phone: string,
+	/**  Until when the code is taken. */
+	expiresAt: string,
+	acknowledgedAt: string | null,
 };
 
 /**  `keys.holderAt`: who held a key at an instant, and the key's status then. */
@@ -857,6 +920,43 @@ export type KeyRefSuggestion = {
 	/**  `PREFIX-NNN`, the lowest number not yet used with the development's prefix. */
 	keyRef: string,
 };
+
+/**  A named set of keys of one development. */
+export type KeySet = {
+	id: string,
+	developmentId: string,
+	name: string,
+	state: KeySetState,
+	/**  Who the set was issued to (`issued` and `incomplete`). */
+	issuedTo: string | null,
+	issuedAt: string | null,
+	/**  By key ref. */
+	members: KeySetMember[],
+	createdAt: string,
+	updatedAt: string,
+	/**  Increases with every change; pass it back as `expectedVersion` to detect conflicts. */
+	version: number,
+};
+
+/**  A key of a set, as the set shows it. */
+export type KeySetMember = {
+	keyId: string,
+	keyRef: string,
+	label: string,
+	/**  The key's own status (a member may be moved on its own with `keys.*`). */
+	status: KeyStatus,
+	/**  A partial `keySets.return` left it out; cleared when it comes back. */
+	missing: boolean,
+};
+
+/**  Where a set is, as `keySets.issue` and `keySets.return` left it. */
+export type KeySetState = 
+/**  In the store: issued as a set never, or given back whole. */
+"in_stock" | 
+/**  Issued as one, every member with it. */
+"issued" | 
+/**  Given back in part: the members still out are flagged `missing`. */
+"incomplete";
 
 export type KeyStatus = "in_stock" | "issued" | "returned" | "lost" | "damaged" | "deactivated";
 
@@ -977,6 +1077,15 @@ export type ListGrantsInput = {
 	limit?: number | null,
 };
 
+export type ListKeySetsInput = {
+	developmentId?: string | null,
+	state?: KeySetState | null,
+	/**  1 or more, with page × limit at most 10,000; default 1. */
+	page?: number | null,
+	/**  1 to 100; default 50. */
+	limit?: number | null,
+};
+
 export type ListKeysInput = {
 	/**
 	 *  Case-insensitive substring of keyRef, label or issuedTo (`%` and `_` are literal);
@@ -995,6 +1104,11 @@ export type ListKeysInput = {
 	firmId?: string | null,
 	/**  Keys that open this door (`keys.setDoors`). */
 	doorId?: string | null,
+	/**
+	 *  `true`: keys whose handover (`acknowledge`) is not acknowledged (`awaiting` or
+	 *  `locked`); `false`: the others.
+	 */
+	unacknowledged?: boolean | null,
 	/**  1 or more, with page × limit at most 10,000; default 1. Not with `cursor`. */
 	page?: number | null,
 	/**  1 to 100; default 50. */
@@ -1307,6 +1421,17 @@ export type ResendWebhookInput = {
 	deliveryId: string,
 };
 
+export type ReturnKeySetInput = {
+	id: string,
+	/**
+	 *  The members handed back; omitted: every member still out. Members still out
+	 *  after the return are flagged `missing` and the set is `incomplete`.
+	 */
+	keyIds?: string[] | null,
+	/**  Recorded in each returned member's history, after the set's name. */
+	notes?: string | null,
+};
+
 /**  `keys.revealAccessCode`: the value, and the ledger entry that recorded the reveal. */
 export type RevealedCode = {
 	id: string,
@@ -1560,6 +1685,16 @@ export type UpdateKeyInput = {
 	emergencyContact?: string | null,
 };
 
+/**  Every field but `id` is optional: omitted leaves it as it is. */
+export type UpdateKeySetInput = {
+	id: string,
+	/**  The `version` you read; if the set changed since, VERSION_CONFLICT and nothing changes. */
+	expectedVersion?: number | null,
+	name?: string | null,
+	/**  The members, replacing the old ones (only while every member is in stock). */
+	keyIds?: string[] | null,
+};
+
 /**
  *  Every field but `id` is optional: omitted leaves it as it is; for the optional fields
  *  `null` (or an empty string) clears it.
@@ -1754,8 +1889,16 @@ export type Procedures = {
   "keys.deactivateKey": { input: KeyTransitionInput; output: Key };
   "keys.reactivateKey": { input: KeyTransitionInput; output: Key };
   "keys.holderAt": { input: AtInput; output: KeyHolderAt };
+  "keys.confirmHandover": { input: ConfirmHandoverInput; output: Key };
   "keys.setDoors": { input: SetDoorsInput; output: Key };
   "keys.blastRadius": { input: IdInput; output: BlastRadius };
+  "keySets.list": { input: ListKeySetsInput; output: Page<KeySet> };
+  "keySets.get": { input: IdInput; output: KeySet };
+  "keySets.create": { input: CreateKeySetInput; output: KeySet };
+  "keySets.update": { input: UpdateKeySetInput; output: KeySet };
+  "keySets.delete": { input: IdInput; output: Empty };
+  "keySets.issue": { input: IssueKeySetInput; output: KeySet };
+  "keySets.return": { input: ReturnKeySetInput; output: KeySet };
   "people.list": { input: ListPeopleInput; output: Page<Person> };
   "people.get": { input: IdInput; output: Person };
   "people.create": { input: CreatePersonInput; output: Person };
@@ -1812,7 +1955,7 @@ export type Procedures = {
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "settings.getReminders" | "settings.updateReminders" | "reports.overdue" | "audit.list" | "audit.head" | "audit.verify" | "webhooks.list" | "webhooks.deliveries";
+export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "keySets.list" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "settings.getReminders" | "settings.updateReminders" | "reports.overdue" | "audit.list" | "audit.head" | "audit.verify" | "webhooks.list" | "webhooks.deliveries";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["rpc.discover", "auth.login"] as const;
@@ -1938,6 +2081,7 @@ export function createClient(options: ClientOptions) {
       deactivateKey: (input: Procedures["keys.deactivateKey"]["input"]) => call("keys.deactivateKey", input),
       reactivateKey: (input: Procedures["keys.reactivateKey"]["input"]) => call("keys.reactivateKey", input),
       holderAt: (input: Procedures["keys.holderAt"]["input"]) => call("keys.holderAt", input),
+      confirmHandover: (input: Procedures["keys.confirmHandover"]["input"]) => call("keys.confirmHandover", input),
       setDoors: (input: Procedures["keys.setDoors"]["input"]) => call("keys.setDoors", input),
       blastRadius: (input: Procedures["keys.blastRadius"]["input"]) => call("keys.blastRadius", input),
       listAccessCodes: (input?: Procedures["keys.listAccessCodes"]["input"]) => call("keys.listAccessCodes", input ?? {}),
@@ -1951,6 +2095,15 @@ export function createClient(options: ClientOptions) {
       accessCodeKnownBy: (input: Procedures["keys.accessCodeKnownBy"]["input"]) => call("keys.accessCodeKnownBy", input),
       summary: (input?: Procedures["keys.summary"]["input"]) => call("keys.summary", input ?? {}),
       sendSms: (input: Procedures["keys.sendSms"]["input"]) => call("keys.sendSms", input),
+    },
+    keySets: {
+      list: (input?: Procedures["keySets.list"]["input"]) => call("keySets.list", input ?? {}),
+      get: (input: Procedures["keySets.get"]["input"]) => call("keySets.get", input),
+      create: (input: Procedures["keySets.create"]["input"]) => call("keySets.create", input),
+      update: (input: Procedures["keySets.update"]["input"]) => call("keySets.update", input),
+      delete: (input: Procedures["keySets.delete"]["input"]) => call("keySets.delete", input),
+      issue: (input: Procedures["keySets.issue"]["input"]) => call("keySets.issue", input),
+      return: (input: Procedures["keySets.return"]["input"]) => call("keySets.return", input),
     },
     people: {
       list: (input?: Procedures["people.list"]["input"]) => call("people.list", input ?? {}),

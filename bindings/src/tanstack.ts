@@ -64,6 +64,8 @@ export const READ_PROCEDURES = [
   "keys.suggestKeyRef",
   "keys.holderAt",
   "keys.blastRadius",
+  "keySets.list",
+  "keySets.get",
   "people.list",
   "people.get",
   "people.holdingsAt",
@@ -113,7 +115,13 @@ export const WRITE_PROCEDURES = [
   "keys.markDamaged",
   "keys.deactivateKey",
   "keys.reactivateKey",
+  "keys.confirmHandover",
   "keys.setDoors",
+  "keySets.create",
+  "keySets.update",
+  "keySets.delete",
+  "keySets.issue",
+  "keySets.return",
   "people.create",
   "people.update",
   "people.archive",
@@ -229,6 +237,7 @@ export function createQueryOptions(client: Client) {
         queryKey: (input: Procedures["keys.holderAt"]["input"]) => queryKey("keys.holderAt", input),
         queryOptions: (input: Procedures["keys.holderAt"]["input"]) => queryOptions(call, "keys.holderAt", input),
       },
+      confirmHandover: { mutationOptions: () => mutationOptions(call, "keys.confirmHandover") },
       setDoors: { mutationOptions: () => mutationOptions(call, "keys.setDoors") },
       blastRadius: {
         queryKey: (input: Procedures["keys.blastRadius"]["input"]) => queryKey("keys.blastRadius", input),
@@ -260,6 +269,21 @@ export function createQueryOptions(client: Client) {
         queryOptions: (input?: Procedures["keys.summary"]["input"]) => queryOptions(call, "keys.summary", input ?? {}),
       },
       sendSms: { mutationOptions: () => mutationOptions(call, "keys.sendSms") },
+    },
+    keySets: {
+      list: {
+        queryKey: (input?: Procedures["keySets.list"]["input"]) => queryKey("keySets.list", input ?? {}),
+        queryOptions: (input?: Procedures["keySets.list"]["input"]) => queryOptions(call, "keySets.list", input ?? {}),
+      },
+      get: {
+        queryKey: (input: Procedures["keySets.get"]["input"]) => queryKey("keySets.get", input),
+        queryOptions: (input: Procedures["keySets.get"]["input"]) => queryOptions(call, "keySets.get", input),
+      },
+      create: { mutationOptions: () => mutationOptions(call, "keySets.create") },
+      update: { mutationOptions: () => mutationOptions(call, "keySets.update") },
+      delete: { mutationOptions: () => mutationOptions(call, "keySets.delete") },
+      issue: { mutationOptions: () => mutationOptions(call, "keySets.issue") },
+      return: { mutationOptions: () => mutationOptions(call, "keySets.return") },
     },
     people: {
       list: {

@@ -100,6 +100,13 @@ const covered: Record<keyof Procedures, true> = {
   "grants.sendCredentials": true,
   "keys.setDoors": true,
   "keys.blastRadius": true,
+  "keySets.list": true,
+  "keySets.get": true,
+  "keySets.create": true,
+  "keySets.update": true,
+  "keySets.delete": true,
+  "keySets.issue": true,
+  "keySets.return": true,
   "access.check": true,
   "reports.doorLog": true,
   "reports.doorLogCsv": true,
@@ -908,6 +915,34 @@ describe("keyward contract through the generated client", () => {
     await failsWith(owner.developments.delete({ id: harbour.id }), "DEVELOPMENT_NOT_EMPTY");
     assert.deepEqual(await owner.doors.delete({ id: flat.id }), {});
     await failsWith(owner.doors.get({ id: flat.id }), "NOT_FOUND");
+  });
+
+  it("key sets: create, issue as one, partial return flags the missing key, KEYS_NOT_IN_STOCK, delete", async () => {
+    const dev = await owner.developments.create({ name: "Ring Court", keyPrefix: "RC" });
+    const front = await owner.keys.createKey({ developmentId: dev.id, keyType: "physical_key", label: "Front" });
+    const plant = await owner.keys.createKey({ developmentId: dev.id, keyType: "fob", label: "Plant room" });
+    const set = await owner.keySets.create({ developmentId: dev.id, name: "Caretaker's ring", keyIds: [front.id, plant.id] });
+    assert.equal(set.state, "in_stock");
+    assert.deepEqual(set.members.map((m) => m.keyRef), [front.keyRef, plant.keyRef]);
+    assert.deepEqual(await owner.keySets.get({ id: set.id }), set);
+    assert.deepEqual((await owner.keySets.list({ developmentId: dev.id })).items.map((s) => s.id), [set.id]);
+    const renamed = await owner.keySets.update({ id: set.id, expectedVersion: 1, name: "Caretaker" });
+    assert.equal(renamed.version, 2);
+    const issued = await owner.keySets.issue({ id: set.id, issuedTo: "Jo Doe", notes: "Weekend" });
+    assert.equal(issued.state, "issued");
+    assert.deepEqual(issued.members.map((m) => m.status), ["issued", "issued"]);
+    const history = await owner.keys.keyHistory({ id: plant.id });
+    assert.equal(history.items[0]?.notes, "Key set Caretaker: Weekend");
+    const refused = await failsWith(owner.keySets.issue({ id: set.id, issuedTo: "Sam" }), "KEYS_NOT_IN_STOCK");
+    assert.deepEqual(refused.data?.keyRefs, [front.keyRef, plant.keyRef]);
+    const partial = await owner.keySets.return({ id: set.id, keyIds: [front.id] });
+    assert.equal(partial.state, "incomplete");
+    assert.deepEqual(partial.members.map((m) => m.missing), [false, true]);
+    assert.equal((await owner.keys.getKey({ id: plant.id })).returnRequested, true);
+    await failsWith(owner.keySets.delete({ id: set.id }), "KEYS_NOT_IN_STOCK");
+    assert.equal((await owner.keySets.return({ id: set.id })).state, "in_stock");
+    assert.deepEqual(await owner.keySets.delete({ id: set.id }), {});
+    await failsWith(owner.keySets.get({ id: set.id }), "NOT_FOUND");
   });
 
   it("access grants: create with a schedule and a doorcode, get, list, access.check, CODE_TAKEN", async () => {

@@ -129,6 +129,9 @@ pub struct Key {
     pub last_status_change_by: Option<String>,
     /// The doors of its development the key opens (`keys.setDoors`), ordered by id.
     pub door_ids: Vec<String>,
+    /// The acknowledgement asked when it was issued (`acknowledge`); `null` when none was
+    /// asked for the current holding.
+    pub handover: Option<crate::handover::KeyHandover>,
     /// Increases with every change; pass it back as `expectedVersion` to detect conflicts.
     pub version: i32,
 }

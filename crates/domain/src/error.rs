@@ -47,6 +47,13 @@ pub enum Error {
     /// `None`) the development has no such card left.
     #[error("{}", keycard_unavailable_message(key_ref.as_deref()))]
     KeycardUnavailable { key_ref: Option<String> },
+    /// Issuing a key set (or deleting or changing the members of one) while these
+    /// members are not in stock.
+    #[error("keys not in stock: {}", key_refs.join(", "))]
+    KeysNotInStock { key_refs: Vec<String> },
+    /// `keys.confirmHandover` did not acknowledge the handover.
+    #[error("{}", handover_refused_message(*reason, *tries_left))]
+    HandoverRefused { reason: crate::HandoverRefusal, tries_left: Option<i32> },
     #[error("too many attempts; try again in {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u32 },
     /// No SMS settings, or Twilio refused the organisation's credentials.
@@ -95,6 +102,18 @@ fn keycard_unavailable_message(key_ref: Option<&str>) -> String {
     match key_ref {
         Some(key_ref) => format!("card {key_ref} is not a free card of the grant's development"),
         None => "no free card is left in the grant's development".to_owned(),
+    }
+}
+
+fn handover_refused_message(reason: crate::HandoverRefusal, tries_left: Option<i32>) -> String {
+    use crate::HandoverRefusal::*;
+    match (reason, tries_left) {
+        (WrongCode, Some(0)) => "wrong code; no tries left: the handover can no longer be acknowledged".to_owned(),
+        (WrongCode, Some(n)) => format!("wrong code; {n} tries left"),
+        (WrongCode, None) => "wrong code".to_owned(),
+        (Expired, _) => "the code has expired".to_owned(),
+        (Locked, _) => "too many wrong codes: the handover can no longer be acknowledged".to_owned(),
+        (NotAwaiting, _) => "the key awaits no acknowledgement".to_owned(),
     }
 }
 

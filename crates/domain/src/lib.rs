@@ -14,8 +14,10 @@ pub mod door_log;
 pub mod doorcode;
 pub mod error;
 pub mod grant;
+pub mod handover;
 pub mod jobs;
 pub mod key_ref;
+pub mod key_sets;
 pub mod page;
 pub mod people;
 pub mod reminders;
@@ -34,6 +36,8 @@ pub use code_ledger::*;
 pub use doors::{Door, DoorKind};
 pub use entities::*;
 pub use error::{Error, Result, StorageFault};
+pub use handover::{AcknowledgeBy, HandoverRefusal, HandoverState, KeyHandover};
+pub use key_sets::{KeySet, KeySetMember, KeySetState};
 pub use page::{Page, PageRequest};
 pub use people::{
     CodeToRotate, Firm, Holding, KeyHolderAt, KeyToRecover, OffboardedPerson, Offboarding, Person, PersonHoldingsAt,

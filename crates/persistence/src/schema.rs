@@ -517,6 +517,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    key_sets (id) {
+        id -> Text,
+        org_id -> Text,
+        development_id -> Text,
+        name -> Text,
+        state -> Text,
+        issued_to -> Nullable<Text>,
+        issued_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    key_set_members (key_id) {
+        key_id -> Text,
+        org_id -> Text,
+        set_id -> Text,
+        missing_since -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    key_handovers (key_id) {
+        key_id -> Text,
+        org_id -> Text,
+        state -> Text,
+        code_hash -> Text,
+        phone -> Text,
+        expires_at -> Timestamp,
+        wrong_tries -> Integer,
+        acknowledged_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(key_set_members -> keys (key_id));
+diesel::joinable!(key_set_members -> key_sets (set_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     users,
@@ -553,7 +594,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     keycards,
     reminder_settings,
-    key_reminders
+    key_reminders,
+    key_sets,
+    key_set_members,
+    key_handovers
 );
 
 // Webhooks (issue 14 §3); queried alone, so not in the list above.

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     PersonArchived,
     CodeTaken,
     KeycardUnavailable,
+    KeysNotInStock,
+    HandoverRefused,
     RateLimited,
     SmsNotConfigured,
     SmsRejected,
@@ -73,6 +75,12 @@ pub struct ErrorData {
     /// The card asked for that is not free (KEYCARD_UNAVAILABLE with `strict`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_ref: Option<String>,
+    /// The members of a key set that are not in stock (KEYS_NOT_IN_STOCK).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_refs: Option<Vec<String>>,
+    /// Tries left before the code locks (HANDOVER_REFUSED with `reason: "wrong_code"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<i32>,
 }
 
 impl ErrorData {
@@ -89,6 +97,8 @@ impl ErrorData {
             maybe_committed: None,
             door_id: None,
             key_ref: None,
+            key_refs: None,
+            tries_left: None,
         }
     }
 }
@@ -131,7 +141,7 @@ impl ErrorKind {
             Forbidden => FORBIDDEN,
             NotFound => NOT_FOUND,
             KeyRefTaken | InvalidTransition | VersionConflict | DevelopmentNotEmpty | DoorInUse | CodeNotActive
-            | PersonArchived | CodeTaken | KeycardUnavailable => CONFLICT,
+            | PersonArchived | CodeTaken | KeycardUnavailable | KeysNotInStock | HandoverRefused => CONFLICT,
             RateLimited => RATE_LIMITED,
             SmsNotConfigured => SMS_NOT_CONFIGURED,
             SmsRejected => SMS_REJECTED,
@@ -179,6 +189,14 @@ pub fn to_rpc(error: &Error) -> ErrorObject {
         Error::KeycardUnavailable { key_ref } => {
             ErrorData { key_ref: key_ref.clone(), ..ErrorData::kind(ErrorKind::KeycardUnavailable) }
         }
+        Error::KeysNotInStock { key_refs } => {
+            ErrorData { key_refs: Some(key_refs.clone()), ..ErrorData::kind(ErrorKind::KeysNotInStock) }
+        }
+        Error::HandoverRefused { reason, tries_left } => ErrorData {
+            reason: Some(reason.as_str().to_owned()),
+            tries_left: *tries_left,
+            ..ErrorData::kind(ErrorKind::HandoverRefused)
+        },
         Error::SmsRejected { provider_code } => {
             ErrorData { provider_code: *provider_code, ..ErrorData::kind(ErrorKind::SmsRejected) }
         }

@@ -10,6 +10,7 @@ pub mod doors;
 pub mod firms;
 pub mod grants;
 pub mod jobs;
+pub mod key_sets;
 pub mod keys;
 pub mod logins;
 pub mod maintenance;

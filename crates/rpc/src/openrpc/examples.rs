@@ -20,6 +20,7 @@ const GRANT: &str = "0193a1b2-7c00-7000-8000-0000000001b1";
 const AT: &str = "2026-03-02T09:30:00Z";
 const WEBHOOK: &str = "0193a1b2-7c00-7000-8000-0000000001c1";
 const DELIVERY: &str = "0193a1b2-7c00-7000-8000-0000000001d1";
+const KEY_SET: &str = "0193a1b2-7c00-7000-8000-0000000001e1";
 
 fn example(procedure: &str) -> Value {
     match procedure {
@@ -44,7 +45,9 @@ fn example(procedure: &str) -> Value {
         | "keys.deleteAccessCode"
         | "keys.accessCodeHistory"
         | "keys.revealAccessCode"
-        | "grants.get" => {
+        | "grants.get"
+        | "keySets.get"
+        | "keySets.delete" => {
             json!({ "id": id_for(procedure) })
         }
         "doors.list" => json!({ "developmentId": DEVELOPMENT, "kind": "entrance", "limit": 20 }),
@@ -62,7 +65,15 @@ fn example(procedure: &str) -> Value {
         "keys.returnKey" | "keys.returnToStock" | "keys.markLost" | "keys.markFound" | "keys.markDamaged"
         | "keys.deactivateKey" | "keys.reactivateKey" => json!({ "id": KEY, "notes": "Checked at the desk" }),
         "keys.holderAt" => json!({ "id": KEY, "at": AT }),
+        "keys.confirmHandover" => json!({ "id": KEY, "code": "482913" }),
         "keys.setDoors" => json!({ "id": KEY, "expectedVersion": 3, "doorIds": [DOOR] }),
+        "keySets.list" => json!({ "state": "incomplete", "limit": 20 }),
+        "keySets.create" => json!({ "developmentId": DEVELOPMENT, "name": "Caretaker's ring", "keyIds": [KEY] }),
+        "keySets.update" => json!({ "id": KEY_SET, "expectedVersion": 1, "name": "Caretaker's ring (spare)" }),
+        "keySets.issue" => json!({
+            "id": KEY_SET, "holderId": PERSON, "purpose": "Weekend cover", "expectedReturnAt": "2026-03-02T17:00:00Z",
+        }),
+        "keySets.return" => json!({ "id": KEY_SET, "keyIds": [KEY], "notes": "The fob is still with Jo" }),
         "people.list" => json!({ "search": "doe", "kind": "contractor", "archived": false }),
         "people.create" => json!({ "name": "Jo Doe", "kind": "contractor", "phone": "+447400123456", "firmId": FIRM }),
         "people.update" => json!({ "id": PERSON, "expectedVersion": 2, "email": "jo@sparks.example" }),
@@ -145,6 +156,7 @@ fn id_for(procedure: &str) -> &'static str {
         Some(("people", _)) => PERSON,
         Some(("firms", _)) => FIRM,
         Some(("grants", _)) => GRANT,
+        Some(("keySets", _)) => KEY_SET,
         Some(("keys", method)) if method.contains("AccessCode") => CODE,
         _ => KEY,
     }

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use keyward_domain::entities::{KeyType, SecurityLevel};
 use keyward_domain::key_ref::normalise_key_ref;
 use keyward_domain::validate::{self, LONG_TEXT_MAX, SHORT_TEXT_MAX};
-use keyward_domain::{Capability, Error, Key, KeyHolderAt, KeyMovement, KeyStatus, Page, PageRequest, Transition};
+use keyward_domain::{
+    AcknowledgeBy, Capability, Error, Key, KeyHolderAt, KeyMovement, KeyStatus, Page, PageRequest, Transition,
+};
 use keyward_persistence::repo::keys::{self, KeyFields, KeyFilter, KeyPatch, NewKey, PageStart, TransitionDetails};
 use keyward_sms::phone;
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,10 @@ pub struct ListKeysInput {
     /// Keys that open this door (`keys.setDoors`).
     #[serde(default)]
     pub door_id: Option<String>,
+    /// `true`: keys whose handover (`acknowledge`) is not acknowledged (`awaiting` or
+    /// `locked`); `false`: the others.
+    #[serde(default)]
+    pub unacknowledged: Option<bool>,
     /// 1 or more, with page × limit at most 10,000; default 1. Not with `cursor`.
     #[serde(default)]
     pub page: Option<i32>,
@@ -89,6 +95,7 @@ impl Procedure for ListKeys {
             holder_id: input.holder_id,
             firm_id: input.firm_id,
             door_id: input.door_id,
+            unacknowledged: input.unacknowledged,
         };
         call.app.db.run(move |c| keys::list(c, &org_id, &filter, start)).await
     }
@@ -330,6 +337,10 @@ pub struct IssueKeyInput {
     /// Recorded in the key's history.
     #[serde(default)]
     pub notes: Option<String>,
+    /// `"sms_code"`: text the holder (at `issuedToPhone`, or the person's phone) a 6-digit
+    /// code to confirm with `keys.confirmHandover` within 15 minutes.
+    #[serde(default)]
+    pub acknowledge: Option<AcknowledgeBy>,
 }
 
 pub struct IssueKey;
@@ -341,26 +352,49 @@ impl Procedure for IssueKey {
 
     async fn call(call: Call<'_>, input: IssueKeyInput) -> Result<Key, Error> {
         let actor = call.actor()?.clone();
-        let holder_id = input.holder_id.filter(|id| !id.is_empty());
-        let issued_to = match (&holder_id, input.issued_to) {
-            (None, None) => return Err(Error::invalid("issuedTo", "is required without holderId")),
-            (None, Some(to)) => Some(validate::required_line("issuedTo", &to, SHORT_TEXT_MAX)?),
-            (Some(_), to) => validate::optional_line("issuedTo", to.as_deref(), SHORT_TEXT_MAX)?,
-        };
-        let details = TransitionDetails {
-            holder_id,
-            issued_to,
-            issued_to_phone: optional_phone("issuedToPhone", input.issued_to_phone.as_deref())?,
-            purpose: validate::optional_line("purpose", input.purpose.as_deref(), SHORT_TEXT_MAX)?,
-            expected_return_at: input
-                .expected_return_at
-                .map(|at| validate::instant("expectedReturnAt", at))
-                .transpose()?,
-            notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
-        };
+        let details = issue_details(IssueTo {
+            holder_id: input.holder_id,
+            issued_to: input.issued_to,
+            issued_to_phone: input.issued_to_phone,
+            purpose: input.purpose,
+            expected_return_at: input.expected_return_at,
+            notes: input.notes,
+        })?;
         let id = input.id;
-        call.app.db.write(move |c| keys::issue(c, &actor, &id, details)).await
+        match input.acknowledge {
+            Some(AcknowledgeBy::SmsCode) => super::handover::issue_acknowledged(call, id, details).await,
+            None => call.app.db.write(move |c| keys::issue(c, &actor, &id, details)).await,
+        }
     }
+}
+
+/// Who a key (or a key set) is issued to, as the caller wrote it.
+pub(super) struct IssueTo {
+    pub holder_id: Option<String>,
+    pub issued_to: Option<String>,
+    pub issued_to_phone: Option<String>,
+    pub purpose: Option<String>,
+    pub expected_return_at: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+}
+
+/// The checked details of an issue: `holderId` or `issuedTo` required, the phone's
+/// characters, the texts' lengths.
+pub(super) fn issue_details(input: IssueTo) -> Result<TransitionDetails, Error> {
+    let holder_id = input.holder_id.filter(|id| !id.is_empty());
+    let issued_to = match (&holder_id, input.issued_to) {
+        (None, None) => return Err(Error::invalid("issuedTo", "is required without holderId")),
+        (None, Some(to)) => Some(validate::required_line("issuedTo", &to, SHORT_TEXT_MAX)?),
+        (Some(_), to) => validate::optional_line("issuedTo", to.as_deref(), SHORT_TEXT_MAX)?,
+    };
+    Ok(TransitionDetails {
+        holder_id,
+        issued_to,
+        issued_to_phone: optional_phone("issuedToPhone", input.issued_to_phone.as_deref())?,
+        purpose: validate::optional_line("purpose", input.purpose.as_deref(), SHORT_TEXT_MAX)?,
+        expected_return_at: input.expected_return_at.map(|at| validate::instant("expectedReturnAt", at)).transpose()?,
+        notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
+    })
 }
 
 pub struct HolderAt;

@@ -12,7 +12,9 @@ mod doors;
 mod grant_credentials;
 mod grant_edits;
 mod grants;
+mod handover;
 mod key_doors;
+mod key_sets;
 mod keys;
 mod people;
 mod reminders;
@@ -66,8 +68,17 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<keys::DeactivateKey>();
     v.visit::<keys::ReactivateKey>();
     v.visit::<keys::HolderAt>();
+    v.visit::<handover::ConfirmHandover>();
     v.visit::<key_doors::SetDoors>();
     v.visit::<key_doors::BlastRadius>();
+
+    v.visit::<key_sets::ListKeySets>();
+    v.visit::<key_sets::GetKeySet>();
+    v.visit::<key_sets::CreateKeySet>();
+    v.visit::<key_sets::UpdateKeySet>();
+    v.visit::<key_sets::DeleteKeySet>();
+    v.visit::<key_sets::IssueKeySet>();
+    v.visit::<key_sets::ReturnKeySet>();
 
     v.visit::<people::ListPeople>();
     v.visit::<people::GetPerson>();

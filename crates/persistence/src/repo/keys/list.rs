@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use keyward_domain::{
-    Error, Key, KeyStatus, Page, PageRequest,
+    Error, HandoverState, Key, KeyStatus, Page, PageRequest,
     entities::{KeyType, SecurityLevel},
 };
 
@@ -14,7 +14,7 @@ use super::KeyRow;
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::StoreResult;
 use crate::repo::counts;
-use crate::schema::{key_doors, keys, people};
+use crate::schema::{key_doors, key_handovers, keys, people};
 use crate::time;
 
 #[derive(Debug, Default, Clone)]
@@ -31,6 +31,9 @@ pub struct KeyFilter {
     pub firm_id: Option<String>,
     /// Keys that open this door (`key_doors_org_door`).
     pub door_id: Option<String>,
+    /// `true`: keys whose handover awaits acknowledgement or is locked
+    /// (`key_handovers_org_state`); `false`: the others.
+    pub unacknowledged: Option<bool>,
 }
 
 /// How far a total is counted when the maintained counts cannot give it (a search, or a
@@ -90,6 +93,14 @@ fn filtered<'a>(
             .filter(key_doors::door_id.eq(v))
             .select(key_doors::key_id);
         q = q.filter(keys::id.eq_any(openers));
+    }
+    if let Some(v) = f.unacknowledged {
+        let pending = [HandoverState::Awaiting.as_str(), HandoverState::Locked.as_str()];
+        let unacknowledged = key_handovers::table
+            .filter(key_handovers::org_id.eq(org_id))
+            .filter(key_handovers::state.eq_any(pending))
+            .select(key_handovers::key_id);
+        q = if v { q.filter(keys::id.eq_any(unacknowledged)) } else { q.filter(keys::id.ne_all(unacknowledged)) };
     }
     if let Some(v) = f.status {
         q = q.filter(keys::status.eq(v.as_str()));
@@ -190,12 +201,14 @@ pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageSt
     let next_cursor = rows.last().filter(|_| more).map(|last| encode_cursor(&last.key_ref));
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let mut doors = super::doors::of_keys(conn, org_id, &ids)?;
+    let mut handovers = super::handover::of_keys(conn, org_id, &ids)?;
     Ok(Page {
         items: rows
             .into_iter()
             .map(|r| {
                 let door_ids = doors.remove(&r.id).unwrap_or_default();
-                r.into_key(now, door_ids)
+                let handover = handovers.remove(&r.id);
+                r.into_key(now, door_ids).map(|key| Key { handover, ..key })
             })
             .collect::<StoreResult<_>>()?,
         total: crate::repo::count_i32(total),
@@ -214,6 +227,7 @@ fn exact_total(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, now: Naive
         || f.holder_id.is_some()
         || f.firm_id.is_some()
         || f.door_id.is_some()
+        || f.unacknowledged.is_some()
     {
         return Ok(None);
     }

@@ -4,6 +4,7 @@
 
 mod blast;
 mod doors;
+mod handover;
 mod history;
 mod holder;
 mod list;
@@ -22,6 +23,7 @@ use keyward_domain::{
 pub(crate) use blast::exposed_code_ids;
 pub use blast::{blast_radius, mark_lost};
 pub use doors::{doors_exposed_by_lost_keys, set_doors};
+pub use handover::{HandoverCode, begin_handover, confirm_handover};
 pub use history::{history, record_note};
 pub(crate) use holder::Movement;
 pub use holder::{holder_at, holdings_at};
@@ -132,6 +134,7 @@ impl KeyRow {
             last_status_change_at: self.last_status_change_at.map(time::from_db),
             last_status_change_by: self.last_status_change_by,
             door_ids,
+            handover: None,
             version: self.version,
         })
     }
@@ -152,8 +155,11 @@ pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Key>
     answer(conn, row, time::now())
 }
 
-/// One key as the wire shows it, with the doors it opens.
+/// One key as the wire shows it, with the doors it opens and its handover.
 fn answer(conn: &mut AnyConnection, row: KeyRow, now: NaiveDateTime) -> StoreResult<Key> {
     let door_ids = doors::of_key(conn, &row.org_id, &row.id)?;
-    row.into_key(now, door_ids)
+    let mut handovers = handover::of_keys(conn, &row.org_id, &[&row.id])?;
+    let mut key = row.into_key(now, door_ids)?;
+    key.handover = handovers.remove(&key.id);
+    Ok(key)
 }

@@ -54,6 +54,10 @@ pub fn transition(
     transition: Transition,
     details: TransitionDetails,
 ) -> StoreResult<Key> {
+    // The acknowledgement asked belongs to the holding, which every transition ends or
+    // starts (an issue that asks again records its own after this).
+    crate::repo::lock_organisation(conn, &actor.org_id)?;
+    super::handover::holding_ended(conn, &actor.org_id, id)?;
     with_retries(conn, actor, id, |old, now| {
         let current = old.status()?;
         if !transition.allows(current) {

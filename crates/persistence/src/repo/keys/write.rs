@@ -155,6 +155,16 @@ pub fn update(
             )
             .into());
         }
+        // The keys of a set are of one development (issue 13 §5).
+        if key.development_id != *development_id
+            && let Some(set) = crate::repo::key_sets::set_name_of_key(conn, &actor.org_id, id)?
+        {
+            return Err(Error::invalid(
+                "developmentId",
+                format!("the key is in key set {set}: take it out of the set first"),
+            )
+            .into());
+        }
     }
     // `with_retries` takes the organisation's lock, which also serialises key-ref writers.
     with_retries(conn, actor, id, |old, _| {

@@ -1,0 +1,2 @@
+DROP TABLE key_set_members;
+DROP TABLE key_sets;
