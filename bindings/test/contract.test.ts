@@ -67,6 +67,7 @@ const covered: Record<keyof Procedures, true> = {
   "keys.deactivateKey": true,
   "keys.reactivateKey": true,
   "keys.holderAt": true,
+  "keys.confirmHandover": true,
   "people.list": true,
   "people.get": true,
   "people.create": true,
@@ -943,6 +944,25 @@ describe("keyward contract through the generated client", () => {
     assert.equal((await owner.keySets.return({ id: set.id })).state, "in_stock");
     assert.deepEqual(await owner.keySets.delete({ id: set.id }), {});
     await failsWith(owner.keySets.get({ id: set.id }), "NOT_FOUND");
+  });
+
+  it("acknowledged handover: keys.issueKey with acknowledge texts a code, keys.confirmHandover takes it", async () => {
+    const dev = await owner.developments.create({ name: "Handover Court", keyPrefix: "HC" });
+    const key = await owner.keys.createKey({ developmentId: dev.id, keyType: "physical_key", label: "Plant room" });
+    const before = (await twilio.requests()).length;
+    const issued = await owner.keys.issueKey({ id: key.id, issuedTo: "Sam", issuedToPhone: "+447400123457", acknowledge: "sms_code" });
+    assert.equal(issued.handover?.state, "awaiting");
+    const texts = await twilio.requests();
+    assert.equal(texts.length, before + 1);
+    const code = /is (\d{6})\./.exec(texts[texts.length - 1]?.fields.get("Body") ?? "")?.[1] ?? "";
+    assert.equal(code.length, 6);
+    assert.deepEqual((await owner.keys.listKeys({ unacknowledged: true })).items.map((k) => k.id), [key.id]);
+    const wrong = await failsWith(owner.keys.confirmHandover({ id: key.id, code: code === "000000" ? "000001" : "000000" }), "HANDOVER_REFUSED");
+    assert.deepEqual([wrong.data?.reason, wrong.data?.triesLeft], ["wrong_code", 4]);
+    const done = await owner.keys.confirmHandover({ id: key.id, code });
+    assert.equal(done.handover?.state, "acknowledged");
+    assert.equal(done.handover?.phone, "+447400123457");
+    assert.equal((await owner.keys.keyHistory({ id: key.id })).items[0]?.action, "handover_acknowledged");
   });
 
   it("access grants: create with a schedule and a doorcode, get, list, access.check, CODE_TAKEN", async () => {
