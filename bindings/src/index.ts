@@ -1844,7 +1844,9 @@ export type WebhookEndpoint = {
  *  What an endpoint can subscribe to. Each is one or more audit actions
  *  ([`WebhookEvent::from_audit_action`]); the payload's `data` is that audit event.
  */
-export type WebhookEvent = "key.created" | "key.issued" | "key.returned" | "key.overdue" | "key.lost" | "key.found" | "key.damaged" | "key.deleted" | "access_code.changed" | "sms.sent" | "person.offboarded" | "firm.offboarded";
+export type WebhookEvent = "key.created" | "key.issued" | "key.returned" | "key.overdue" | "key.lost" | "key.found" | "key.damaged" | "key.deleted" | "access_code.changed" | "sms.sent" | "person.offboarded" | "firm.offboarded" | 
+/**  Once a day (06:00 UTC) for an organisation with reminders on and keys overdue. */
+"overdue.digest";
 
 /**
  *  `webhooks.create` and `webhooks.rotateSecret`: the endpoint and its signing secret

@@ -22,6 +22,9 @@ text_enum! {
         ReminderStep = "reminder_step",
         /// One attempt of one webhook delivery (subject `<deliveryId>:<attempt>`).
         WebhookDelivery = "webhook_delivery",
+        /// Every day at 06:00 UTC: each organisation with reminders on and keys overdue
+        /// records its daily digest (the `overdue.digest` audit action and webhook event).
+        OverdueDigest = "overdue_digest",
     }
 }
 
@@ -46,7 +49,23 @@ impl JobKind {
             JobKind::ReminderSweep => Some(TimeDelta::minutes(1)),
             JobKind::ReminderStep => None,
             JobKind::WebhookDelivery => None,
+            JobKind::OverdueDigest => Some(TimeDelta::days(1)),
         }
+    }
+
+    /// Where in its interval a recurring kind runs: the digest at 06:00 UTC (06:00 in
+    /// London in winter, 07:00 in summer), before a property team's day starts.
+    fn offset(self) -> TimeDelta {
+        match self {
+            JobKind::OverdueDigest => TimeDelta::hours(6),
+            _ => TimeDelta::zero(),
+        }
+    }
+
+    /// A recurring kind's next run strictly after `now`; `None` for a one-off kind.
+    pub fn next_run(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let offset = self.offset();
+        self.every().map(|every| next_slot(now - offset, every) + offset)
     }
 
     /// Claims after which a job that keeps failing is `failed` for good.
@@ -86,6 +105,16 @@ mod tests {
         assert_eq!(next_slot(at("2030-01-01T10:15:30Z"), minute), at("2030-01-01T10:16:00Z"));
         assert_eq!(next_slot(at("2030-01-01T10:16:00Z"), minute), at("2030-01-01T10:17:00Z"));
         assert_eq!(next_slot(at("2030-01-01T10:15:30Z"), TimeDelta::hours(1)), at("2030-01-01T11:00:00Z"));
+    }
+
+    #[test]
+    fn the_digest_runs_daily_at_six_utc_and_sweeps_every_minute() {
+        let digest = JobKind::OverdueDigest;
+        assert_eq!(digest.next_run(at("2030-01-01T05:59:59Z")), Some(at("2030-01-01T06:00:00Z")));
+        assert_eq!(digest.next_run(at("2030-01-01T06:00:00Z")), Some(at("2030-01-02T06:00:00Z")));
+        assert_eq!(digest.next_run(at("2030-01-01T23:00:00Z")), Some(at("2030-01-02T06:00:00Z")));
+        assert_eq!(JobKind::SmsSweep.next_run(at("2030-01-01T10:15:30Z")), Some(at("2030-01-01T10:16:00Z")));
+        assert_eq!(JobKind::ReminderStep.next_run(at("2030-01-01T10:15:30Z")), None);
     }
 
     #[test]

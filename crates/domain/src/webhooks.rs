@@ -37,6 +37,9 @@ pub enum WebhookEvent {
     PersonOffboarded,
     #[serde(rename = "firm.offboarded")]
     FirmOffboarded,
+    /// Once a day (06:00 UTC) for an organisation with reminders on and keys overdue.
+    #[serde(rename = "overdue.digest")]
+    OverdueDigest,
 }
 
 impl WebhookEvent {
@@ -53,6 +56,7 @@ impl WebhookEvent {
         WebhookEvent::SmsSent,
         WebhookEvent::PersonOffboarded,
         WebhookEvent::FirmOffboarded,
+        WebhookEvent::OverdueDigest,
     ];
 
     /// The name on the wire and in the payload's `type`.
@@ -70,6 +74,7 @@ impl WebhookEvent {
             WebhookEvent::SmsSent => "sms.sent",
             WebhookEvent::PersonOffboarded => "person.offboarded",
             WebhookEvent::FirmOffboarded => "firm.offboarded",
+            WebhookEvent::OverdueDigest => "overdue.digest",
         }
     }
 
@@ -93,6 +98,7 @@ impl WebhookEvent {
             "sms.sent" => WebhookEvent::SmsSent,
             "person.offboarded" => WebhookEvent::PersonOffboarded,
             "firm.offboarded" => WebhookEvent::FirmOffboarded,
+            "overdue.digest" => WebhookEvent::OverdueDigest,
             _ => return None,
         })
     }
@@ -202,6 +208,7 @@ mod tests {
         // The overdue reminders (issue 13 §2) record these two.
         assert_eq!(WebhookEvent::from_audit_action("key.reminderSent"), Some(WebhookEvent::KeyOverdue));
         assert_eq!(WebhookEvent::from_audit_action("key.escalated"), Some(WebhookEvent::KeyOverdue));
+        assert_eq!(WebhookEvent::from_audit_action("overdue.digest"), Some(WebhookEvent::OverdueDigest));
         assert_eq!(WebhookEvent::from_audit_action("sms.failed"), None);
         assert_eq!(WebhookEvent::from_audit_action("webhook.created"), None);
     }

@@ -16,6 +16,7 @@ pub mod logins;
 pub mod maintenance;
 pub mod offboarding;
 pub mod org_settings;
+pub mod overdue_digest;
 pub mod people;
 pub mod reminders;
 pub mod sms;

@@ -37,5 +37,6 @@ pub async fn run(app: &Arc<App>, settings: &Settings, job: &Claimed) -> Result<S
         JobKind::ReminderSweep => reminders::sweep(app).await,
         JobKind::ReminderStep => reminders::step(app, job).await,
         JobKind::WebhookDelivery => crate::webhooks::deliver::run(app, &job.subject).await,
+        JobKind::OverdueDigest => reminders::digest(app, job).await,
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
-use keyward_domain::jobs::{JobKind, next_slot};
+use keyward_domain::jobs::JobKind;
 use keyward_persistence::repo::jobs::{self, Claimed, Finished};
 use keyward_persistence::time;
 
@@ -95,8 +95,7 @@ impl Runner {
     async fn schedule_recurring(&self) {
         let now = time::now_utc();
         for &kind in JobKind::ALL {
-            let Some(every) = kind.every() else { continue };
-            let slot = next_slot(now, every);
+            let Some(slot) = kind.next_run(now) else { continue };
             let subject = slot.to_rfc3339();
             if let Err(e) = self.app.db.write(move |c| jobs::enqueue(c, kind, None, &subject, time::to_db(slot))).await
             {

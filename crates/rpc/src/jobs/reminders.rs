@@ -12,6 +12,7 @@ use std::sync::Arc;
 use keyward_domain::reminders::Step;
 use keyward_domain::{Actor, Error};
 use keyward_persistence::repo::jobs::Claimed;
+use keyward_persistence::repo::overdue_digest;
 use keyward_persistence::repo::reminders::{self, ACTOR_NAME, StepKey, StepSubject};
 use keyward_persistence::repo::sms::{self as sms_repo, Attempt};
 use keyward_persistence::time;
@@ -127,4 +128,19 @@ fn message(key: &StepKey, subject: &StepSubject) -> String {
             format!("{development}: key {key_ref}{label} issued to {holder} was due back {due} and is not back.")
         }
     }
+}
+
+/// The daily digest of every organisation with reminders on (decision 171): `job`'s
+/// subject is the day's slot; an organisation that has its digest since then is skipped.
+pub async fn digest(app: &App, job: &Claimed) -> Result<String, String> {
+    let slot = chrono::DateTime::parse_from_rfc3339(&job.subject).map_err(|e| format!("not a slot: {e}"))?;
+    let since = slot.naive_utc();
+    let orgs = app.db.run(reminders::enabled).await.map_err(|e| e.to_string())?;
+    let mut recorded = 0;
+    for (org_id, _) in orgs {
+        let counted =
+            app.db.write(move |c| overdue_digest::record(c, &org_id, since)).await.map_err(|e| e.to_string())?;
+        recorded += usize::from(counted.is_some());
+    }
+    Ok(format!("{recorded} organisations' overdue digests recorded"))
 }
