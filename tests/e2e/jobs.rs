@@ -31,10 +31,11 @@ async fn health(url: &str) -> Value {
 on_both_databases_with! { TEST_CLOCK;
     async fn a_job_runs_when_the_clock_passes_its_time(app: TestApp) {
         // The first pass schedules each recurring job's next slot; nothing is due yet.
-        assert_eq!(app.clock(json!({})).await["jobsRun"], 0);
+        // (A fixed start: 13 hours from 09:00 do not reach the digest's 06:00 UTC.)
+        assert_eq!(app.clock(json!({"set": "2027-01-11T09:00:30Z"})).await["jobsRun"], 0);
         let mut pending = job_rows(&app.db);
         pending.sort();
-        assert_eq!(pending, ["purge pending 0", "reminder_sweep pending 0", "sms_sweep pending 0"]);
+        assert_eq!(pending, ["overdue_digest pending 0", "purge pending 0", "reminder_sweep pending 0", "sms_sweep pending 0"]);
         assert_eq!(health(&app.url).await["jobs"], json!({"due": 0, "running": 0, "failed": 0}));
         assert_eq!(app.db.texts("SELECT CAST(COUNT(*) AS TEXT) AS v FROM sessions"), ["1"]);
 
@@ -47,6 +48,7 @@ on_both_databases_with! { TEST_CLOCK;
         assert_eq!(
             rows,
             [
+                "overdue_digest pending 0",
                 "purge done 1",
                 "purge pending 0",
                 "reminder_sweep done 1",
