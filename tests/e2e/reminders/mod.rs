@@ -2,6 +2,7 @@
 //! test clock (no sleeps: a move of the clock answers once the due jobs ran) with a fake
 //! Twilio. `settings.*Reminders` here; the sending in `sending.rs`; two nodes in `nodes.rs`.
 
+mod crash;
 mod digest;
 mod nodes;
 mod sending;
