@@ -155,6 +155,13 @@ export type AuditEvent = {
 	changes: FieldChange[],
 };
 
+export type AuditLinesInput = {
+	id: string,
+	outcome: KeyAuditOutcome,
+	/**  `nextCursor` of the previous page. */
+	cursor?: string | null,
+};
+
 /**
  *  `keys.blastRadius`, and `keys.markLost`'s `blastRadius`: the key, the doors it opens,
  *  and everything at those doors. Never a code value.
@@ -312,6 +319,8 @@ export type CreateDevelopmentInput = {
 	keyPrefix?: string | null,
 	/**  An IANA time zone name; default `Europe/London`. Schedules at its doors are read in it. */
 	timeZone?: string | null,
+	/**  Days between key audits, 1–3,650; absent or null: no schedule. */
+	auditIntervalDays?: number | null,
 };
 
 export type CreateDoorInput = {
@@ -459,6 +468,15 @@ export type Development = {
 	keyPrefix: string,
 	/**  IANA time zone name (default `Europe/London`): schedules at its doors are read in it. */
 	timeZone: string,
+	/**  Days between key audits (1–3,650); null: no schedule. */
+	auditIntervalDays: number | null,
+	/**  When its last key audit was completed; null if none was. */
+	lastAuditAt: string | null,
+	/**
+	 *  When the next key audit is due (`auditIntervalDays` after the last completed audit,
+	 *  or after the creation); null without a schedule. Past it, the audit is overdue.
+	 */
+	auditDueAt: string | null,
 	createdAt: string,
 	updatedAt: string,
 };
@@ -875,6 +893,105 @@ export type KeyAtDoors = {
 	doorIds: string[],
 };
 
+/**  A key audit of one development. */
+export type KeyAudit = {
+	id: string,
+	developmentId: string,
+	status: KeyAuditStatus,
+	/**  Keys in the snapshot: the development's keys `in_stock` or `returned` at the start. */
+	expected: number,
+	/**  Recorded keys that are where the register says. */
+	found: number,
+	/**  Recorded keys the register says are elsewhere. */
+	unexpected: number,
+	/**
+	 *  Snapshot keys not recorded and still in stock: while open, the keys left to find;
+	 *  from completion on, the keys missing.
+	 */
+	missing: number,
+	/**
+	 *  Snapshot keys not recorded that the register moved out of stock during the audit
+	 *  (set at completion; 0 before).
+	 */
+	leftStock: number,
+	/**  Keys marked lost by `audits.resolve` (0 before). */
+	markedLost: number,
+	startedAt: string,
+	startedBy: string,
+	completedAt: string | null,
+	completedBy: string | null,
+	/**  When it was resolved or cancelled. */
+	closedAt: string | null,
+	closedBy: string | null,
+};
+
+/**  One key of an audit. */
+export type KeyAuditLine = {
+	keyId: string,
+	/**  The key's ref now. */
+	keyRef: string,
+	label: string,
+	developmentId: string,
+	/**  The key's status now. */
+	status: KeyStatus,
+	outcome: KeyAuditOutcome,
+	/**  Set for `unexpected`. */
+	reason: UnexpectedReason | null,
+	/**  When and by whom it was recorded; null if it was not. */
+	recordedAt: string | null,
+	recordedBy: string | null,
+};
+
+/**  One page of an audit's keys of one outcome, by key ref. */
+export type KeyAuditLines = {
+	items: KeyAuditLine[],
+	/**  Pass it to `audits.lines` for the next page; null on the last. */
+	nextCursor: string | null,
+};
+
+/**  Where a key stands in an audit. */
+export type KeyAuditOutcome = 
+/**  In the snapshot, not recorded yet (only while the audit is open). */
+"expected" | 
+/**  Recorded, and the register says it is in this development's store. */
+"found" | 
+/**  Recorded, but the register says it is elsewhere (`reason`). */
+"unexpected" | 
+/**  In the snapshot, not recorded by the end, and still in stock per the register. */
+"missing" | 
+/**
+ *  In the snapshot, not recorded, but moved out of stock by the register during the
+ *  audit (issued, marked lost…): not counted missing.
+ */
+"left_stock";
+
+/**  `audits.list`: a page of audits, newest first. */
+export type KeyAuditPage = {
+	items: KeyAudit[],
+	/**  Pass it as `cursor` for the next page; null on the last. */
+	nextCursor: string | null,
+};
+
+/**  `audits.get` and `audits.complete`: the audit and the first page (100) of each list. */
+export type KeyAuditReport = {
+	audit: KeyAudit,
+	found: KeyAuditLines,
+	/**  While open: the snapshot's keys not recorded yet. */
+	missing: KeyAuditLines,
+	unexpected: KeyAuditLines,
+};
+
+/**  An audit's state: `open` → `completed` → `resolved`, or `open` → `cancelled`. */
+export type KeyAuditStatus = 
+/**  Keys are being recorded; at most one open audit per development. */
+"open" | 
+/**  The count ended: found, missing and unexpected are final. */
+"completed" | 
+/**  The missing keys were marked lost (`audits.resolve`). */
+"resolved" | 
+/**  Given up while open; nothing was concluded. */
+"cancelled";
+
 /**  The acknowledgement asked for a key's current holding (`Key.handover`). */
 export type KeyHandover = {
 	state: HandoverState,
@@ -1045,6 +1162,13 @@ export type ListAuditInput = {
 	to?: string | null,
 	page?: number | null,
 	limit?: number | null,
+};
+
+export type ListAuditsInput = {
+	/**  Only this development's audits. */
+	developmentId?: string | null,
+	/**  `nextCursor` of the previous page. */
+	cursor?: string | null,
 };
 
 export type ListDoorsInput = {
@@ -1355,6 +1479,13 @@ export type RecommendedAction =
 /**  The rekeyed doors it opened, ordered by id. */
 doorIds: string[] };
 
+export type RecordAuditKeyInput = {
+	/**  The audit. */
+	id: string,
+	/**  The ref of the key seen (scanned or ticked); trimmed and upper-cased. */
+	keyRef: string,
+};
+
 /**  Exactly one of `personId` and `name`. */
 export type RecordCodeDisclosureInput = {
 	id: string,
@@ -1363,6 +1494,15 @@ export type RecordCodeDisclosureInput = {
 	/**  Someone outside the directory, by name. */
 	name?: string | null,
 	note?: string | null,
+};
+
+/**
+ *  `audits.record`'s answer: the key's line, and whether this call recorded it (false:
+ *  it was recorded before, and nothing changed).
+ */
+export type RecordedKey = {
+	line: KeyAuditLine,
+	newlyRecorded: boolean,
 };
 
 /**  The organisation's overdue-reminder settings (`settings.getReminders`). */
@@ -1419,6 +1559,24 @@ export type ReplacedKeycard = {
 
 export type ResendWebhookInput = {
 	deliveryId: string,
+};
+
+/**
+ *  `audits.resolve`'s answer: what marking the missing keys lost did, with the
+ *  recommended actions of all their blast radii together (decision 158).
+ */
+export type ResolvedKeyAudit = {
+	audit: KeyAudit,
+	/**  Keys marked lost (the audit's missing keys that were still in stock). */
+	keysMarkedLost: number,
+	/**  Missing keys the register had moved since completion: left as they are. */
+	keysSkipped: number,
+	/**  Distinct doors the keys marked lost open. */
+	doorsExposed: number,
+	/**  Distinct access codes flagged for rotation. */
+	codesFlagged: number,
+	/**  [`combined_actions`] over the keys' blast radii, read after all were marked lost. */
+	actions: RecommendedAction[],
 };
 
 export type ReturnKeySetInput = {
@@ -1549,6 +1707,10 @@ export type SmsTarget =
 /**  `"{development}: {label} code {code}."` — active and unexpired codes only. */
 { type: "accessCode"; id: string };
 
+export type StartAuditInput = {
+	developmentId: string,
+};
+
 export type SuggestKeyRefInput = {
 	developmentId: string,
 };
@@ -1571,12 +1733,21 @@ export type Summary = {
 	doorsExposedByLostKeys: number,
 	/**  The organisation can send SMS (its Twilio settings are configured). */
 	smsReady: boolean,
+	/**  Developments whose key audit is overdue (`auditDueAt` passed). */
+	auditsOverdue: number,
 };
 
 export type SummaryInput = {
 	/**  Count only this development. */
 	developmentId?: string | null,
 };
+
+/**  Why a recorded key is unexpected. */
+export type UnexpectedReason = 
+/**  The key belongs to another development. */
+"other_development" | 
+/**  The register says it is issued, lost, damaged or deactivated (`status`). */
+"not_in_stock";
 
 /**  Omitted fields stay as they are; `null` clears `expiresOn` and `notes`. */
 export type UpdateAccessCodeInput = {
@@ -1607,6 +1778,8 @@ export type UpdateDevelopmentInput = {
 	keyPrefix?: string | null,
 	/**  An IANA time zone name. */
 	timeZone?: string | null,
+	/**  Days between key audits, 1–3,650; null removes the schedule. */
+	auditIntervalDays?: number | null,
 };
 
 /**
@@ -1954,10 +2127,18 @@ export type Procedures = {
   "webhooks.rotateSecret": { input: IdInput; output: WebhookWithSecret };
   "webhooks.deliveries": { input: WebhookDeliveriesInput; output: WebhookDeliveryPage };
   "webhooks.resend": { input: ResendWebhookInput; output: WebhookDelivery };
+  "audits.start": { input: StartAuditInput; output: KeyAuditReport };
+  "audits.record": { input: RecordAuditKeyInput; output: RecordedKey };
+  "audits.complete": { input: IdInput; output: KeyAuditReport };
+  "audits.resolve": { input: IdInput; output: ResolvedKeyAudit };
+  "audits.cancel": { input: IdInput; output: KeyAuditReport };
+  "audits.get": { input: IdInput; output: KeyAuditReport };
+  "audits.lines": { input: AuditLinesInput; output: KeyAuditLines };
+  "audits.list": { input: ListAuditsInput; output: KeyAuditPage };
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "keySets.list" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "settings.getReminders" | "settings.updateReminders" | "reports.overdue" | "audit.list" | "audit.head" | "audit.verify" | "webhooks.list" | "webhooks.deliveries";
+export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "keySets.list" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "settings.getReminders" | "settings.updateReminders" | "reports.overdue" | "audit.list" | "audit.head" | "audit.verify" | "webhooks.list" | "webhooks.deliveries" | "audits.list";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["rpc.discover", "auth.login"] as const;
@@ -2164,6 +2345,16 @@ export function createClient(options: ClientOptions) {
       rotateSecret: (input: Procedures["webhooks.rotateSecret"]["input"]) => call("webhooks.rotateSecret", input),
       deliveries: (input?: Procedures["webhooks.deliveries"]["input"]) => call("webhooks.deliveries", input ?? {}),
       resend: (input: Procedures["webhooks.resend"]["input"]) => call("webhooks.resend", input),
+    },
+    audits: {
+      start: (input: Procedures["audits.start"]["input"]) => call("audits.start", input),
+      record: (input: Procedures["audits.record"]["input"]) => call("audits.record", input),
+      complete: (input: Procedures["audits.complete"]["input"]) => call("audits.complete", input),
+      resolve: (input: Procedures["audits.resolve"]["input"]) => call("audits.resolve", input),
+      cancel: (input: Procedures["audits.cancel"]["input"]) => call("audits.cancel", input),
+      get: (input: Procedures["audits.get"]["input"]) => call("audits.get", input),
+      lines: (input: Procedures["audits.lines"]["input"]) => call("audits.lines", input),
+      list: (input?: Procedures["audits.list"]["input"]) => call("audits.list", input ?? {}),
     },
   };
 }

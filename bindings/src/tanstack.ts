@@ -90,6 +90,9 @@ export const READ_PROCEDURES = [
   "audit.verify",
   "webhooks.list",
   "webhooks.deliveries",
+  "audits.get",
+  "audits.lines",
+  "audits.list",
 ] as const;
 
 /** Every other procedure: each has `mutationOptions`. */
@@ -151,6 +154,11 @@ export const WRITE_PROCEDURES = [
   "webhooks.delete",
   "webhooks.rotateSecret",
   "webhooks.resend",
+  "audits.start",
+  "audits.record",
+  "audits.complete",
+  "audits.resolve",
+  "audits.cancel",
 ] as const;
 
 /**
@@ -399,6 +407,25 @@ export function createQueryOptions(client: Client) {
         queryOptions: (input?: Procedures["webhooks.deliveries"]["input"]) => queryOptions(call, "webhooks.deliveries", input ?? {}),
       },
       resend: { mutationOptions: () => mutationOptions(call, "webhooks.resend") },
+    },
+    audits: {
+      start: { mutationOptions: () => mutationOptions(call, "audits.start") },
+      record: { mutationOptions: () => mutationOptions(call, "audits.record") },
+      complete: { mutationOptions: () => mutationOptions(call, "audits.complete") },
+      resolve: { mutationOptions: () => mutationOptions(call, "audits.resolve") },
+      cancel: { mutationOptions: () => mutationOptions(call, "audits.cancel") },
+      get: {
+        queryKey: (input: Procedures["audits.get"]["input"]) => queryKey("audits.get", input),
+        queryOptions: (input: Procedures["audits.get"]["input"]) => queryOptions(call, "audits.get", input),
+      },
+      lines: {
+        queryKey: (input: Procedures["audits.lines"]["input"]) => queryKey("audits.lines", input),
+        queryOptions: (input: Procedures["audits.lines"]["input"]) => queryOptions(call, "audits.lines", input),
+      },
+      list: {
+        queryKey: (input?: Procedures["audits.list"]["input"]) => queryKey("audits.list", input ?? {}),
+        queryOptions: (input?: Procedures["audits.list"]["input"]) => queryOptions(call, "audits.list", input ?? {}),
+      },
     },
   };
 }

@@ -130,6 +130,14 @@ const covered: Record<keyof Procedures, true> = {
   "webhooks.rotateSecret": true,
   "webhooks.deliveries": true,
   "webhooks.resend": true,
+  "audits.start": true,
+  "audits.record": true,
+  "audits.complete": true,
+  "audits.resolve": true,
+  "audits.cancel": true,
+  "audits.get": true,
+  "audits.lines": true,
+  "audits.list": true,
 };
 
 /** Procedures that answered with a `result` (seen on the wire by `recordingFetch`). */
@@ -606,6 +614,7 @@ describe("keyward contract through the generated client", () => {
       accessCodes: 2,
       codesDueForRotation: 0,
       doorsExposedByLostKeys: 0,
+      auditsOverdue: 0,
       smsReady: false,
     });
     assert.deepEqual(await owner.keys.summary({ developmentId: oakPark.id }), summary);
@@ -1105,6 +1114,35 @@ describe("keyward contract through the generated client", () => {
     assert.deepEqual(lost.blastRadius.accessCodes.map((c) => c.rotationDue), [true]);
     assert.equal((await owner.keys.summary({ developmentId: dev.id })).doorsExposedByLostKeys, 1);
     await failsWith(owner.keys.blastRadius({ id: NO_SUCH_ID }), "NOT_FOUND");
+  });
+
+  it("audits.*: a count finds, misses and flags; resolving marks the missing key lost", async () => {
+    const dev = await owner.developments.create({ name: "Audit Yard", auditIntervalDays: 30 });
+    assert.equal(dev.auditIntervalDays, 30);
+    const hooked = await owner.keys.createKey({ developmentId: dev.id, keyType: "physical_key", label: "On the hook" });
+    const gone = await owner.keys.createKey({ developmentId: dev.id, keyType: "fob", label: "Gone" });
+    const first = await owner.audits.start({ developmentId: dev.id });
+    assert.equal(first.audit.expected, 2);
+    await failsWith(owner.audits.start({ developmentId: dev.id }), "INVALID_INPUT");
+    assert.equal((await owner.audits.cancel({ id: first.audit.id })).audit.status, "cancelled");
+    const audit = await owner.audits.start({ developmentId: dev.id });
+    const recorded = await owner.audits.record({ id: audit.audit.id, keyRef: hooked.keyRef.toLowerCase() });
+    assert.equal(recorded.line.outcome, "found");
+    assert.equal(recorded.newlyRecorded, true);
+    const stray = await owner.audits.record({ id: audit.audit.id, keyRef: keyA.keyRef });
+    assert.equal(stray.line.reason, "other_development");
+    await failsWith(owner.audits.record({ id: audit.audit.id, keyRef: "NOPE-1" }), "NOT_FOUND");
+    assert.equal((await owner.audits.get({ id: audit.audit.id })).audit.found, 1);
+    const done = await owner.audits.complete({ id: audit.audit.id });
+    assert.deepEqual(done.missing.items.map((l) => l.keyId), [gone.id]);
+    const lines = await owner.audits.lines({ id: audit.audit.id, outcome: "unexpected" });
+    assert.deepEqual(lines.items.map((l) => l.keyId), [keyA.id]);
+    const resolved = await owner.audits.resolve({ id: audit.audit.id });
+    assert.equal(resolved.keysMarkedLost, 1);
+    assert.deepEqual(resolved.actions, [{ action: "deactivate_key", keyId: gone.id }]);
+    assert.equal((await owner.keys.getKey({ id: gone.id })).status, "lost");
+    const listed = await owner.audits.list({ developmentId: dev.id });
+    assert.deepEqual(listed.items.map((a) => a.status), ["resolved", "cancelled"]);
   });
 
   it("people.offboard and firms.offboard answer the checklist, which people.get and firms.get show", async () => {

@@ -203,13 +203,13 @@ on_both_databases! {
         assert_eq!(all, json!({
             "totalKeys": 12, "inStock": 5, "issued": 3, "returned": 1, "lost": 1, "damaged": 1,
             "deactivated": 1, "overdue": 2, "accessCodes": 4, "codesDueForRotation": 1,
-            "doorsExposedByLostKeys": 0, "smsReady": false
+            "doorsExposedByLostKeys": 0, "auditsOverdue": 0, "smsReady": false
         }));
         let oak_only = owner.ok("keys.summary", json!({"developmentId": oak["id"]})).await;
         assert_eq!(oak_only, json!({
             "totalKeys": 8, "inStock": 2, "issued": 2, "returned": 1, "lost": 1, "damaged": 1,
             "deactivated": 1, "overdue": 1, "accessCodes": 2, "codesDueForRotation": 0,
-            "doorsExposedByLostKeys": 0, "smsReady": false
+            "doorsExposedByLostKeys": 0, "auditsOverdue": 0, "smsReady": false
         }));
         let housekeeping = app.user("housekeeping").await;
         assert_eq!(housekeeping.ok("keys.summary", json!({})).await, all);

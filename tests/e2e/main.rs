@@ -7,6 +7,7 @@ mod support;
 mod access_codes;
 mod audit;
 mod audit_chain;
+mod audits;
 mod auth;
 mod bad_input;
 mod cli;

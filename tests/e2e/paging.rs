@@ -83,7 +83,7 @@ fn summary_from_database(app: &TestApp, org_id: &str) -> Value {
         "damaged": count("status = 'damaged'"), "deactivated": count("status = 'deactivated'"),
         "overdue": count(&format!("status = 'issued' AND expected_return_at < '{now}'")),
         "accessCodes": codes, "codesDueForRotation": due,
-        "doorsExposedByLostKeys": exposed, "smsReady": false
+        "doorsExposedByLostKeys": exposed, "auditsOverdue": 0, "smsReady": false
     })
 }
 

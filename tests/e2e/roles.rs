@@ -91,6 +91,14 @@ const TABLE: &[(&str, &[&str])] = &[
     ("webhooks.rotateSecret", OWNER),
     ("webhooks.deliveries", OWNER),
     ("webhooks.resend", OWNER),
+    ("audits.start", EDITORS),
+    ("audits.record", EDITORS),
+    ("audits.complete", EDITORS),
+    ("audits.resolve", EDITORS),
+    ("audits.cancel", EDITORS),
+    ("audits.get", EDITORS),
+    ("audits.lines", EDITORS),
+    ("audits.list", EDITORS),
 ];
 
 on_both_databases! {

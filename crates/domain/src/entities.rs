@@ -85,6 +85,13 @@ pub struct Development {
     pub key_prefix: String,
     /// IANA time zone name (default `Europe/London`): schedules at its doors are read in it.
     pub time_zone: String,
+    /// Days between key audits (1–3,650); null: no schedule.
+    pub audit_interval_days: Option<i32>,
+    /// When its last key audit was completed; null if none was.
+    pub last_audit_at: Option<DateTime<Utc>>,
+    /// When the next key audit is due (`auditIntervalDays` after the last completed audit,
+    /// or after the creation); null without a schedule. Past it, the audit is overdue.
+    pub audit_due_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -287,6 +294,8 @@ pub struct Summary {
     pub doors_exposed_by_lost_keys: i32,
     /// The organisation can send SMS (its Twilio settings are configured).
     pub sms_ready: bool,
+    /// Developments whose key audit is overdue (`auditDueAt` passed).
+    pub audits_overdue: i32,
 }
 
 /// An organisation's SMS settings as callers see them: never the auth token.

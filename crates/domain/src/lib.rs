@@ -16,6 +16,7 @@ pub mod error;
 pub mod grant;
 pub mod handover;
 pub mod jobs;
+pub mod key_audit;
 pub mod key_ref;
 pub mod key_sets;
 pub mod page;
@@ -37,6 +38,10 @@ pub use doors::{Door, DoorKind};
 pub use entities::*;
 pub use error::{Error, Result, StorageFault};
 pub use handover::{AcknowledgeBy, HandoverRefusal, HandoverState, KeyHandover};
+pub use key_audit::{
+    KeyAudit, KeyAuditLine, KeyAuditLines, KeyAuditOutcome, KeyAuditPage, KeyAuditReport, KeyAuditStatus, RecordedKey,
+    ResolvedKeyAudit, UnexpectedReason,
+};
 pub use key_sets::{KeySet, KeySetMember, KeySetState};
 pub use page::{Page, PageRequest};
 pub use people::{

@@ -48,6 +48,44 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         time_zone -> Text,
+        audit_interval_days -> Nullable<Integer>,
+        last_audit_at -> Nullable<Timestamp>,
+        audit_due_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    key_audits (id) {
+        id -> Text,
+        org_id -> Text,
+        development_id -> Text,
+        status -> Text,
+        expected -> Integer,
+        found -> Integer,
+        unexpected -> Integer,
+        missing -> Integer,
+        left_stock -> Integer,
+        marked_lost -> Integer,
+        started_at -> Timestamp,
+        started_by -> Text,
+        completed_at -> Nullable<Timestamp>,
+        completed_by -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        closed_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    key_audit_lines (audit_id, key_id) {
+        audit_id -> Text,
+        key_id -> Text,
+        org_id -> Text,
+        key_ref -> Text,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        recorded_at -> Nullable<Timestamp>,
+        recorded_by -> Nullable<Text>,
     }
 }
 
@@ -470,6 +508,9 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(keys -> developments (development_id));
+diesel::joinable!(key_audits -> developments (development_id));
+diesel::joinable!(key_audit_lines -> key_audits (audit_id));
+diesel::joinable!(key_audit_lines -> keys (key_id));
 diesel::joinable!(keys -> people (holder_id));
 diesel::joinable!(key_reminders -> keys (key_id));
 diesel::joinable!(people -> firms (firm_id));
@@ -637,3 +678,6 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(webhook_endpoints, webhook_deliveries);
+
+// Key audits (issue 13 §4): their lines are read with the keys, and nothing else.
+diesel::allow_tables_to_appear_in_same_query!(key_audits, key_audit_lines, keys);

@@ -307,6 +307,14 @@ mod tests {
             ("webhooks.rotateSecret", Signed(ManageOrganisation)),
             ("webhooks.deliveries", Signed(ManageOrganisation)),
             ("webhooks.resend", Signed(ManageOrganisation)),
+            ("audits.start", Signed(Edit)),
+            ("audits.record", Signed(Edit)),
+            ("audits.complete", Signed(Edit)),
+            ("audits.resolve", Signed(Edit)),
+            ("audits.cancel", Signed(Edit)),
+            ("audits.get", Signed(Edit)),
+            ("audits.lines", Signed(Edit)),
+            ("audits.list", Signed(Edit)),
         ];
         assert_eq!(super::access_table(), expected);
     }
@@ -354,6 +362,9 @@ mod tests {
             "audit.verify",
             "webhooks.list",
             "webhooks.deliveries",
+            "audits.get",
+            "audits.lines",
+            "audits.list",
         ];
         assert_eq!(super::read_only(), expected);
     }

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use keyward_domain::{Actor, Development, Error, FieldChange, entities::diff};
+use keyward_domain::{Actor, Development, Error, FieldChange, entities::diff, key_audit};
 
 use super::audit::{self, NewEvent};
 use crate::connection::AnyConnection;
@@ -20,6 +20,9 @@ struct DevelopmentRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     time_zone: String,
+    audit_interval_days: Option<i32>,
+    last_audit_at: Option<NaiveDateTime>,
+    audit_due_at: Option<NaiveDateTime>,
 }
 
 impl From<DevelopmentRow> for Development {
@@ -29,10 +32,50 @@ impl From<DevelopmentRow> for Development {
             name: row.name,
             key_prefix: row.key_prefix,
             time_zone: row.time_zone,
+            audit_interval_days: row.audit_interval_days,
+            last_audit_at: row.last_audit_at.map(time::from_db),
+            audit_due_at: row.audit_due_at.map(time::from_db),
             created_at: time::from_db(row.created_at),
             updated_at: time::from_db(row.updated_at),
         }
     }
+}
+
+impl DevelopmentRow {
+    /// When its next key audit is due, from its schedule (decision 159).
+    fn due_at(&self) -> Option<NaiveDateTime> {
+        key_audit::audit_due_at(
+            self.audit_interval_days,
+            self.last_audit_at.map(time::from_db),
+            time::from_db(self.created_at),
+        )
+        .map(time::to_db)
+    }
+}
+
+/// `audits.complete`: the development's last audit is now, and its next one is due an
+/// interval later (if it has a schedule).
+pub(crate) fn audit_completed(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<()> {
+    let mut row = find(conn, org_id, id)?;
+    row.last_audit_at = Some(time::now());
+    let due = row.due_at();
+    diesel::update(developments::table.filter(developments::org_id.eq(org_id)).filter(developments::id.eq(id)))
+        .set((developments::last_audit_at.eq(row.last_audit_at), developments::audit_due_at.eq(due)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many developments' audits are overdue (`audit_due_at` passed): a range of
+/// `developments_org_audit_due`, O(developments).
+pub(crate) fn audits_overdue(conn: &mut AnyConnection, org_id: &str, development_id: Option<&str>) -> StoreResult<i64> {
+    let mut q = developments::table
+        .filter(developments::org_id.eq(org_id))
+        .filter(developments::audit_due_at.lt(time::now()))
+        .into_boxed();
+    if let Some(id) = development_id {
+        q = q.filter(developments::id.eq(id));
+    }
+    Ok(q.count().get_result(conn)?)
 }
 
 fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<DevelopmentRow> {
@@ -52,16 +95,18 @@ pub fn list(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<Developme
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// A development's fields, validated (`time_zone` an IANA name).
+/// A development's fields, validated (`time_zone` an IANA name, `audit_interval_days`
+/// in range).
 #[derive(Debug, Clone)]
 pub struct DevelopmentFields {
     pub name: String,
     pub key_prefix: String,
     pub time_zone: String,
+    pub audit_interval_days: Option<i32>,
 }
 
 pub fn create(conn: &mut AnyConnection, actor: &Actor, f: DevelopmentFields) -> StoreResult<Development> {
-    let DevelopmentFields { name, key_prefix, time_zone } = f;
+    let DevelopmentFields { name, key_prefix, time_zone, audit_interval_days } = f;
     super::lock_organisation(conn, &actor.org_id)?;
     let now = time::now();
     let row = DevelopmentRow {
@@ -72,7 +117,11 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, f: DevelopmentFields) -> 
         created_at: now,
         updated_at: now,
         time_zone,
+        audit_interval_days,
+        last_audit_at: None,
+        audit_due_at: None,
     };
+    let row = DevelopmentRow { audit_due_at: row.due_at(), ..row };
     diesel::insert_into(developments::table).values(&row).execute(conn)?;
     audit::record(
         conn,
@@ -86,6 +135,7 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, f: DevelopmentFields) -> 
                 FieldChange::new("name", None::<&str>, Some(&row.name)),
                 FieldChange::new("keyPrefix", None::<&str>, Some(&row.key_prefix)),
                 FieldChange::new("timeZone", None::<&str>, Some(&row.time_zone)),
+                FieldChange::new("auditIntervalDays", None::<i32>, row.audit_interval_days),
             ],
         },
     )?;
@@ -98,6 +148,8 @@ pub struct DevelopmentPatch {
     pub name: Option<String>,
     pub key_prefix: Option<String>,
     pub time_zone: Option<String>,
+    /// `Some(None)` removes the schedule.
+    pub audit_interval_days: Option<Option<i32>>,
 }
 
 pub fn update(conn: &mut AnyConnection, actor: &Actor, id: &str, p: DevelopmentPatch) -> StoreResult<Development> {
@@ -107,10 +159,13 @@ pub fn update(conn: &mut AnyConnection, actor: &Actor, id: &str, p: DevelopmentP
     new.name = p.name.unwrap_or(new.name);
     new.key_prefix = p.key_prefix.unwrap_or(new.key_prefix);
     new.time_zone = p.time_zone.unwrap_or(new.time_zone);
+    new.audit_interval_days = p.audit_interval_days.unwrap_or(new.audit_interval_days);
+    new.audit_due_at = new.due_at();
     let mut changes = Vec::new();
     diff(&mut changes, "name", &Some(&old.name), &Some(&new.name));
     diff(&mut changes, "keyPrefix", &Some(&old.key_prefix), &Some(&new.key_prefix));
     diff(&mut changes, "timeZone", &Some(&old.time_zone), &Some(&new.time_zone));
+    diff(&mut changes, "auditIntervalDays", &old.audit_interval_days, &new.audit_interval_days);
     if changes.is_empty() {
         return Ok(old.into());
     }
@@ -122,6 +177,8 @@ pub fn update(conn: &mut AnyConnection, actor: &Actor, id: &str, p: DevelopmentP
         developments::name.eq(&new.name),
         developments::key_prefix.eq(&new.key_prefix),
         developments::time_zone.eq(&new.time_zone),
+        developments::audit_interval_days.eq(new.audit_interval_days),
+        developments::audit_due_at.eq(new.audit_due_at),
         developments::updated_at.eq(new.updated_at),
     ))
     .execute(conn)?;

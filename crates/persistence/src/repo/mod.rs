@@ -10,6 +10,7 @@ pub mod doors;
 pub mod firms;
 pub mod grants;
 pub mod jobs;
+pub mod key_audits;
 pub mod key_sets;
 pub mod keys;
 pub mod logins;
@@ -62,6 +63,16 @@ pub(crate) fn lock_organisation(conn: &mut crate::connection::AnyConnection, org
         AnyConnection::Sqlite(_) => {}
     }
     Ok(())
+}
+
+/// A keyset page read with one row more than `limit` (to know whether another page
+/// follows): drops that row and answers the next page's cursor, made from the last row
+/// kept, or `None` on the last page.
+pub(crate) fn keyset_page<T>(rows: &mut Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    if more { rows.last().map(cursor) } else { None }
 }
 
 /// A list of ids as the audit log shows it; `None` for none.

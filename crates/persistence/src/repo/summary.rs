@@ -1,6 +1,7 @@
 //! The numbers behind the dashboard's summary cards, read from the counts that
 //! [`super::counts`] maintains: O(developments × statuses + days), not O(keys); the doors
-//! exposed by lost keys from the lost links of `key_doors` (decision 123).
+//! exposed by lost keys from the lost links of `key_doors` (decision 123); the overdue
+//! key audits from `developments_org_audit_due` (decision 159).
 
 use keyward_domain::{KeyStatus, Summary};
 
@@ -31,5 +32,6 @@ pub fn summary(conn: &mut AnyConnection, org_id: &str, development_id: Option<&s
     s.doors_exposed_by_lost_keys =
         super::count_i32(super::keys::doors_exposed_by_lost_keys(conn, org_id, development_id)?);
     s.sms_ready = super::sms::configured(conn, org_id)?;
+    s.audits_overdue = super::count_i32(super::developments::audits_overdue(conn, org_id, development_id)?);
     Ok(s)
 }

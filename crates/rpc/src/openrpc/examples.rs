@@ -21,6 +21,7 @@ const AT: &str = "2026-03-02T09:30:00Z";
 const WEBHOOK: &str = "0193a1b2-7c00-7000-8000-0000000001c1";
 const DELIVERY: &str = "0193a1b2-7c00-7000-8000-0000000001d1";
 const KEY_SET: &str = "0193a1b2-7c00-7000-8000-0000000001e1";
+const AUDIT: &str = "0193a1b2-7c00-7000-8000-0000000001f1";
 
 fn example(procedure: &str) -> Value {
     match procedure {
@@ -29,8 +30,10 @@ fn example(procedure: &str) -> Value {
             "email": "alex@acme.example", "name": "Alex Doe", "role": "team", "password": "a long passphrase",
         }),
         "users.update" => json!({ "id": USER, "role": "manager" }),
-        "developments.create" => json!({ "name": "Orchard Place", "keyPrefix": "OP", "timeZone": "Europe/London" }),
-        "developments.update" => json!({ "id": DEVELOPMENT, "name": "Orchard Place North" }),
+        "developments.create" => json!({
+            "name": "Orchard Place", "keyPrefix": "OP", "timeZone": "Europe/London", "auditIntervalDays": 90,
+        }),
+        "developments.update" => json!({ "id": DEVELOPMENT, "name": "Orchard Place North", "auditIntervalDays": 30 }),
         "developments.delete"
         | "doors.get"
         | "doors.delete"
@@ -144,6 +147,10 @@ fn example(procedure: &str) -> Value {
         "webhooks.delete" | "webhooks.rotateSecret" => json!({ "id": WEBHOOK }),
         "webhooks.deliveries" => json!({ "endpointId": WEBHOOK, "status": "failed" }),
         "webhooks.resend" => json!({ "deliveryId": DELIVERY }),
+        "audits.start" => json!({ "developmentId": DEVELOPMENT }),
+        "audits.record" => json!({ "id": AUDIT, "keyRef": "OP-001" }),
+        "audits.complete" | "audits.resolve" | "audits.cancel" | "audits.get" => json!({ "id": AUDIT }),
+        "audits.lines" => json!({ "id": AUDIT, "outcome": "missing" }),
         _ => json!({}),
     }
 }

@@ -2,7 +2,7 @@
 
 use keyward_domain::doors::{DEFAULT_TIME_ZONE, time_zone};
 use keyward_domain::key_ref::{default_prefix, normalise_prefix};
-use keyward_domain::{Capability, Development, Error, validate};
+use keyward_domain::{Capability, Development, Error, key_audit, validate};
 use keyward_persistence::repo::developments::{self, DevelopmentFields, DevelopmentPatch};
 use serde::Deserialize;
 use specta::Type;
@@ -35,6 +35,9 @@ pub struct CreateDevelopmentInput {
     /// An IANA time zone name; default `Europe/London`. Schedules at its doors are read in it.
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// Days between key audits, 1–3,650; absent or null: no schedule.
+    #[serde(default)]
+    pub audit_interval_days: Option<i32>,
 }
 
 pub struct Create;
@@ -52,7 +55,8 @@ impl Procedure for Create {
             None => default_prefix(&name),
         };
         let time_zone = time_zone("timeZone", input.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE))?;
-        let fields = DevelopmentFields { name, key_prefix, time_zone };
+        let audit_interval_days = key_audit::audit_interval_days(input.audit_interval_days)?;
+        let fields = DevelopmentFields { name, key_prefix, time_zone, audit_interval_days };
         call.app.db.write(move |c| developments::create(c, &actor, fields)).await
     }
 }
@@ -68,6 +72,10 @@ pub struct UpdateDevelopmentInput {
     /// An IANA time zone name.
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// Days between key audits, 1–3,650; null removes the schedule.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[specta(type = Option<i32>)]
+    pub audit_interval_days: Option<Option<i32>>,
 }
 
 pub struct Update;
@@ -82,7 +90,8 @@ impl Procedure for Update {
         let name = input.name.map(|n| validate::required_line("name", &n, validate::SHORT_TEXT_MAX)).transpose()?;
         let key_prefix = input.key_prefix.map(|p| normalise_prefix(&p)).transpose()?;
         let time_zone = input.time_zone.map(|tz| time_zone("timeZone", &tz)).transpose()?;
-        let patch = DevelopmentPatch { name, key_prefix, time_zone };
+        let audit_interval_days = input.audit_interval_days.map(key_audit::audit_interval_days).transpose()?;
+        let patch = DevelopmentPatch { name, key_prefix, time_zone, audit_interval_days };
         let id = input.id;
         call.app.db.write(move |c| developments::update(c, &actor, &id, patch)).await
     }

@@ -13,6 +13,7 @@ mod grant_credentials;
 mod grant_edits;
 mod grants;
 mod handover;
+mod key_audits;
 mod key_doors;
 mod key_sets;
 mod keys;
@@ -140,6 +141,15 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<webhooks::RotateSecret>();
     v.visit::<webhooks::Deliveries>();
     v.visit::<webhooks::Resend>();
+
+    v.visit::<key_audits::Start>();
+    v.visit::<key_audits::Record>();
+    v.visit::<key_audits::Complete>();
+    v.visit::<key_audits::Resolve>();
+    v.visit::<key_audits::Cancel>();
+    v.visit::<key_audits::Get>();
+    v.visit::<key_audits::Lines>();
+    v.visit::<key_audits::List>();
 }
 
 /// Params of procedures that take none (`{}` or nothing).

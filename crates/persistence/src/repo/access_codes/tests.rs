@@ -32,6 +32,7 @@ fn code(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, label: &str) -
         name: format!("{label} court"),
         key_prefix: "LC".into(),
         time_zone: keyward_domain::doors::DEFAULT_TIME_ZONE.into(),
+        audit_interval_days: None,
     };
     let dev = developments::create(conn, actor, fields)?;
     let new = NewCode {

@@ -32,10 +32,22 @@ pub fn mark_lost(
     id: &str,
     details: TransitionDetails,
 ) -> StoreResult<(Key, BlastRadius)> {
-    let key = super::transition(conn, actor, id, Transition::MarkLost, details)?;
-    crate::repo::access_codes::rotation::key_lost(conn, actor, id)?;
+    let key = mark_lost_only(conn, actor, id, details)?;
     let radius = blast_radius(conn, &actor.org_id, id)?;
     Ok((key, radius))
+}
+
+/// [`mark_lost`] without reading the blast radius: for `audits.resolve`, which reads every
+/// radius once all its keys are lost (decision 158).
+pub fn mark_lost_only(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: &str,
+    details: TransitionDetails,
+) -> StoreResult<Key> {
+    let key = super::transition(conn, actor, id, Transition::MarkLost, details)?;
+    crate::repo::access_codes::rotation::key_lost(conn, actor, id)?;
+    Ok(key)
 }
 
 /// The blast radius of the organisation's key `id` (another organisation's: NOT_FOUND).

@@ -21,7 +21,7 @@ use keyward_domain::{
 };
 
 pub(crate) use blast::exposed_code_ids;
-pub use blast::{blast_radius, mark_lost};
+pub use blast::{blast_radius, mark_lost, mark_lost_only};
 pub use doors::{doors_exposed_by_lost_keys, set_doors};
 pub use handover::{HandoverCode, begin_handover, confirm_handover};
 pub use history::{history, record_note};

@@ -341,9 +341,7 @@ pub fn list(
         query = query.filter(webhook_deliveries::id.lt(cursor.clone()));
     }
     let mut rows: Vec<DeliveryRow> = query.order(webhook_deliveries::id.desc()).limit(PAGE + 1).load(conn)?;
-    let more = rows.len() > PAGE as usize;
-    rows.truncate(PAGE as usize);
-    let next = if more { rows.last().map(|r| r.id.clone()) } else { None };
+    let next = crate::repo::keyset_page(&mut rows, PAGE, |r| r.id.clone());
     let items = rows.into_iter().map(DeliveryRow::into_delivery).collect::<StoreResult<_>>()?;
     Ok((items, next))
 }
