@@ -650,6 +650,51 @@ export type ErrorData = {
 /**  The stable machine-readable kind of an error (`data.kind`). */
 export type ErrorKind = "PARSE_ERROR" | "INVALID_REQUEST" | "BATCH_TOO_LARGE" | "METHOD_NOT_FOUND" | "INVALID_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "KEY_REF_TAKEN" | "INVALID_TRANSITION" | "VERSION_CONFLICT" | "DEVELOPMENT_NOT_EMPTY" | "DOOR_IN_USE" | "CODE_NOT_ACTIVE" | "PERSON_ARCHIVED" | "CODE_TAKEN" | "KEYCARD_UNAVAILABLE" | "KEYS_NOT_IN_STOCK" | "HANDOVER_REFUSED" | "RATE_LIMITED" | "SMS_NOT_CONFIGURED" | "SMS_REJECTED" | "SMS_UNAVAILABLE" | "UNAVAILABLE" | "INTERNAL";
 
+/**  The filters of `keys.listAccessCodes`, without paging, and whether to write values. */
+export type ExportAccessCodesInput = {
+	search?: string | null,
+	developmentId?: string | null,
+	codeType?: CodeType | null,
+	status?: CodeStatus | null,
+	rotationDue?: boolean | null,
+	doorId?: string | null,
+	/**
+	 *  `true`: a `code` column with each value (owner, manager, team; FORBIDDEN for the
+	 *  others), whatever `maskCodesInLists`, each recorded as a reveal. Default `false`.
+	 */
+	includeValues?: boolean | null,
+};
+
+/**  The filters of `doors.list`, without paging. */
+export type ExportDoorsInput = {
+	developmentId?: string | null,
+	kind?: DoorKind | null,
+};
+
+/**  The filters of `keys.listKeys`, without paging. */
+export type ExportKeysInput = {
+	search?: string | null,
+	developmentId?: string | null,
+	status?: KeyStatus | null,
+	keyType?: KeyType | null,
+	securityLevel?: SecurityLevel | null,
+	overdue?: boolean | null,
+	holderId?: string | null,
+	firmId?: string | null,
+	doorId?: string | null,
+	unacknowledged?: boolean | null,
+};
+
+/**  The filters of `people.list`, without paging. */
+export type ExportPeopleInput = {
+	search?: string | null,
+	kind?: PersonKind | null,
+	firmId?: string | null,
+	developmentId?: string | null,
+	/**  `true`: only archived people; default `false`: only the others. */
+	archived?: boolean | null,
+};
+
 /**  A door the key opens. */
 export type ExposedDoor = {
 	id: string,
@@ -778,6 +823,44 @@ export type Holding = {
 /**  Params of procedures that take only an id. */
 export type IdInput = {
 	id: string,
+};
+
+export type ImportCsvInput = {
+	/**
+	 *  The file: UTF-8 (a leading BOM is skipped), a header line first, CRLF or LF line
+	 *  ends; at most 1 MiB and 5,000 rows.
+	 */
+	csv: string,
+	/**  `true`: answer what the import would do, and change nothing. */
+	dryRun?: boolean,
+};
+
+/**  The answer of every `*.importCsv`. */
+export type ImportReport = {
+	dryRun: boolean,
+	/**
+	 *  Whether the changes were saved: never for a dry run, and not when any row was
+	 *  refused (then nothing is saved).
+	 */
+	applied: boolean,
+	created: number,
+	updated: number,
+	unchanged: number,
+	refused: number,
+	/**  Every row, in the file's order. */
+	rows: ImportRow[],
+};
+
+export type ImportRow = {
+	/**  The line the row starts on (the header is line 1). */
+	line: number,
+	outcome: RowOutcome,
+	/**  The entity updated or left unchanged, or created (null when nothing was saved). */
+	id: string | null,
+	/**  Refused: the column at fault, or null when the row as a whole is. */
+	field: string | null,
+	/**  Refused: why, as the create or update procedure would say it. */
+	reason: string | null,
 };
 
 export type IssueKeyInput = {
@@ -1626,6 +1709,9 @@ export type RotationReasonKind =
 /**  The staff-chosen `rotateBy` day has come. */
 "scheduled";
 
+/**  What became of one row. */
+export type RowOutcome = "created" | "updated" | "unchanged" | "refused";
+
 /**
  *  One window of a weekly schedule as the wire carries it: `start` and `end` are `HH:MM`
  *  on the development's wall clock, `end` may be `24:00` (end of the day). A window ends
@@ -2048,6 +2134,8 @@ export type Procedures = {
   "doors.create": { input: CreateDoorInput; output: Door };
   "doors.update": { input: UpdateDoorInput; output: Door };
   "doors.delete": { input: IdInput; output: Empty };
+  "doors.exportCsv": { input: ExportDoorsInput; output: CsvFile };
+  "doors.importCsv": { input: ImportCsvInput; output: ImportReport };
   "keys.listKeys": { input: ListKeysInput; output: Page<Key> };
   "keys.getKey": { input: IdInput; output: Key };
   "keys.keyHistory": { input: IdInput; output: Items<KeyMovement> };
@@ -2067,6 +2155,8 @@ export type Procedures = {
   "keys.confirmHandover": { input: ConfirmHandoverInput; output: Key };
   "keys.setDoors": { input: SetDoorsInput; output: Key };
   "keys.blastRadius": { input: IdInput; output: BlastRadius };
+  "keys.exportKeysCsv": { input: ExportKeysInput; output: CsvFile };
+  "keys.importKeysCsv": { input: ImportCsvInput; output: ImportReport };
   "keySets.list": { input: ListKeySetsInput; output: Page<KeySet> };
   "keySets.get": { input: IdInput; output: KeySet };
   "keySets.create": { input: CreateKeySetInput; output: KeySet };
@@ -2081,6 +2171,8 @@ export type Procedures = {
   "people.archive": { input: IdInput; output: Person };
   "people.offboard": { input: OffboardInput; output: Offboarding };
   "people.holdingsAt": { input: AtInput; output: PersonHoldingsAt };
+  "people.exportCsv": { input: ExportPeopleInput; output: CsvFile };
+  "people.importCsv": { input: ImportCsvInput; output: ImportReport };
   "firms.list": { input: ListFirmsInput; output: Page<Firm> };
   "firms.get": { input: IdInput; output: Firm };
   "firms.create": { input: CreateFirmInput; output: Firm };
@@ -2096,6 +2188,8 @@ export type Procedures = {
   "keys.recordCodeDisclosure": { input: RecordCodeDisclosureInput; output: CodeExposure };
   "keys.accessCodeExposure": { input: AccessCodeExposureInput; output: AccessCodeExposure };
   "keys.accessCodeKnownBy": { input: AccessCodeKnownByInput; output: AccessCodeKnownBy };
+  "keys.exportAccessCodesCsv": { input: ExportAccessCodesInput; output: CsvFile };
+  "keys.importAccessCodesCsv": { input: ImportCsvInput; output: ImportReport };
   "grants.list": { input: ListGrantsInput; output: Page<Grant> };
   "grants.get": { input: IdInput; output: Grant };
   "grants.create": { input: CreateGrantInput; output: Grant };
@@ -2138,7 +2232,7 @@ export type Procedures = {
 };
 
 /** Procedures whose params may be left out (all their fields are optional). */
-export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "keys.listKeys" | "keySets.list" | "people.list" | "firms.list" | "keys.listAccessCodes" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "settings.getReminders" | "settings.updateReminders" | "reports.overdue" | "audit.list" | "audit.head" | "audit.verify" | "webhooks.list" | "webhooks.deliveries" | "audits.list";
+export type OptionalInput = "rpc.discover" | "auth.logout" | "auth.me" | "users.list" | "developments.list" | "doors.list" | "doors.exportCsv" | "keys.listKeys" | "keys.exportKeysCsv" | "keySets.list" | "people.list" | "people.exportCsv" | "firms.list" | "keys.listAccessCodes" | "keys.exportAccessCodesCsv" | "grants.list" | "keys.summary" | "settings.get" | "settings.update" | "settings.getSms" | "settings.getReminders" | "settings.updateReminders" | "reports.overdue" | "audit.list" | "audit.head" | "audit.verify" | "webhooks.list" | "webhooks.deliveries" | "audits.list";
 
 /** Procedures callable without a token. */
 export const PUBLIC_PROCEDURES = ["rpc.discover", "auth.login"] as const;
@@ -2246,6 +2340,8 @@ export function createClient(options: ClientOptions) {
       create: (input: Procedures["doors.create"]["input"]) => call("doors.create", input),
       update: (input: Procedures["doors.update"]["input"]) => call("doors.update", input),
       delete: (input: Procedures["doors.delete"]["input"]) => call("doors.delete", input),
+      exportCsv: (input?: Procedures["doors.exportCsv"]["input"]) => call("doors.exportCsv", input ?? {}),
+      importCsv: (input: Procedures["doors.importCsv"]["input"]) => call("doors.importCsv", input),
     },
     keys: {
       listKeys: (input?: Procedures["keys.listKeys"]["input"]) => call("keys.listKeys", input ?? {}),
@@ -2267,6 +2363,8 @@ export function createClient(options: ClientOptions) {
       confirmHandover: (input: Procedures["keys.confirmHandover"]["input"]) => call("keys.confirmHandover", input),
       setDoors: (input: Procedures["keys.setDoors"]["input"]) => call("keys.setDoors", input),
       blastRadius: (input: Procedures["keys.blastRadius"]["input"]) => call("keys.blastRadius", input),
+      exportKeysCsv: (input?: Procedures["keys.exportKeysCsv"]["input"]) => call("keys.exportKeysCsv", input ?? {}),
+      importKeysCsv: (input: Procedures["keys.importKeysCsv"]["input"]) => call("keys.importKeysCsv", input),
       listAccessCodes: (input?: Procedures["keys.listAccessCodes"]["input"]) => call("keys.listAccessCodes", input ?? {}),
       createAccessCode: (input: Procedures["keys.createAccessCode"]["input"]) => call("keys.createAccessCode", input),
       updateAccessCode: (input: Procedures["keys.updateAccessCode"]["input"]) => call("keys.updateAccessCode", input),
@@ -2276,6 +2374,8 @@ export function createClient(options: ClientOptions) {
       recordCodeDisclosure: (input: Procedures["keys.recordCodeDisclosure"]["input"]) => call("keys.recordCodeDisclosure", input),
       accessCodeExposure: (input: Procedures["keys.accessCodeExposure"]["input"]) => call("keys.accessCodeExposure", input),
       accessCodeKnownBy: (input: Procedures["keys.accessCodeKnownBy"]["input"]) => call("keys.accessCodeKnownBy", input),
+      exportAccessCodesCsv: (input?: Procedures["keys.exportAccessCodesCsv"]["input"]) => call("keys.exportAccessCodesCsv", input ?? {}),
+      importAccessCodesCsv: (input: Procedures["keys.importAccessCodesCsv"]["input"]) => call("keys.importAccessCodesCsv", input),
       summary: (input?: Procedures["keys.summary"]["input"]) => call("keys.summary", input ?? {}),
       sendSms: (input: Procedures["keys.sendSms"]["input"]) => call("keys.sendSms", input),
     },
@@ -2296,6 +2396,8 @@ export function createClient(options: ClientOptions) {
       archive: (input: Procedures["people.archive"]["input"]) => call("people.archive", input),
       offboard: (input: Procedures["people.offboard"]["input"]) => call("people.offboard", input),
       holdingsAt: (input: Procedures["people.holdingsAt"]["input"]) => call("people.holdingsAt", input),
+      exportCsv: (input?: Procedures["people.exportCsv"]["input"]) => call("people.exportCsv", input ?? {}),
+      importCsv: (input: Procedures["people.importCsv"]["input"]) => call("people.importCsv", input),
     },
     firms: {
       list: (input?: Procedures["firms.list"]["input"]) => call("firms.list", input ?? {}),

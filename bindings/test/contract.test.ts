@@ -111,6 +111,14 @@ const covered: Record<keyof Procedures, true> = {
   "access.check": true,
   "reports.doorLog": true,
   "reports.doorLogCsv": true,
+  "keys.exportKeysCsv": true,
+  "keys.importKeysCsv": true,
+  "keys.exportAccessCodesCsv": true,
+  "keys.importAccessCodesCsv": true,
+  "people.exportCsv": true,
+  "people.importCsv": true,
+  "doors.exportCsv": true,
+  "doors.importCsv": true,
   "keys.summary": true,
   "keys.sendSms": true,
   "settings.get": true,
@@ -1048,6 +1056,40 @@ describe("keyward contract through the generated client", () => {
     assert.equal(lines[0], "at,source,action,actor,keyRef,keyId,person,personId,grant,grantId,doorcodeId,endReason,id");
     assert.equal(lines.length, 4);
     assert.ok(lines[1]?.includes(",'=Eve Staff,"), "a formula cell is neutralised");
+  });
+
+  it("CSV: *.exportCsv and *.importCsv of keys, access codes, people and doors", async () => {
+    const dev = await owner.developments.create({ name: "Csv Court" });
+    await owner.keys.createKey({ developmentId: dev.id, keyType: "fob", label: "=Fob", keyRef: "CSV-1" });
+    await owner.keys.createAccessCode({ developmentId: dev.id, codeType: "gate", label: "Gate", code: "7391" });
+    await owner.doors.create({ developmentId: dev.id, name: "Csv door", kind: "gate" });
+    await owner.people.create({ name: "Csv Person", kind: "guest", phone: "07400 123458" });
+
+    const keys = await owner.keys.exportKeysCsv({ developmentId: dev.id });
+    assert.match(keys.filename, /^keys-\d{8}\.csv$/);
+    assert.ok(keys.csv.startsWith("keyRef,developmentId,keyType,label,"));
+    assert.ok(keys.csv.includes(",'=Fob,"), "a formula cell is neutralised");
+    const codes = await owner.keys.exportAccessCodesCsv({ developmentId: dev.id, includeValues: true });
+    assert.ok(codes.csv.includes(",7391,"), "the value, asked for");
+    const people = await owner.people.exportCsv({ search: "csv person" });
+    const doors = await owner.doors.exportCsv({ developmentId: dev.id });
+    for (const [file, imported] of [
+      [keys, owner.keys.importKeysCsv({ csv: keys.csv })],
+      [codes, owner.keys.importAccessCodesCsv({ csv: codes.csv, dryRun: false })],
+      [people, owner.people.importCsv({ csv: people.csv })],
+      [doors, owner.doors.importCsv({ csv: doors.csv, dryRun: true })],
+    ] as const) {
+      const report = await imported;
+      assert.equal(report.unchanged, 1, file.filename);
+      assert.deepEqual([report.created, report.updated, report.refused], [0, 0, 0]);
+      assert.equal(report.rows[0]?.outcome, "unchanged");
+      assert.equal(report.rows[0]?.line, 2);
+    }
+    const refused = await owner.doors.importCsv({ csv: `developmentId,name,kind\r\n${dev.id},Bad,spoon\r\n` });
+    assert.equal(refused.applied, false);
+    assert.deepEqual(refused.rows.map((r) => [r.line, r.outcome, r.field]), [[2, "refused", "kind"]]);
+    const header = await failsWith(owner.people.importCsv({ csv: "name,colour\r\n" }), "INVALID_INPUT");
+    assert.equal(header.field, "csv");
   });
 
   it("grant edits, keycards and keys.setDoors: update, addPeople, replaceKeycard, removePeople, end", async () => {

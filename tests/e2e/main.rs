@@ -15,6 +15,7 @@ mod clock;
 mod code_ledger;
 mod cors;
 mod crash;
+mod csv;
 mod developments;
 mod doors;
 mod faults;

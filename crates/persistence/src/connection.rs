@@ -189,6 +189,38 @@ impl AnyConnection {
         }
     }
 
+    /// Runs `f` in a savepoint of the write transaction under way (`Db::write`): its
+    /// changes are undone when it fails, and the transaction goes on (PostgreSQL would
+    /// refuse every later statement after a failed one otherwise). When it succeeds,
+    /// `keep` judges its answer: `false` undoes the changes too (a dry run, an import with
+    /// refused rows), and the answer is still returned. Outside a transaction it refuses,
+    /// as the audit log does.
+    pub fn savepoint<T, F>(&mut self, keep: impl FnOnce(&T) -> bool, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T>,
+    {
+        type Manager = <AnyConnection as Connection>::TransactionManager;
+        if !matches!(Manager::transaction_manager_status_mut(self).transaction_depth(), Ok(Some(_))) {
+            return Err(Error::Internal("a savepoint outside a write transaction".to_owned()).into());
+        }
+        Manager::begin_transaction(self)?;
+        match f(self) {
+            Ok(value) => {
+                if keep(&value) {
+                    Manager::commit_transaction(self)?;
+                } else {
+                    Manager::rollback_transaction(self)?;
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                // The error that made us roll back is the one worth reporting.
+                let _ = Manager::rollback_transaction(self);
+                Err(e)
+            }
+        }
+    }
+
     /// Runs `f` in a transaction that may write. On SQLite it begins with
     /// `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction that reads
     /// first and writes later fails with "database is locked" under concurrency, because

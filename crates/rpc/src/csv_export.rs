@@ -1,5 +1,5 @@
 //! CSV exports, one way for every procedure that answers a file (`reports.doorLogCsv`,
-//! issue 14's `*.exportCsv`; decision 126). The `csv` crate quotes and escapes (RFC 4180,
+//! issue 14's `*.exportCsv`; decisions 126, 160). The `csv` crate quotes and escapes (RFC 4180,
 //! CRLF line ends); this module adds the one rule a spreadsheet needs on top: a cell
 //! that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is read by Excel,
 //! LibreOffice and Google Sheets as a formula, so such a cell is written with a leading
@@ -22,10 +22,23 @@ pub struct CsvFile {
     pub csv: String,
 }
 
+/// Whether a cell, past any leading `'`, starts as a formula does. A cell that already
+/// starts with `'` and then a formula start (`'=x` as the register holds it) gets one
+/// more `'` too, so that [`unneutralise`] gives back exactly what was exported.
+fn formula_like(cell: &str) -> bool {
+    matches!(cell.trim_start_matches('\'').as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+}
+
 /// The cell as a spreadsheet must read it: text, never a formula.
 pub fn neutralise(cell: &str) -> Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
+    if formula_like(cell) { Cow::Owned(format!("'{cell}")) } else { Cow::Borrowed(cell) }
+}
+
+/// The cell as it was before [`neutralise`]: one leading `'` taken off a cell that
+/// neutralising would have marked (imports, `csv_import`). Any other cell is as written.
+pub fn unneutralise(cell: &str) -> Cow<'_, str> {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => Cow::Borrowed(rest),
         _ => Cow::Borrowed(cell),
     }
 }
@@ -75,8 +88,11 @@ mod tests {
             ("a=b", "a=b"),
             ("", ""),
             ("2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+            ("'=1", "''=1"),
+            ("'plain", "'plain"),
         ] {
             assert_eq!(neutralise(cell), written, "{cell:?}");
+            assert_eq!(unneutralise(written), cell, "{written:?}");
         }
     }
 

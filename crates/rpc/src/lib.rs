@@ -19,6 +19,7 @@
 #[cfg(test)]
 mod bindings;
 pub mod csv_export;
+pub mod csv_import;
 pub mod error;
 pub mod jobs;
 pub mod jsonrpc;

@@ -228,6 +228,8 @@ mod tests {
             ("doors.create", Signed(Edit)),
             ("doors.update", Signed(Edit)),
             ("doors.delete", Signed(Edit)),
+            ("doors.exportCsv", Signed(Read)),
+            ("doors.importCsv", Signed(Edit)),
             ("keys.listKeys", Signed(Read)),
             ("keys.getKey", Signed(Read)),
             ("keys.keyHistory", Signed(Read)),
@@ -247,6 +249,8 @@ mod tests {
             ("keys.confirmHandover", Signed(Edit)),
             ("keys.setDoors", Signed(Edit)),
             ("keys.blastRadius", Signed(Edit)),
+            ("keys.exportKeysCsv", Signed(Read)),
+            ("keys.importKeysCsv", Signed(Edit)),
             ("keySets.list", Signed(Read)),
             ("keySets.get", Signed(Read)),
             ("keySets.create", Signed(Edit)),
@@ -261,6 +265,8 @@ mod tests {
             ("people.archive", Signed(Administer)),
             ("people.offboard", Signed(Administer)),
             ("people.holdingsAt", Signed(Read)),
+            ("people.exportCsv", Signed(Read)),
+            ("people.importCsv", Signed(Edit)),
             ("firms.list", Signed(Read)),
             ("firms.get", Signed(Read)),
             ("firms.create", Signed(Edit)),
@@ -276,6 +282,8 @@ mod tests {
             ("keys.recordCodeDisclosure", Signed(Edit)),
             ("keys.accessCodeExposure", Signed(SeeCodeValues)),
             ("keys.accessCodeKnownBy", Signed(SeeCodeValues)),
+            ("keys.exportAccessCodesCsv", Signed(Read)),
+            ("keys.importAccessCodesCsv", Signed(Edit)),
             ("grants.list", Signed(Edit)),
             ("grants.get", Signed(Edit)),
             ("grants.create", Signed(Edit)),
@@ -320,7 +328,8 @@ mod tests {
     }
 
     /// The procedures that change nothing, restated: each is a query in the TanStack
-    /// bindings. `keys.revealAccessCode` records the reveal, `auth.login` a session.
+    /// bindings. `keys.revealAccessCode` records the reveal, as
+    /// `keys.exportAccessCodesCsv` may, `auth.login` a session.
     #[test]
     fn read_only_procedures_are_these() {
         let expected = [
@@ -330,17 +339,20 @@ mod tests {
             "developments.list",
             "doors.list",
             "doors.get",
+            "doors.exportCsv",
             "keys.listKeys",
             "keys.getKey",
             "keys.keyHistory",
             "keys.suggestKeyRef",
             "keys.holderAt",
             "keys.blastRadius",
+            "keys.exportKeysCsv",
             "keySets.list",
             "keySets.get",
             "people.list",
             "people.get",
             "people.holdingsAt",
+            "people.exportCsv",
             "firms.list",
             "firms.get",
             "keys.listAccessCodes",

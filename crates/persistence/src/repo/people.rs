@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use keyward_domain::{Actor, Error, FieldChange, Page, PageRequest, Person, PersonKind, entities::diff};
 
 use super::audit::{self, NewEvent};
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
 use crate::schema::{developments, people, users};
 use crate::time;
@@ -143,34 +143,42 @@ pub struct PersonFilter {
     pub archived: bool,
 }
 
+fn filtered<'a>(org_id: &'a str, f: &'a PersonFilter) -> people::BoxedQuery<'a, MultiBackend> {
+    let mut q = people::table.filter(people::org_id.eq(org_id)).into_boxed();
+    q = if f.archived { q.filter(people::archived_at.is_not_null()) } else { q.filter(people::archived_at.is_null()) };
+    if let Some(search) = &f.search {
+        q = q.filter(people::search_text.like(super::like_contains(search)).escape('\\'));
+    }
+    if let Some(kind) = f.kind {
+        q = q.filter(people::kind.eq(kind.as_str()));
+    }
+    if let Some(firm_id) = &f.firm_id {
+        q = q.filter(people::firm_id.eq(firm_id));
+    }
+    if let Some(development_id) = &f.development_id {
+        q = q.filter(people::development_id.eq(development_id));
+    }
+    q
+}
+
 /// A page of people ordered by name then id.
 pub fn list(conn: &mut AnyConnection, org_id: &str, f: &PersonFilter, page: PageRequest) -> StoreResult<Page<Person>> {
-    let filtered = || {
-        let mut q = people::table.filter(people::org_id.eq(org_id)).into_boxed();
-        q = if f.archived {
-            q.filter(people::archived_at.is_not_null())
-        } else {
-            q.filter(people::archived_at.is_null())
-        };
-        if let Some(search) = &f.search {
-            q = q.filter(people::search_text.like(super::like_contains(search)).escape('\\'));
-        }
-        if let Some(kind) = f.kind {
-            q = q.filter(people::kind.eq(kind.as_str()));
-        }
-        if let Some(firm_id) = &f.firm_id {
-            q = q.filter(people::firm_id.eq(firm_id));
-        }
-        if let Some(development_id) = &f.development_id {
-            q = q.filter(people::development_id.eq(development_id));
-        }
-        q
-    };
-    let counted: Vec<String> = filtered().select(people::id).limit(Listed::CAP + 1).load(conn)?;
-    let rows: Vec<PersonRow> =
-        filtered().order((people::name, people::id)).limit(i64::from(page.limit)).offset(page.offset()).load(conn)?;
+    let counted: Vec<String> = filtered(org_id, f).select(people::id).limit(Listed::CAP + 1).load(conn)?;
+    let rows: Vec<PersonRow> = filtered(org_id, f)
+        .order((people::name, people::id))
+        .limit(i64::from(page.limit))
+        .offset(page.offset())
+        .load(conn)?;
     let items = rows.into_iter().map(PersonRow::into_person).collect::<StoreResult<_>>()?;
     Ok(Listed::page(items, counted.len(), page))
+}
+
+/// `people.exportCsv`: the people that match, ordered by name then id, at most `max + 1`
+/// (one more tells the caller the export is over its limit); one query, no total.
+pub fn export(conn: &mut AnyConnection, org_id: &str, f: &PersonFilter, max: usize) -> StoreResult<Vec<Person>> {
+    let rows: Vec<PersonRow> =
+        filtered(org_id, f).order((people::name, people::id)).limit(max as i64 + 1).load(conn)?;
+    rows.into_iter().map(PersonRow::into_person).collect()
 }
 
 /// A person's fields, validated (the phone normalised to E.164, the email lower-cased).

@@ -56,6 +56,10 @@ fn example(procedure: &str) -> Value {
         "doors.list" => json!({ "developmentId": DEVELOPMENT, "kind": "entrance", "limit": 20 }),
         "doors.create" => json!({ "developmentId": DEVELOPMENT, "name": "Main entrance", "kind": "entrance" }),
         "doors.update" => json!({ "id": DOOR, "expectedVersion": 1, "notes": "Closer replaced" }),
+        "doors.exportCsv" => json!({ "developmentId": DEVELOPMENT, "kind": "entrance" }),
+        "doors.importCsv" => json!({
+            "csv": format!("id,developmentId,name,kind,notes\r\n,{DEVELOPMENT},Bin store,bin_store,\r\n"), "dryRun": true,
+        }),
         "keys.listKeys" => json!({ "developmentId": DEVELOPMENT, "status": "issued", "overdue": true, "limit": 50 }),
         "keys.suggestKeyRef" => json!({ "developmentId": DEVELOPMENT }),
         "keys.createKey" => json!({
@@ -82,11 +86,24 @@ fn example(procedure: &str) -> Value {
         "people.update" => json!({ "id": PERSON, "expectedVersion": 2, "email": "jo@sparks.example" }),
         "people.offboard" => json!({ "id": PERSON, "reason": "Contract ended" }),
         "people.holdingsAt" => json!({ "id": PERSON, "at": AT }),
+        "people.exportCsv" => json!({ "kind": "contractor", "firmId": FIRM }),
+        "people.importCsv" => json!({
+            "csv": "name,kind,phone,email\r\nJo Doe,contractor,'+447400123456,jo@sparks.example\r\n", "dryRun": true,
+        }),
         "firms.list" => json!({ "search": "sparks", "limit": 20 }),
         "firms.create" => json!({ "name": "Sparks Electrical", "phone": "+447400123401" }),
         "firms.update" => json!({ "id": FIRM, "expectedVersion": 1, "notes": "Out-of-hours callouts" }),
         "firms.offboard" => json!({ "id": FIRM, "reason": "Contract ended" }),
         "keys.listAccessCodes" => json!({ "developmentId": DEVELOPMENT, "codeType": "gate", "rotationDue": true }),
+        "keys.exportAccessCodesCsv" => json!({ "developmentId": DEVELOPMENT, "includeValues": true }),
+        "keys.importAccessCodesCsv" => json!({
+            "csv": format!("developmentId,codeType,label,code\r\n{DEVELOPMENT},gate,Main gate,4821\r\n"), "dryRun": true,
+        }),
+        "keys.exportKeysCsv" => json!({ "developmentId": DEVELOPMENT, "status": "issued" }),
+        "keys.importKeysCsv" => json!({
+            "csv": format!("keyRef,developmentId,keyType,label\r\nOP-014,{DEVELOPMENT},physical_key,Plant room\r\n"),
+            "dryRun": true,
+        }),
         "keys.createAccessCode" => json!({
             "developmentId": DEVELOPMENT, "codeType": "gate", "label": "Car park gate", "code": "4821#",
             "rotateBy": "2026-06-30",

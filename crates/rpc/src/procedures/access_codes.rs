@@ -108,6 +108,24 @@ fn door_ids(ids: Vec<String>) -> Result<Vec<String>, Error> {
     super::distinct_ids("doorIds", ids, super::DOOR_IDS_MAX)
 }
 
+impl CreateAccessCodeInput {
+    /// The code to create, validated (also a CSV import's row).
+    pub(crate) fn into_new(self) -> Result<NewCode, Error> {
+        Ok(NewCode {
+            development_id: self.development_id,
+            code_type: self.code_type,
+            label: validate::required_line("label", &self.label, SHORT_TEXT_MAX)?,
+            code: validate::code("code", &self.code)?,
+            status: self.status.unwrap_or_default(),
+            expires_on: self.expires_on.map(|d| validate::date("expiresOn", d)).transpose()?,
+            notes: validate::optional_text("notes", self.notes.as_deref(), LONG_TEXT_MAX)?,
+            rotate_by: self.rotate_by.map(|d| validate::date("rotateBy", d)).transpose()?,
+            key_ids: key_ids(self.key_ids.unwrap_or_default())?,
+            door_ids: door_ids(self.door_ids.unwrap_or_default())?,
+        })
+    }
+}
+
 pub struct CreateAccessCode;
 impl Procedure for CreateAccessCode {
     const NAME: &'static str = "keys.createAccessCode";
@@ -117,18 +135,7 @@ impl Procedure for CreateAccessCode {
 
     async fn call(call: Call<'_>, input: CreateAccessCodeInput) -> Result<AccessCode, Error> {
         let actor = call.actor()?.clone();
-        let new = NewCode {
-            development_id: input.development_id,
-            code_type: input.code_type,
-            label: validate::required_line("label", &input.label, SHORT_TEXT_MAX)?,
-            code: validate::code("code", &input.code)?,
-            status: input.status.unwrap_or_default(),
-            expires_on: input.expires_on.map(|d| validate::date("expiresOn", d)).transpose()?,
-            notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
-            rotate_by: input.rotate_by.map(|d| validate::date("rotateBy", d)).transpose()?,
-            key_ids: key_ids(input.key_ids.unwrap_or_default())?,
-            door_ids: door_ids(input.door_ids.unwrap_or_default())?,
-        };
+        let new = input.into_new()?;
         let sealer = call.app.sealer.clone();
         call.app.db.write(move |c| access_codes::create(c, &sealer, reveal(&actor), &actor, new)).await
     }
@@ -170,6 +177,24 @@ pub struct UpdateAccessCodeInput {
     pub door_ids: Option<Vec<String>>,
 }
 
+impl UpdateAccessCodeInput {
+    /// The code's id, `expectedVersion` and patch, validated (also a CSV import's row).
+    pub(crate) fn into_patch(self) -> Result<(String, Option<i32>, CodePatch), Error> {
+        let patch = CodePatch {
+            code_type: self.code_type,
+            label: self.label.map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX)).transpose()?,
+            code: self.code.as_ref().map(|c| validate::code("code", c)).transpose()?,
+            status: self.status,
+            expires_on: self.expires_on.map(|d| d.map(|d| validate::date("expiresOn", d)).transpose()).transpose()?,
+            notes: super::keys::patch_text("notes", self.notes, LONG_TEXT_MAX)?,
+            rotate_by: self.rotate_by.map(|d| d.map(|d| validate::date("rotateBy", d)).transpose()).transpose()?,
+            key_ids: self.key_ids.map(key_ids).transpose()?,
+            door_ids: self.door_ids.map(door_ids).transpose()?,
+        };
+        Ok((self.id, self.expected_version, patch))
+    }
+}
+
 pub struct UpdateAccessCode;
 impl Procedure for UpdateAccessCode {
     const NAME: &'static str = "keys.updateAccessCode";
@@ -179,18 +204,7 @@ impl Procedure for UpdateAccessCode {
 
     async fn call(call: Call<'_>, input: UpdateAccessCodeInput) -> Result<AccessCode, Error> {
         let actor = call.actor()?.clone();
-        let patch = CodePatch {
-            code_type: input.code_type,
-            label: input.label.map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX)).transpose()?,
-            code: input.code.as_ref().map(|c| validate::code("code", c)).transpose()?,
-            status: input.status,
-            expires_on: input.expires_on.map(|d| d.map(|d| validate::date("expiresOn", d)).transpose()).transpose()?,
-            notes: super::keys::patch_text("notes", input.notes, LONG_TEXT_MAX)?,
-            rotate_by: input.rotate_by.map(|d| d.map(|d| validate::date("rotateBy", d)).transpose()).transpose()?,
-            key_ids: input.key_ids.map(key_ids).transpose()?,
-            door_ids: input.door_ids.map(door_ids).transpose()?,
-        };
-        let (id, expected) = (input.id, input.expected_version);
+        let (id, expected, patch) = input.into_patch()?;
         let sealer = call.app.sealer.clone();
         call.app.db.write(move |c| access_codes::update(c, &sealer, reveal(&actor), &actor, &id, expected, patch)).await
     }

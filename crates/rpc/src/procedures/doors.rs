@@ -66,6 +66,18 @@ pub struct CreateDoorInput {
     pub notes: Option<String>,
 }
 
+impl CreateDoorInput {
+    /// The door to create, validated (also a CSV import's row).
+    pub(crate) fn into_fields(self) -> Result<DoorFields, Error> {
+        Ok(DoorFields {
+            development_id: self.development_id,
+            name: validate::required_line("name", &self.name, SHORT_TEXT_MAX)?,
+            kind: self.kind,
+            notes: validate::optional_text("notes", self.notes.as_deref(), LONG_TEXT_MAX)?,
+        })
+    }
+}
+
 pub struct CreateDoor;
 impl Procedure for CreateDoor {
     const NAME: &'static str = "doors.create";
@@ -75,12 +87,7 @@ impl Procedure for CreateDoor {
 
     async fn call(call: Call<'_>, input: CreateDoorInput) -> Result<Door, Error> {
         let actor = call.actor()?.clone();
-        let fields = DoorFields {
-            development_id: input.development_id,
-            name: validate::required_line("name", &input.name, SHORT_TEXT_MAX)?,
-            kind: input.kind,
-            notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
-        };
+        let fields = input.into_fields()?;
         call.app.db.write(move |c| doors::create(c, &actor, fields)).await
     }
 }
@@ -103,6 +110,18 @@ pub struct UpdateDoorInput {
     pub notes: Option<Option<String>>,
 }
 
+impl UpdateDoorInput {
+    /// The door's id, `expectedVersion` and patch, validated (also a CSV import's row).
+    pub(crate) fn into_patch(self) -> Result<(String, Option<i32>, DoorPatch), Error> {
+        let patch = DoorPatch {
+            name: self.name.map(|n| validate::required_line("name", &n, SHORT_TEXT_MAX)).transpose()?,
+            kind: self.kind,
+            notes: super::keys::patch_text("notes", self.notes, LONG_TEXT_MAX)?,
+        };
+        Ok((self.id, self.expected_version, patch))
+    }
+}
+
 pub struct UpdateDoor;
 impl Procedure for UpdateDoor {
     const NAME: &'static str = "doors.update";
@@ -112,12 +131,7 @@ impl Procedure for UpdateDoor {
 
     async fn call(call: Call<'_>, input: UpdateDoorInput) -> Result<Door, Error> {
         let actor = call.actor()?.clone();
-        let patch = DoorPatch {
-            name: input.name.map(|n| validate::required_line("name", &n, SHORT_TEXT_MAX)).transpose()?,
-            kind: input.kind,
-            notes: super::keys::patch_text("notes", input.notes, LONG_TEXT_MAX)?,
-        };
-        let (id, expected) = (input.id, input.expected_version);
+        let (id, expected, patch) = input.into_patch()?;
         call.app.db.write(move |c| doors::update(c, &actor, &id, expected, patch)).await
     }
 }

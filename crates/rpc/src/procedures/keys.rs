@@ -185,6 +185,35 @@ pub struct CreateKeyInput {
     pub emergency_contact: Option<String>,
 }
 
+impl CreateKeyInput {
+    /// The key to create, validated (also a CSV import's row).
+    pub(crate) fn into_new(self) -> Result<NewKey, Error> {
+        Ok(NewKey {
+            development_id: self.development_id,
+            key_ref: self.key_ref.as_deref().map(normalise_key_ref).transpose()?,
+            fields: KeyFields {
+                key_type: self.key_type,
+                label: validate::required_line("label", &self.label, SHORT_TEXT_MAX)?,
+                notes: validate::optional_text("notes", self.notes.as_deref(), LONG_TEXT_MAX)?,
+                security_level: self.security_level.unwrap_or_default(),
+                brand: validate::optional_line("brand", self.brand.as_deref(), CODE_MAX)?,
+                key_number: validate::optional_line("keyNumber", self.key_number.as_deref(), CODE_MAX)?,
+                quantity: validate::quantity("quantity", self.quantity.unwrap_or(1))?,
+                access_restrictions: validate::optional_text(
+                    "accessRestrictions",
+                    self.access_restrictions.as_deref(),
+                    LONG_TEXT_MAX,
+                )?,
+                emergency_contact: validate::optional_line(
+                    "emergencyContact",
+                    self.emergency_contact.as_deref(),
+                    SHORT_TEXT_MAX,
+                )?,
+            },
+        })
+    }
+}
+
 pub struct CreateKey;
 impl Procedure for CreateKey {
     const NAME: &'static str = "keys.createKey";
@@ -194,29 +223,7 @@ impl Procedure for CreateKey {
 
     async fn call(call: Call<'_>, input: CreateKeyInput) -> Result<Key, Error> {
         let actor = call.actor()?.clone();
-        let new = NewKey {
-            development_id: input.development_id,
-            key_ref: input.key_ref.as_deref().map(normalise_key_ref).transpose()?,
-            fields: KeyFields {
-                key_type: input.key_type,
-                label: validate::required_line("label", &input.label, SHORT_TEXT_MAX)?,
-                notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
-                security_level: input.security_level.unwrap_or_default(),
-                brand: validate::optional_line("brand", input.brand.as_deref(), CODE_MAX)?,
-                key_number: validate::optional_line("keyNumber", input.key_number.as_deref(), CODE_MAX)?,
-                quantity: validate::quantity("quantity", input.quantity.unwrap_or(1))?,
-                access_restrictions: validate::optional_text(
-                    "accessRestrictions",
-                    input.access_restrictions.as_deref(),
-                    LONG_TEXT_MAX,
-                )?,
-                emergency_contact: validate::optional_line(
-                    "emergencyContact",
-                    input.emergency_contact.as_deref(),
-                    SHORT_TEXT_MAX,
-                )?,
-            },
-        };
+        let new = input.into_new()?;
         call.app.db.write(move |c| keys::create(c, &actor, new)).await
     }
 }
@@ -272,6 +279,26 @@ pub(super) fn patch_text(
     value.map(|v| validate::optional_text(field, v.as_deref(), max)).transpose()
 }
 
+impl UpdateKeyInput {
+    /// The key's id, `expectedVersion` and patch, validated (also a CSV import's row).
+    pub(crate) fn into_patch(self) -> Result<(String, Option<i32>, KeyPatch), Error> {
+        let patch = KeyPatch {
+            development_id: self.development_id,
+            key_ref: self.key_ref.as_deref().map(normalise_key_ref).transpose()?,
+            key_type: self.key_type,
+            label: self.label.map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX)).transpose()?,
+            notes: patch_text("notes", self.notes, LONG_TEXT_MAX)?,
+            security_level: self.security_level,
+            brand: patch_line("brand", self.brand, CODE_MAX)?,
+            key_number: patch_line("keyNumber", self.key_number, CODE_MAX)?,
+            quantity: self.quantity.map(|q| validate::quantity("quantity", q)).transpose()?,
+            access_restrictions: patch_text("accessRestrictions", self.access_restrictions, LONG_TEXT_MAX)?,
+            emergency_contact: patch_line("emergencyContact", self.emergency_contact, SHORT_TEXT_MAX)?,
+        };
+        Ok((self.id, self.expected_version, patch))
+    }
+}
+
 pub struct UpdateKey;
 impl Procedure for UpdateKey {
     const NAME: &'static str = "keys.updateKey";
@@ -281,20 +308,7 @@ impl Procedure for UpdateKey {
 
     async fn call(call: Call<'_>, input: UpdateKeyInput) -> Result<Key, Error> {
         let actor = call.actor()?.clone();
-        let patch = KeyPatch {
-            development_id: input.development_id,
-            key_ref: input.key_ref.as_deref().map(normalise_key_ref).transpose()?,
-            key_type: input.key_type,
-            label: input.label.map(|l| validate::required_line("label", &l, SHORT_TEXT_MAX)).transpose()?,
-            notes: patch_text("notes", input.notes, LONG_TEXT_MAX)?,
-            security_level: input.security_level,
-            brand: patch_line("brand", input.brand, CODE_MAX)?,
-            key_number: patch_line("keyNumber", input.key_number, CODE_MAX)?,
-            quantity: input.quantity.map(|q| validate::quantity("quantity", q)).transpose()?,
-            access_restrictions: patch_text("accessRestrictions", input.access_restrictions, LONG_TEXT_MAX)?,
-            emergency_contact: patch_line("emergencyContact", input.emergency_contact, SHORT_TEXT_MAX)?,
-        };
-        let (id, expected) = (input.id, input.expected_version);
+        let (id, expected, patch) = input.into_patch()?;
         call.app.db.write(move |c| keys::update(c, &actor, &id, expected, patch)).await
     }
 }

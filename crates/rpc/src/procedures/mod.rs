@@ -6,6 +6,7 @@ mod access_codes;
 mod audit;
 mod auth;
 mod code_ledger;
+mod csv;
 mod developments;
 mod discover;
 mod doors;
@@ -52,6 +53,8 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<doors::CreateDoor>();
     v.visit::<doors::UpdateDoor>();
     v.visit::<doors::DeleteDoor>();
+    v.visit::<csv::doors::ExportDoorsCsv>();
+    v.visit::<csv::doors::ImportDoorsCsv>();
 
     v.visit::<keys::ListKeys>();
     v.visit::<keys::GetKey>();
@@ -72,6 +75,8 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<handover::ConfirmHandover>();
     v.visit::<key_doors::SetDoors>();
     v.visit::<key_doors::BlastRadius>();
+    v.visit::<csv::keys::ExportKeysCsv>();
+    v.visit::<csv::keys::ImportKeysCsv>();
 
     v.visit::<key_sets::ListKeySets>();
     v.visit::<key_sets::GetKeySet>();
@@ -88,6 +93,8 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<people::ArchivePerson>();
     v.visit::<people::OffboardPerson>();
     v.visit::<people::HoldingsAt>();
+    v.visit::<csv::people::ExportPeopleCsv>();
+    v.visit::<csv::people::ImportPeopleCsv>();
     v.visit::<people::ListFirms>();
     v.visit::<people::GetFirm>();
     v.visit::<people::CreateFirm>();
@@ -104,6 +111,8 @@ pub fn visit(v: &mut impl ProcedureVisitor) {
     v.visit::<code_ledger::RecordCodeDisclosure>();
     v.visit::<code_ledger::ExposureOfCode>();
     v.visit::<code_ledger::KnownByAt>();
+    v.visit::<csv::access_codes::ExportAccessCodesCsv>();
+    v.visit::<csv::access_codes::ImportAccessCodesCsv>();
 
     v.visit::<grants::ListGrants>();
     v.visit::<grants::GetGrant>();

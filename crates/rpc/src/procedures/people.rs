@@ -123,6 +123,22 @@ pub struct CreatePersonInput {
     pub notes: Option<String>,
 }
 
+impl CreatePersonInput {
+    /// The person to create, validated (also a CSV import's row).
+    pub(crate) fn into_fields(self, region: Region) -> Result<PersonFields, Error> {
+        Ok(PersonFields {
+            name: validate::required_line("name", &self.name, SHORT_TEXT_MAX)?,
+            kind: self.kind,
+            phone: e164("phone", self.phone.as_deref(), region)?,
+            email: email("email", self.email.as_deref())?,
+            firm_id: self.firm_id.filter(|v| !v.is_empty()),
+            development_id: self.development_id.filter(|v| !v.is_empty()),
+            user_id: self.user_id.filter(|v| !v.is_empty()),
+            notes: validate::optional_text("notes", self.notes.as_deref(), LONG_TEXT_MAX)?,
+        })
+    }
+}
+
 pub struct CreatePerson;
 impl Procedure for CreatePerson {
     const NAME: &'static str = "people.create";
@@ -132,17 +148,7 @@ impl Procedure for CreatePerson {
 
     async fn call(call: Call<'_>, input: CreatePersonInput) -> Result<Person, Error> {
         let actor = call.actor()?.clone();
-        let region = call.app.sms.default_region;
-        let fields = PersonFields {
-            name: validate::required_line("name", &input.name, SHORT_TEXT_MAX)?,
-            kind: input.kind,
-            phone: e164("phone", input.phone.as_deref(), region)?,
-            email: email("email", input.email.as_deref())?,
-            firm_id: input.firm_id.filter(|v| !v.is_empty()),
-            development_id: input.development_id.filter(|v| !v.is_empty()),
-            user_id: input.user_id.filter(|v| !v.is_empty()),
-            notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,
-        };
+        let fields = input.into_fields(call.app.sms.default_region)?;
         call.app.db.write(move |c| people::create(c, &actor, fields)).await
     }
 }
@@ -180,6 +186,23 @@ pub struct UpdatePersonInput {
     pub notes: Option<Option<String>>,
 }
 
+impl UpdatePersonInput {
+    /// The person's id, `expectedVersion` and patch, validated (also a CSV import's row).
+    pub(crate) fn into_patch(self, region: Region) -> Result<(String, Option<i32>, PersonPatch), Error> {
+        let patch = PersonPatch {
+            name: self.name.map(|n| validate::required_line("name", &n, SHORT_TEXT_MAX)).transpose()?,
+            kind: self.kind,
+            phone: self.phone.map(|v| e164("phone", v.as_deref(), region)).transpose()?,
+            email: self.email.map(|v| email("email", v.as_deref())).transpose()?,
+            firm_id: patch_id(self.firm_id),
+            development_id: patch_id(self.development_id),
+            user_id: patch_id(self.user_id),
+            notes: super::keys::patch_text("notes", self.notes, LONG_TEXT_MAX)?,
+        };
+        Ok((self.id, self.expected_version, patch))
+    }
+}
+
 pub struct UpdatePerson;
 impl Procedure for UpdatePerson {
     const NAME: &'static str = "people.update";
@@ -189,18 +212,7 @@ impl Procedure for UpdatePerson {
 
     async fn call(call: Call<'_>, input: UpdatePersonInput) -> Result<Person, Error> {
         let actor = call.actor()?.clone();
-        let region = call.app.sms.default_region;
-        let patch = PersonPatch {
-            name: input.name.map(|n| validate::required_line("name", &n, SHORT_TEXT_MAX)).transpose()?,
-            kind: input.kind,
-            phone: input.phone.map(|v| e164("phone", v.as_deref(), region)).transpose()?,
-            email: input.email.map(|v| email("email", v.as_deref())).transpose()?,
-            firm_id: patch_id(input.firm_id),
-            development_id: patch_id(input.development_id),
-            user_id: patch_id(input.user_id),
-            notes: super::keys::patch_text("notes", input.notes, LONG_TEXT_MAX)?,
-        };
-        let (id, expected) = (input.id, input.expected_version);
+        let (id, expected, patch) = input.into_patch(call.app.sms.default_region)?;
         call.app.db.write(move |c| people::update(c, &actor, &id, expected, patch)).await
     }
 }

@@ -5,8 +5,8 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use keyward_domain::{
-    AccessCodeExposure, AccessCodeKnownBy, Actor, CodeExposure, Error, ExposureChannel, FieldChange, KnownBy, Page,
-    PageRequest, RevealedCode, Secret, ValuePeriod,
+    AccessCode, AccessCodeExposure, AccessCodeKnownBy, Actor, CodeExposure, Error, ExposureChannel, FieldChange,
+    KnownBy, Page, PageRequest, RevealedCode, Secret, ValuePeriod,
 };
 
 use super::{CodeRow, ENTITY, find};
@@ -153,20 +153,39 @@ pub fn reveal(conn: &mut AnyConnection, sealer: &Sealer, actor: &Actor, id: &str
     crate::repo::lock_organisation(conn, &actor.org_id)?;
     let row = find(conn, &actor.org_id, id)?;
     let code = Secret::from(sealer.open(&row.code_sealed)?);
-    let exposure =
-        record(conn, actor, id, row.value_version, time::now(), ExposureChannel::Reveal, Recipient::user(actor))?;
-    audit::record(
-        conn,
-        actor,
-        NewEvent {
-            action: "accessCode.revealed",
-            entity_type: ENTITY,
-            entity_id: id,
-            summary: format!("Access code {} revealed", row.label),
-            changes: Vec::new(),
-        },
-    )?;
+    let summary = format!("Access code {} revealed", row.label);
+    let exposure = record_reveal(conn, actor, id, row.value_version, time::now(), summary)?;
     Ok(RevealedCode { id: row.id, code, value_version: row.value_version, exposure_id: exposure.id })
+}
+
+/// A value shown to the actor: its exposure `reveal` and the audit event
+/// `accessCode.revealed`.
+fn record_reveal(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: &str,
+    value_version: i32,
+    at: NaiveDateTime,
+    summary: String,
+) -> StoreResult<CodeExposure> {
+    let exposure = record(conn, actor, id, value_version, at, ExposureChannel::Reveal, Recipient::user(actor))?;
+    let event =
+        NewEvent { action: "accessCode.revealed", entity_type: ENTITY, entity_id: id, summary, changes: Vec::new() };
+    audit::record(conn, actor, event)?;
+    Ok(exposure)
+}
+
+/// `keys.exportAccessCodesCsv {includeValues: true}`: each value the file carries is
+/// revealed to the exporting user, recorded as `keys.revealAccessCode` records one (an
+/// exposure `reveal` and an audit event `accessCode.revealed`), in the export's transaction.
+pub fn record_exported(conn: &mut AnyConnection, actor: &Actor, codes: &[AccessCode]) -> StoreResult<()> {
+    crate::repo::lock_organisation(conn, &actor.org_id)?;
+    let now = time::now();
+    for code in codes {
+        let summary = format!("Access code {} revealed (CSV export)", code.label);
+        record_reveal(conn, actor, &code.id, code.value_version, now, summary)?;
+    }
+    Ok(())
 }
 
 /// Who staff told the code to.

@@ -241,13 +241,8 @@ pub fn list(
     f: &CodeFilter,
     page: PageRequest,
 ) -> StoreResult<Page<AccessCode>> {
-    // Only readers who see values can search by value: for the others a match would
-    // confirm a guessed code (without a reveal in the ledger, when values are masked).
     let reveal = reveal.effective(conn, org_id)?;
-    let lookup = match reveal {
-        Reveal::Values | Reveal::Unmasked => f.search.as_ref().map(|s| sealer.lookup(s.expose())),
-        Reveal::Nothing => None,
-    };
+    let lookup = search_lookup(sealer, reveal, f);
     let total: i64 = filtered(org_id, f, lookup.clone()).count().get_result(conn)?;
     let rows: Vec<CodeRow> = filtered(org_id, f, lookup)
         .order((access_codes::label, access_codes::id))
@@ -255,6 +250,49 @@ pub fn list(
         .offset(page.offset())
         .load(conn)?;
     Ok(Page::counted(answers(conn, sealer, reveal, rows)?, super::count_i32(total), page))
+}
+
+/// The lookup of a search by value: only readers who see values can search by value (for
+/// the others a match would confirm a guessed code).
+fn search_lookup(sealer: &Sealer, reveal: Reveal, f: &CodeFilter) -> Option<String> {
+    match reveal {
+        Reveal::Values | Reveal::Unmasked => f.search.as_ref().map(|s| sealer.lookup(s.expose())),
+        Reveal::Nothing => None,
+    }
+}
+
+/// `keys.exportAccessCodesCsv`: the codes that match, ordered by label then id, at most
+/// `max + 1` (one more tells the caller the export is over its limit); the page's three
+/// extra queries as [`list`], no total. With [`Reveal::Unmasked`] the caller records the
+/// reveals ([`ledger::record_exported`]) in the same transaction.
+pub fn export(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    reveal: Reveal,
+    org_id: &str,
+    f: &CodeFilter,
+    max: usize,
+) -> StoreResult<Vec<AccessCode>> {
+    let reveal = reveal.effective(conn, org_id)?;
+    let lookup = search_lookup(sealer, reveal, f);
+    let rows: Vec<CodeRow> =
+        filtered(org_id, f, lookup).order((access_codes::label, access_codes::id)).limit(max as i64 + 1).load(conn)?;
+    answers(conn, sealer, reveal, rows)
+}
+
+/// The organisation's code with this id, if any, without its value (a CSV import's match).
+pub fn find_optional(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    org_id: &str,
+    id: &str,
+) -> StoreResult<Option<AccessCode>> {
+    let row: Option<CodeRow> = access_codes::table
+        .filter(access_codes::org_id.eq(org_id))
+        .filter(access_codes::id.eq(id))
+        .first(conn)
+        .optional()?;
+    row.map(|row| answer(conn, sealer, Reveal::Nothing, row)).transpose()
 }
 
 /// Deletes a code; guarded by the version read, so that of two concurrent deletes only

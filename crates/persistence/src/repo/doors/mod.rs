@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use keyward_domain::{Actor, Door, DoorKind, Error, FieldChange, Page, PageRequest, entities::diff};
 
 use super::people::{Listed, guard_version, record};
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
 use crate::schema::{access_code_doors, developments, doors, grant_doors, key_doors};
 use crate::time;
@@ -70,23 +70,34 @@ pub struct DoorFilter {
     pub kind: Option<DoorKind>,
 }
 
+fn filtered<'a>(org_id: &'a str, f: &'a DoorFilter) -> doors::BoxedQuery<'a, MultiBackend> {
+    let mut q = doors::table.filter(doors::org_id.eq(org_id)).into_boxed();
+    if let Some(development_id) = &f.development_id {
+        q = q.filter(doors::development_id.eq(development_id));
+    }
+    if let Some(kind) = f.kind {
+        q = q.filter(doors::kind.eq(kind.as_str()));
+    }
+    q
+}
+
 /// A page of doors ordered by name then id.
 pub fn list(conn: &mut AnyConnection, org_id: &str, f: &DoorFilter, page: PageRequest) -> StoreResult<Page<Door>> {
-    let filtered = || {
-        let mut q = doors::table.filter(doors::org_id.eq(org_id)).into_boxed();
-        if let Some(development_id) = &f.development_id {
-            q = q.filter(doors::development_id.eq(development_id));
-        }
-        if let Some(kind) = f.kind {
-            q = q.filter(doors::kind.eq(kind.as_str()));
-        }
-        q
-    };
-    let counted: Vec<String> = filtered().select(doors::id).limit(Listed::CAP + 1).load(conn)?;
-    let rows: Vec<DoorRow> =
-        filtered().order((doors::name, doors::id)).limit(i64::from(page.limit)).offset(page.offset()).load(conn)?;
+    let counted: Vec<String> = filtered(org_id, f).select(doors::id).limit(Listed::CAP + 1).load(conn)?;
+    let rows: Vec<DoorRow> = filtered(org_id, f)
+        .order((doors::name, doors::id))
+        .limit(i64::from(page.limit))
+        .offset(page.offset())
+        .load(conn)?;
     let items = rows.into_iter().map(DoorRow::into_door).collect::<StoreResult<_>>()?;
     Ok(Listed::page(items, counted.len(), page))
+}
+
+/// `doors.exportCsv`: the doors that match, ordered by name then id, at most `max + 1`
+/// (one more tells the caller the export is over its limit); one query, no total.
+pub fn export(conn: &mut AnyConnection, org_id: &str, f: &DoorFilter, max: usize) -> StoreResult<Vec<Door>> {
+    let rows: Vec<DoorRow> = filtered(org_id, f).order((doors::name, doors::id)).limit(max as i64 + 1).load(conn)?;
+    rows.into_iter().map(DoorRow::into_door).collect()
 }
 
 /// A door's fields, validated.

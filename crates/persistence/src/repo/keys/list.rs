@@ -243,3 +243,22 @@ fn exact_total(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, now: Naive
         (Some(false), _) => Ok(None),
     }
 }
+
+/// `keys.exportCsv`: the keys that match, ordered by ref, at most `max + 1` of them (one
+/// more tells the caller the export is over its limit). One query through the same
+/// indexes as [`list`], no total; `doorIds` are left empty (the file has no door column).
+pub fn export(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, max: usize) -> StoreResult<Vec<Key>> {
+    let now = time::now();
+    let fts = matches!(conn, AnyConnection::Sqlite(_));
+    let rows: Vec<KeyRow> = filtered(org_id, f, now, fts).order(keys::key_ref).limit(max as i64 + 1).load(conn)?;
+    rows.into_iter().map(|r| r.into_key(now, Vec::new())).collect()
+}
+
+/// The organisation's key with this ref (normalised), if any: how a CSV import matches a
+/// row (refs are unique in an organisation).
+pub fn by_ref(conn: &mut AnyConnection, org_id: &str, key_ref: &str) -> StoreResult<Option<Key>> {
+    let row: Option<KeyRow> =
+        keys::table.filter(keys::org_id.eq(org_id)).filter(keys::key_ref.eq(key_ref)).first(conn).optional()?;
+    let now = time::now();
+    row.map(|r| r.into_key(now, Vec::new())).transpose()
+}

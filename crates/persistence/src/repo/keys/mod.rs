@@ -27,7 +27,7 @@ pub use handover::{HandoverCode, begin_handover, confirm_handover};
 pub use history::{history, record_note};
 pub(crate) use holder::Movement;
 pub use holder::{holder_at, holdings_at};
-pub use list::{KeyFilter, PageStart, TOTAL_CAP, decode_cursor, encode_cursor, list};
+pub use list::{KeyFilter, PageStart, TOTAL_CAP, by_ref, decode_cursor, encode_cursor, export, list};
 pub use refs::suggest_ref;
 pub use transition::{TransitionDetails, issue, transition};
 pub use write::{KeyFields, KeyPatch, NewKey, create, delete, update};
