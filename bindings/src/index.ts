@@ -935,6 +935,11 @@ export type Key = {
 	 */
 	returnRequested: boolean,
 	issuedToPhone: string | null,
+	/**
+	 *  The holder texted `RETURNED` (two-way SMS): staff confirm with `keys.returnKey`,
+	 *  which clears it, as does every status change.
+	 */
+	returnClaimedAt: string | null,
 	issuedAt: string | null,
 	/**  Display name of the user who issued it. */
 	issuedBy: string | null,
@@ -1609,6 +1614,8 @@ export type ReminderSettings = {
 	 *  is sent when they end.
 	 */
 	quietHours: QuietHours | null,
+	/**  A holder may text `EXTEND n` for 1 to this many days (1 to 90; default 7). */
+	maxExtendDays: number,
 };
 
 export type RemoveGrantPeopleInput = {
@@ -1991,6 +1998,8 @@ export type UpdateRemindersInput = {
 	/**  National numbers are read in the server's default region. */
 	escalatePhone?: string | null,
 	quietHours?: QuietHours | null,
+	/**  1 to 90: the most days a holder's `EXTEND n` text may ask for. */
+	maxExtendDays?: number | null,
 };
 
 export type UpdateSmsInput = {

@@ -699,10 +699,13 @@ describe("keyward contract through the generated client", () => {
       firstAfterMinutes: 30,
       escalatePhone: "07400 123499",
       quietHours: { start: "21:00", end: "08:00" },
+      maxExtendDays: 10,
     });
+    assert.equal(defaults.maxExtendDays, 7);
+    assert.equal(on.maxExtendDays, 10);
     assert.equal(on.escalatePhone, "+447400123499");
     assert.deepEqual(on.quietHours, { start: "21:00", end: "08:00" });
-    const off = await owner.settings.updateReminders({ escalatePhone: null, quietHours: null });
+    const off = await owner.settings.updateReminders({ escalatePhone: null, quietHours: null, maxExtendDays: 7 });
     assert.deepEqual(off, { ...defaults, firstAfterMinutes: 30 });
 
     const report = await housekeeping.reports.overdue({ limit: 10 });
@@ -896,6 +899,7 @@ describe("keyward contract through the generated client", () => {
     assert.equal(issued.issuedTo, "Eli Electrician");
     assert.equal(issued.issuedToPhone, "+447400123456");
     assert.equal(issued.returnRequested, false);
+    assert.equal(issued.returnClaimedAt, null);
     assert.deepEqual((await owner.keys.listKeys({ firmId: firm.id })).items.map((k) => k.id), [key.id]);
     const at = issued.issuedAt ?? "";
     const held = await owner.keys.holderAt({ id: key.id, at });

@@ -117,6 +117,9 @@ pub struct Key {
     /// ends (returned, lost, damaged, back in stock, deactivated).
     pub return_requested: bool,
     pub issued_to_phone: Option<String>,
+    /// The holder texted `RETURNED` (two-way SMS): staff confirm with `keys.returnKey`,
+    /// which clears it, as does every status change.
+    pub return_claimed_at: Option<DateTime<Utc>>,
     pub issued_at: Option<DateTime<Utc>>,
     /// Display name of the user who issued it.
     pub issued_by: Option<String>,

@@ -15,6 +15,7 @@ pub mod doorcode;
 pub mod error;
 pub mod grant;
 pub mod handover;
+pub mod inbound;
 pub mod jobs;
 pub mod key_audit;
 pub mod key_ref;

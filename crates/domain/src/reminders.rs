@@ -18,6 +18,8 @@ use crate::{Error, Result};
 
 /// At most this many reminders per overdue key.
 pub const MAX_REMINDERS: i32 = 10;
+/// A holder's `EXTEND n` may ask for at most this many days, whatever the policy.
+pub const MAX_EXTEND_DAYS: i32 = 90;
 /// At most this many users to escalate to.
 pub const MAX_ESCALATION_USERS: usize = 10;
 
@@ -42,6 +44,8 @@ pub struct ReminderSettings {
     /// Nothing is sent in these hours of the development's wall clock; what falls in them
     /// is sent when they end.
     pub quiet_hours: Option<QuietHours>,
+    /// A holder may text `EXTEND n` for 1 to this many days (1 to 90; default 7).
+    pub max_extend_days: i32,
 }
 
 impl Default for ReminderSettings {
@@ -55,6 +59,7 @@ impl Default for ReminderSettings {
             escalate_to_user_ids: Vec::new(),
             escalate_phone: None,
             quiet_hours: None,
+            max_extend_days: 7,
         }
     }
 }

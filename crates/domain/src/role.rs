@@ -78,7 +78,13 @@ impl Actor {
         Actor { user_id: String::new(), org_id: org_id.to_owned(), name: name.to_owned(), role: Role::Owner }
     }
 
-    /// Whether this is [`Actor::system`].
+    /// A holder acting by SMS (issue 13 §3: `EXTEND`, `RETURNED`): a system actor named
+    /// after the number, masked (`SMS from •••3456`).
+    pub fn phone(org_id: &str, number: &str) -> Actor {
+        Actor::system(org_id, &crate::inbound::phone_actor_name(number))
+    }
+
+    /// Whether this is [`Actor::system`] (or [`Actor::phone`]).
     pub fn is_system(&self) -> bool {
         self.user_id.is_empty()
     }

@@ -22,8 +22,13 @@
 //! assert_eq!(fake.requests()[1].field("SmartEncoded"), Some("false"));
 //! ```
 //!
+//! Incoming messages are simulated by `POST /_fake/inbound {from, to, body, url}` (or
+//! [`FakeTwilio::inbound`]): the fake POSTs `url` the form Twilio would, signed with the
+//! account's auth token, and answers what the webhook replied (`inbound.rs`).
+//!
 //! Status callbacks (`POST /_fake/callbacks/{MessageSid}`) are not built.
 
+pub mod inbound;
 pub mod numbers;
 pub mod segments;
 mod server;
@@ -37,6 +42,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+
+pub use inbound::{Inbound, InboundReply};
 
 /// The Account SID of Twilio's own examples (and the spec's wire capture).
 pub const DEFAULT_ACCOUNT_SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -180,6 +187,12 @@ impl FakeTwilio {
         self.shared.reset();
     }
 
+    /// Simulates a text to one of the account's numbers: POSTs `inbound.url` the signed
+    /// form Twilio would, and returns what the webhook answered.
+    pub async fn inbound(&self, inbound: &Inbound) -> Result<InboundReply, String> {
+        self.shared.inbound(inbound).await
+    }
+
     /// How many POSTs to `…/Accounts/{any sid}/Messages.json` arrived.
     pub fn message_posts(&self) -> usize {
         self.shared
@@ -212,6 +225,18 @@ impl Shared {
     /// cannot leave the plain data half-updated in a way that matters, so poisoning is ignored.
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A new message sid, `SM` and 32 hex digits.
+    fn next_sid(&self) -> String {
+        let mut state = self.state();
+        state.sids += 1;
+        format!("SM{:032x}", state.sids)
+    }
+
+    async fn inbound(&self, inbound: &Inbound) -> Result<InboundReply, String> {
+        let form = inbound::form(&self.config.account_sid, &self.next_sid(), inbound);
+        inbound::deliver(&self.config.auth_token, &form, inbound).await
     }
 
     fn reset(&self) {

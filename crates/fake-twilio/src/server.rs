@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::numbers::*;
-use crate::{Recorded, Scripted, Shared, segments};
+use crate::{Inbound, Recorded, Scripted, Shared, segments};
 
 type Body = Full<Bytes>;
 
@@ -79,6 +79,16 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let path = parts.uri.path().to_owned();
     let body = Limited::new(body, MAX_REQUEST_BODY).collect().await.map(|b| b.to_bytes());
 
+    if (&parts.method, path.as_str()) == (&Method::POST, "/_fake/inbound") {
+        return match body.map(|b| serde_json::from_slice::<Inbound>(&b)) {
+            Ok(Ok(inbound)) => match shared.inbound(&inbound).await {
+                Ok(reply) => response(StatusCode::OK, &json!(reply)),
+                Err(e) => error_body(StatusCode::BAD_GATEWAY, &e),
+            },
+            Ok(Err(e)) => error_body(StatusCode::BAD_REQUEST, &format!("expected {{from, to, body, url}}: {e}")),
+            Err(_) => error_body(StatusCode::PAYLOAD_TOO_LARGE, "request body too large or unreadable"),
+        };
+    }
     if path.starts_with("/_fake/") {
         return match body {
             Ok(body) => control(shared, &parts.method, &path, &body),
@@ -301,11 +311,7 @@ fn default_error(status: StatusCode) -> (Option<i64>, &'static str) {
 /// The §1.2 body. `accepted` with `from: null` and `num_segments: "0"` when only a Messaging
 /// Service was given, because Twilio has not picked a sender (and so an encoding) yet.
 fn created(shared: &Shared, status: StatusCode, message: &NewMessage<'_>) -> Response<Body> {
-    let sid = {
-        let mut state = shared.state();
-        state.sids += 1;
-        format!("SM{:032x}", state.sids)
-    };
+    let sid = shared.next_sid();
     let account = &shared.config.account_sid;
     let now = chrono::Utc::now().to_rfc2822();
     let accepted = message.from.is_none();

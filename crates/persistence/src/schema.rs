@@ -121,6 +121,8 @@ diesel::table! {
         search_text -> Text,
         holder_id -> Nullable<Text>,
         return_requested_at -> Nullable<Timestamp>,
+        return_claimed_at -> Nullable<Timestamp>,
+        holder_phone -> Nullable<Text>,
     }
 }
 
@@ -542,6 +544,15 @@ diesel::table! {
         quiet_start -> Nullable<Text>,
         quiet_end -> Nullable<Text>,
         updated_at -> Timestamp,
+        max_extend_days -> Integer,
+    }
+}
+
+diesel::table! {
+    sms_opt_outs (org_id, phone) {
+        org_id -> Text,
+        phone -> Text,
+        opted_out_at -> Timestamp,
     }
 }
 

@@ -33,6 +33,7 @@ pub mod procedures;
 pub mod security;
 pub mod server;
 pub mod sms_pipeline;
+mod twilio_inbound;
 mod twilio_status;
 pub mod webhooks;
 

@@ -19,15 +19,23 @@ pub fn url(public_url: &str, org_id: &str) -> String {
     format!("{}{PATH}?org={org_id}", public_url.trim_end_matches('/'))
 }
 
+/// A Twilio webhook's form, every pair as sent (the signature covers them all).
+pub fn form(body: &[u8]) -> Option<Vec<(String, String)>> {
+    serde_urlencoded::from_bytes(body).ok()
+}
+
+/// The first value of `name` in a form.
+pub fn form_field(params: &[(String, String)], name: &str) -> Option<String> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
 /// Handles one report; answers the HTTP status to send back.
 pub async fn handle(app: &App, query: Option<&str>, signature_header: Option<&str>, body: &[u8]) -> StatusCode {
     let Some(public_url) = app.sms.public_url.as_deref() else { return StatusCode::NOT_FOUND };
     let Some(org_id) = query.and_then(|q| q.strip_prefix("org=")).filter(|org| !org.contains('&')) else {
         return StatusCode::FORBIDDEN;
     };
-    let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
-        return StatusCode::BAD_REQUEST;
-    };
+    let Some(params) = form(body) else { return StatusCode::BAD_REQUEST };
     let Some(header) = signature_header else { return StatusCode::FORBIDDEN };
     let (sealer, owner) = (app.sealer.clone(), org_id.to_owned());
     let account = match app.db.run(move |c| sms::account(c, &sealer, &owner)).await {
@@ -39,7 +47,7 @@ pub async fn handle(app: &App, query: Option<&str>, signature_header: Option<&st
         tracing::warn!(org = org_id, "a Twilio status report with a bad signature was refused");
         return StatusCode::FORBIDDEN;
     }
-    let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let field = |name: &str| form_field(&params, name);
     let (Some(message_sid), Some(status)) = (field("MessageSid"), field("MessageStatus")) else {
         return StatusCode::OK; // nothing we track
     };

@@ -55,6 +55,7 @@ on_both_databases! {
         let defaults = json!({
             "enabled": false, "firstAfterMinutes": 60, "repeatEveryHours": 24, "maxReminders": 3,
             "escalateAfterHours": 48, "escalateToUserIds": [], "escalatePhone": null, "quietHours": null,
+            "maxExtendDays": 7,
         });
         assert_eq!(app.owner.ok("settings.getReminders", json!({})).await, defaults);
 

@@ -161,6 +161,7 @@ fn retry_after_zero(status: u16) -> Scripted {
 }
 
 mod credentials;
+mod inbound;
 mod limits;
 mod sending;
 mod settings;

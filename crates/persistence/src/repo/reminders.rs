@@ -43,6 +43,7 @@ struct SettingsRow {
     escalate_phone: Option<String>,
     quiet_start: Option<String>,
     quiet_end: Option<String>,
+    max_extend_days: i32,
 }
 
 /// The organisation's settings, the defaults (off) when it never saved any.
@@ -62,6 +63,7 @@ fn from_row(row: SettingsRow) -> ReminderSettings {
         escalate_to_user_ids: serde_json::from_str(&row.escalate_to_user_ids).unwrap_or_default(),
         escalate_phone: row.escalate_phone,
         quiet_hours: row.quiet_start.zip(row.quiet_end).map(|(start, end)| QuietHours { start, end }),
+        max_extend_days: row.max_extend_days,
     }
 }
 
@@ -113,6 +115,7 @@ pub fn save(conn: &mut AnyConnection, actor: &Actor, new: ReminderSettings) -> S
             reminder_settings::escalate_phone.eq(&new.escalate_phone),
             reminder_settings::quiet_start.eq(quiet_start),
             reminder_settings::quiet_end.eq(quiet_end),
+            reminder_settings::max_extend_days.eq(new.max_extend_days),
             reminder_settings::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -147,6 +150,7 @@ fn changes(old: &ReminderSettings, new: &ReminderSettings) -> Vec<FieldChange> {
     diff(&mut changes, "escalateToUserIds", &users(&old.escalate_to_user_ids), &users(&new.escalate_to_user_ids));
     diff(&mut changes, "escalatePhone", &old.escalate_phone, &new.escalate_phone);
     diff(&mut changes, "quietHours", &quiet(&old.quiet_hours), &quiet(&new.quiet_hours));
+    diff(&mut changes, "maxExtendDays", &Some(old.max_extend_days), &Some(new.max_extend_days));
     changes
 }
 
@@ -257,7 +261,7 @@ pub fn sweep(conn: &mut AnyConnection, org_id: &str, settings: &ReminderSettings
 }
 
 /// The development's zone; a name the database should never hold falls back to London.
-fn zone_of(name: &str) -> Tz {
+pub(crate) fn zone_of(name: &str) -> Tz {
     schedule::time_zone("timeZone", name).unwrap_or(chrono_tz::Europe::London)
 }
 
@@ -357,16 +361,26 @@ pub fn user_phones(conn: &mut AnyConnection, org_id: &str, user_ids: &[String]) 
     Ok(phones)
 }
 
-/// Records a step that was sent: the cycle's progress, a movement in the key's history,
-/// an audit event, and the next reminder's job. Idempotent: a step already recorded (a
-/// job run again) changes nothing and answers `false`.
+/// Who a step reached: the numbers it was sent to, or the (masked) numbers it was not
+/// sent to because they texted STOP (the step still counts as passed, and the next one
+/// comes: decision 153).
+#[derive(Debug, Clone)]
+pub enum StepReached {
+    SentTo(String),
+    OptedOut(String),
+}
+
+/// Records a step that was sent (or skipped for an opt-out): the cycle's progress, a
+/// movement in the key's history, an audit event, and the next reminder's job.
+/// Idempotent: a step already recorded (a job run again) changes nothing and answers
+/// `false`.
 pub fn record_step(
     conn: &mut AnyConnection,
     org_id: &str,
     subject: &StepSubject,
     settings: &ReminderSettings,
     zone: Tz,
-    sent_to: &str,
+    reached: &StepReached,
 ) -> StoreResult<bool> {
     super::lock_organisation(conn, org_id)?;
     let progress: Option<(NaiveDateTime, NaiveDateTime, i32, Option<NaiveDateTime>)> = key_reminders::table
@@ -396,18 +410,31 @@ pub fn record_step(
                     key_reminders::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            (
-                "reminder_sent",
-                "key.reminderSent",
-                format!("Reminder {n} of {} sent to {sent_to}", settings.max_reminders),
-            )
+            let max = settings.max_reminders;
+            match reached {
+                StepReached::SentTo(to) => {
+                    ("reminder_sent", "key.reminderSent", format!("Reminder {n} of {max} sent to {to}"))
+                }
+                StepReached::OptedOut(to) => (
+                    "reminder_skipped",
+                    "key.reminderSkipped",
+                    format!("Reminder {n} of {max} not sent: {to} texted STOP"),
+                ),
+            }
         }
         Step::Escalation if escalated_at.is_some() => return Ok(false),
         Step::Escalation => {
             diesel::update(row)
                 .set((key_reminders::escalated_at.eq(now), key_reminders::updated_at.eq(now)))
                 .execute(conn)?;
-            ("escalated", "key.escalated", format!("Overdue: escalated to {sent_to}"))
+            match reached {
+                StepReached::SentTo(to) => ("escalated", "key.escalated", format!("Overdue: escalated to {to}")),
+                StepReached::OptedOut(to) => (
+                    "escalation_skipped",
+                    "key.escalationSkipped",
+                    format!("Overdue: escalation not sent: {to} texted STOP"),
+                ),
+            }
         }
     };
     let key_ref: String = keys::table

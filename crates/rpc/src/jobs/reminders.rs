@@ -9,11 +9,12 @@
 
 use std::sync::Arc;
 
+use keyward_domain::inbound::masked_phone;
 use keyward_domain::reminders::Step;
 use keyward_domain::{Actor, Error};
 use keyward_persistence::repo::jobs::Claimed;
 use keyward_persistence::repo::overdue_digest;
-use keyward_persistence::repo::reminders::{self, ACTOR_NAME, StepKey, StepSubject};
+use keyward_persistence::repo::reminders::{self, ACTOR_NAME, StepKey, StepReached, StepSubject};
 use keyward_persistence::repo::sms::{self as sms_repo, Attempt};
 use keyward_persistence::time;
 use keyward_sms::phone;
@@ -68,12 +69,18 @@ pub async fn step(app: &Arc<App>, job: &Claimed) -> Result<String, String> {
         }
     };
     let body = message(&key, &subject);
-    let mut sent_to = Vec::new();
+    let (mut sent_to, mut opted_out) = (Vec::new(), Vec::new());
     for (n, (name, number)) in recipients.into_iter().enumerate() {
         let Ok(to_e164) = phone::normalise(&number, app.sms.default_region) else {
             tracing::warn!(job = %job.id, "a reminder recipient's phone is not a valid number: skipped");
             continue;
         };
+        let (org, number) = (org_id.clone(), to_e164.clone());
+        if app.db.run(move |c| sms_repo::opted_out(c, &org, &number)).await.map_err(|e| e.to_string())? {
+            tracing::info!(job = %job.id, "a reminder recipient texted STOP: skipped");
+            opted_out.push(masked_phone(&to_e164));
+            continue;
+        }
         let idempotency_key = Some(format!("job:{}:{}:{n}", job.id, subject.step.as_text()));
         let attempt = Attempt {
             target_name: key.key_ref.clone(),
@@ -100,17 +107,23 @@ pub async fn step(app: &Arc<App>, job: &Claimed) -> Result<String, String> {
             sent_to.push(to);
         }
     }
-    if sent_to.is_empty() {
-        return Ok("no recipient reached: nothing recorded".to_owned());
-    }
-    let sent_to = sent_to.join(", ");
-    let (org, zone) = (org_id.clone(), key.zone);
+    // Skipped for STOP only when no one else was reached: the step passes, the next comes.
+    let reached = match (sent_to.is_empty(), opted_out.is_empty()) {
+        (false, _) => StepReached::SentTo(sent_to.join(", ")),
+        (true, false) => StepReached::OptedOut(opted_out.join(", ")),
+        (true, true) => return Ok("no recipient reached: nothing recorded".to_owned()),
+    };
+    let (org, zone, skipped) = (org_id.clone(), key.zone, matches!(reached, StepReached::OptedOut(_)));
     let recorded = app
         .db
-        .write(move |c| reminders::record_step(c, &org, &subject, &settings, zone, &sent_to))
+        .write(move |c| reminders::record_step(c, &org, &subject, &settings, zone, &reached))
         .await
         .map_err(|e| e.to_string())?;
-    Ok(if recorded { "sent and recorded".to_owned() } else { "sent before: already recorded".to_owned() })
+    Ok(match (recorded, skipped) {
+        (true, false) => "sent and recorded".to_owned(),
+        (true, true) => "not sent: the number texted STOP; recorded as skipped".to_owned(),
+        (false, _) => "done before: already recorded".to_owned(),
+    })
 }
 
 /// What a holder (a reminder) or the escalation's recipients receive; no code, no secret.

@@ -151,7 +151,7 @@ fn example(procedure: &str) -> Value {
         "settings.updateReminders" => json!({
             "enabled": true, "firstAfterMinutes": 30, "repeatEveryHours": 24, "maxReminders": 3,
             "escalateAfterHours": 48, "escalateToUserIds": [], "escalatePhone": "+447400123499",
-            "quietHours": { "start": "21:00", "end": "08:00" },
+            "quietHours": { "start": "21:00", "end": "08:00" }, "maxExtendDays": 7,
         }),
         "reports.overdue" => json!({ "developmentId": DEVELOPMENT, "limit": 20 }),
         "audit.list" => json!({ "entityType": "key", "entityId": KEY, "limit": 20 }),

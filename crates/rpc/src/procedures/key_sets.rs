@@ -171,14 +171,17 @@ impl Procedure for IssueKeySet {
 
     async fn call(call: Call<'_>, input: IssueKeySetInput) -> Result<KeySet, Error> {
         let actor = call.actor()?.clone();
-        let details = issue_details(IssueTo {
-            holder_id: input.holder_id,
-            issued_to: input.issued_to,
-            issued_to_phone: input.issued_to_phone,
-            purpose: input.purpose,
-            expected_return_at: input.expected_return_at,
-            notes: input.notes,
-        })?;
+        let details = issue_details(
+            IssueTo {
+                holder_id: input.holder_id,
+                issued_to: input.issued_to,
+                issued_to_phone: input.issued_to_phone,
+                purpose: input.purpose,
+                expected_return_at: input.expected_return_at,
+                notes: input.notes,
+            },
+            call.app.sms.default_region,
+        )?;
         let id = input.id;
         call.app.db.write(move |c| key_sets::issue(c, &actor, &id, details)).await
     }

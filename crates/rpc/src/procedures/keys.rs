@@ -366,14 +366,17 @@ impl Procedure for IssueKey {
 
     async fn call(call: Call<'_>, input: IssueKeyInput) -> Result<Key, Error> {
         let actor = call.actor()?.clone();
-        let details = issue_details(IssueTo {
-            holder_id: input.holder_id,
-            issued_to: input.issued_to,
-            issued_to_phone: input.issued_to_phone,
-            purpose: input.purpose,
-            expected_return_at: input.expected_return_at,
-            notes: input.notes,
-        })?;
+        let details = issue_details(
+            IssueTo {
+                holder_id: input.holder_id,
+                issued_to: input.issued_to,
+                issued_to_phone: input.issued_to_phone,
+                purpose: input.purpose,
+                expected_return_at: input.expected_return_at,
+                notes: input.notes,
+            },
+            call.app.sms.default_region,
+        )?;
         let id = input.id;
         match input.acknowledge {
             Some(AcknowledgeBy::SmsCode) => super::handover::issue_acknowledged(call, id, details).await,
@@ -394,17 +397,20 @@ pub(super) struct IssueTo {
 
 /// The checked details of an issue: `holderId` or `issuedTo` required, the phone's
 /// characters, the texts' lengths.
-pub(super) fn issue_details(input: IssueTo) -> Result<TransitionDetails, Error> {
+pub(super) fn issue_details(input: IssueTo, region: phone::Region) -> Result<TransitionDetails, Error> {
     let holder_id = input.holder_id.filter(|id| !id.is_empty());
     let issued_to = match (&holder_id, input.issued_to) {
         (None, None) => return Err(Error::invalid("issuedTo", "is required without holderId")),
         (None, Some(to)) => Some(validate::required_line("issuedTo", &to, SHORT_TEXT_MAX)?),
         (Some(_), to) => validate::optional_line("issuedTo", to.as_deref(), SHORT_TEXT_MAX)?,
     };
+    let issued_to_phone = optional_phone("issuedToPhone", input.issued_to_phone.as_deref())?;
     Ok(TransitionDetails {
         holder_id,
         issued_to,
-        issued_to_phone: optional_phone("issuedToPhone", input.issued_to_phone.as_deref())?,
+        // A number libphonenumber cannot read is kept as written, but no text finds it.
+        holder_phone: issued_to_phone.as_deref().and_then(|p| phone::normalise(p, region).ok()),
+        issued_to_phone,
         purpose: validate::optional_line("purpose", input.purpose.as_deref(), SHORT_TEXT_MAX)?,
         expected_return_at: input.expected_return_at.map(|at| validate::instant("expectedReturnAt", at)).transpose()?,
         notes: validate::optional_text("notes", input.notes.as_deref(), LONG_TEXT_MAX)?,

@@ -4,7 +4,7 @@
 //! (`crate::jobs::reminders`).
 
 use keyward_domain::reminders::{
-    MAX_ESCALATION_USERS, MAX_REMINDERS, OverdueKey, QuietHours, ReminderSettings, bounded,
+    MAX_ESCALATION_USERS, MAX_EXTEND_DAYS, MAX_REMINDERS, OverdueKey, QuietHours, ReminderSettings, bounded,
 };
 use keyward_domain::{Capability, Error, Page, PageRequest};
 use keyward_persistence::repo::reminders;
@@ -58,6 +58,9 @@ pub struct UpdateRemindersInput {
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     #[specta(type = Option<QuietHours>)]
     pub quiet_hours: Option<Option<QuietHours>>,
+    /// 1 to 90: the most days a holder's `EXTEND n` text may ask for.
+    #[serde(default)]
+    pub max_extend_days: Option<i32>,
 }
 
 pub struct UpdateReminders;
@@ -114,6 +117,12 @@ impl Procedure for UpdateReminders {
                 escalate_to_user_ids: escalate_to_user_ids.unwrap_or(old.escalate_to_user_ids),
                 escalate_phone: escalate_phone.unwrap_or(old.escalate_phone),
                 quiet_hours: quiet_hours.unwrap_or(old.quiet_hours),
+                max_extend_days: bounded(
+                    "maxExtendDays",
+                    input.max_extend_days.unwrap_or(old.max_extend_days),
+                    1,
+                    MAX_EXTEND_DAYS,
+                )?,
             })
         };
         call.app

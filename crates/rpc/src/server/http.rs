@@ -1,5 +1,5 @@
 //! One HTTP request: `POST /` (JSON-RPC), a WebSocket upgrade on `GET /`, `GET /health`,
-//! `GET /metrics` (when enabled), `POST /twilio/status`, `POST /test/clock` (with
+//! `GET /metrics` (when enabled), `POST /twilio/status`, `POST /twilio/inbound`, `POST /test/clock` (with
 //! `--test-clock` only). Every refusal with a body answers
 //! JSON-RPC-shaped JSON.
 
@@ -17,7 +17,7 @@ use super::{Shared, test_clock, websocket};
 use crate::error::{self, ErrorObject};
 use crate::jsonrpc::{CallContext, envelope};
 use crate::procedure::{BearerToken, ClientAddr};
-use crate::twilio_status;
+use crate::{twilio_inbound, twilio_status};
 
 pub type HttpResponse = Response<Full<Bytes>>;
 
@@ -50,6 +50,7 @@ pub async fn handle(
         (&Method::GET, "/health") => health(&shared).await,
         (&Method::GET, "/metrics") if shared.metrics.is_some() => metrics(&shared),
         (&Method::POST, twilio_status::PATH) => twilio_report(&shared, req).await,
+        (&Method::POST, twilio_inbound::PATH) => twilio_message(&shared, req).await,
         (&Method::POST, test_clock::PATH) if shared.test_clock.is_some() => move_test_clock(&shared, req).await,
         (&Method::POST, "/") => rpc(&shared, req).await,
         (&Method::GET, "/") if websocket::is_upgrade(&req) => {
@@ -174,6 +175,21 @@ async fn twilio_report(shared: &Shared, req: Request<Incoming>) -> HttpResponse 
     };
     let mut response = Response::new(Full::default());
     *response.status_mut() = status;
+    response
+}
+
+/// A text to the organisation's number: a small form, answered with TwiML.
+async fn twilio_message(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
+    let signature = req.headers().get("x-twilio-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let answer = match read_body(req, 64 * 1024, shared.limits.body_timeout).await {
+        Ok(body) => twilio_inbound::handle(shared.rpc.app(), signature.as_deref(), &body).await,
+        Err(refused) => return refused,
+    };
+    let mut response = Response::new(Full::new(Bytes::from(answer.twiml.clone().unwrap_or_default())));
+    *response.status_mut() = answer.status;
+    if answer.twiml.is_some() {
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
+    }
     response
 }
 

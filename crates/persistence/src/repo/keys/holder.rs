@@ -28,7 +28,9 @@ pub(crate) struct Movement {
     pub holder_id: Option<String>,
 }
 
-/// The key's last movement at or before `at` (index key_movements_key_at).
+/// The key's last status movement at or before `at` (index key_movements_key_at): notes
+/// that leave the status as it was (a reminder sent, a holder's RETURNED or EXTEND by SMS)
+/// are not holdings' ends or starts.
 fn last_movement(
     conn: &mut AnyConnection,
     org_id: &str,
@@ -39,10 +41,16 @@ fn last_movement(
         .filter(key_movements::org_id.eq(org_id))
         .filter(key_movements::key_id.eq(key_id))
         .filter(key_movements::at.le(at))
+        .filter(key_movements::action.eq_any(status_actions()))
         .order((key_movements::at.desc(), key_movements::id.desc()))
         .select(Movement::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The movements that set a status: the creation and every transition.
+fn status_actions() -> Vec<&'static str> {
+    std::iter::once("created").chain(Transition::ALL.iter().map(|t| t.action())).collect()
 }
 
 /// The holding a movement began, if it is an issue.

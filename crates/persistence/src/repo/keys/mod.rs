@@ -3,6 +3,7 @@
 //! (`history`), the doors a key opens (`doors`) and what losing it exposes (`blast`).
 
 mod blast;
+mod by_sms;
 mod doors;
 mod handover;
 mod history;
@@ -22,6 +23,7 @@ use keyward_domain::{
 
 pub(crate) use blast::exposed_code_ids;
 pub use blast::{blast_radius, mark_lost, mark_lost_only};
+pub use by_sms::{HeldKey, MAX_HELD, claim_return, extend, held_by_phone};
 pub use doors::{doors_exposed_by_lost_keys, set_doors};
 pub use handover::{HandoverCode, begin_handover, confirm_handover};
 pub use history::{history, record_note};
@@ -75,6 +77,8 @@ struct KeyRow {
     search_text: String,
     holder_id: Option<String>,
     return_requested_at: Option<NaiveDateTime>,
+    return_claimed_at: Option<NaiveDateTime>,
+    holder_phone: Option<String>,
 }
 
 impl KeyRow {
@@ -120,6 +124,7 @@ impl KeyRow {
             holder_id: self.holder_id,
             return_requested: self.return_requested_at.is_some(),
             issued_to_phone: self.issued_to_phone,
+            return_claimed_at: self.return_claimed_at.map(time::from_db),
             issued_at: self.issued_at.map(time::from_db),
             issued_by: self.issued_by,
             purpose: self.purpose,
@@ -144,6 +149,11 @@ impl KeyRow {
 /// a match from spanning two fields (searches cannot contain control characters).
 pub fn search_text(key_ref: &str, label: &str, issued_to: Option<&str>) -> String {
     format!("{key_ref}\n{label}\n{}", issued_to.unwrap_or("")).to_lowercase()
+}
+
+/// An instant as audit changes show it (RFC 3339, UTC).
+fn stamp(at: NaiveDateTime) -> String {
+    time::from_db(at).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<KeyRow> {

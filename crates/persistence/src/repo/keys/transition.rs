@@ -17,6 +17,9 @@ pub struct TransitionDetails {
     pub holder_id: Option<String>,
     pub issued_to: Option<String>,
     pub issued_to_phone: Option<String>,
+    /// `issued_to_phone` in E.164 (normalised by the caller), how a holder's text finds
+    /// the key; with a person and no phone given, the person's (already E.164).
+    pub holder_phone: Option<String>,
     pub purpose: Option<String>,
     pub expected_return_at: Option<DateTime<Utc>>,
     pub notes: Option<String>,
@@ -39,6 +42,7 @@ pub fn issue(conn: &mut AnyConnection, actor: &Actor, id: &str, mut details: Tra
         }
         details.issued_to.get_or_insert(person.name);
         if details.issued_to_phone.is_none() {
+            details.holder_phone.clone_from(&person.phone);
             details.issued_to_phone = person.phone;
         }
     }
@@ -70,10 +74,13 @@ pub fn transition(
         // Every transition ends (or starts) a holding: a request to give the key back
         // belongs to the holding it was made in.
         new.return_requested_at = None;
+        // A holder's RETURNED is confirmed (or overtaken) by any status change.
+        new.return_claimed_at = None;
         if transition == Transition::Issue {
             new.holder_id = details.holder_id.clone();
             new.issued_to = details.issued_to.clone();
             new.issued_to_phone = details.issued_to_phone.clone();
+            new.holder_phone = details.holder_phone.clone();
             new.purpose = details.purpose.clone();
             new.expected_return_at = details.expected_return_at.map(time::to_db);
             new.issued_at = Some(now);
@@ -82,6 +89,7 @@ pub fn transition(
             new.holder_id = None;
             new.issued_to = None;
             new.issued_to_phone = None;
+            new.holder_phone = None;
             new.purpose = None;
             new.expected_return_at = None;
             new.issued_at = None;
@@ -92,10 +100,9 @@ pub fn transition(
         diff(&mut changes, "issuedTo", &old.issued_to, &new.issued_to);
         diff(&mut changes, "issuedToPhone", &old.issued_to_phone, &new.issued_to_phone);
         diff(&mut changes, "purpose", &old.purpose, &new.purpose);
-        let at = |v: &Option<NaiveDateTime>| {
-            v.map(|t| time::from_db(t).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-        };
+        let at = |v: &Option<NaiveDateTime>| v.map(super::stamp);
         diff(&mut changes, "expectedReturnAt", &at(&old.expected_return_at), &at(&new.expected_return_at));
+        diff(&mut changes, "returnClaimedAt", &at(&old.return_claimed_at), &at(&new.return_claimed_at));
         let summary = match (&new.issued_to, transition) {
             (Some(to), Transition::Issue) => format!("Key {} issued to {to}", new.key_ref),
             _ => format!("Key {} {}", new.key_ref, transition.action().replace('_', " ")),

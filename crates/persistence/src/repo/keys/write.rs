@@ -82,6 +82,8 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, new: NewKey) -> StoreResu
         search_text: String::new(),
         holder_id: None,
         return_requested_at: None,
+        return_claimed_at: None,
+        holder_phone: None,
     };
     row.set_key_ref(key_ref);
     row.refresh_search_text();

@@ -6,10 +6,12 @@
 //! by a crash become `unknown` ([`mark_stale_pending`]); nothing is ever re-sent.
 //! The message body is never stored: it may hold an access code.
 
+mod inbound;
 mod reports;
 mod sends;
 mod settings;
 
+pub use inbound::{answer, opted_out, organisations_for, set_opt_out};
 pub use reports::{apply_report, mark_stale_pending};
 pub use sends::{Attempt, Begun, Caps, CodeSent, Outcome, Recorded, begin, finish, replay};
 pub use settings::{Account, NewSettings, account, configured, save, view};
