@@ -63,6 +63,7 @@ fn build(admin: &mut PgConnection, admin_url: &str, prefix: &str) -> String {
         .output()
         .expect("run keyward migrate");
     assert!(out.status.success(), "keyward migrate (the template): {}", String::from_utf8_lossy(&out.stderr));
+    check_versions(&format!("{base}/{building}"));
     for sql in [
         format!("ALTER DATABASE {building} RENAME TO {name}"),
         format!("ALTER DATABASE {name} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
@@ -70,6 +71,39 @@ fn build(admin: &mut PgConnection, admin_url: &str, prefix: &str) -> String {
         diesel::sql_query(&sql).execute(admin).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
     name
+}
+
+/// The versions the binary applied are the versions in `migrations/postgres`: a test binary
+/// older than the files (migrations renamed while it ran) must not leave a template under
+/// the files' digest.
+fn check_versions(url: &str) {
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = Text)]
+        version: String,
+    }
+    let mut conn = <PgConnection as diesel::Connection>::establish(url).expect("connect to the template");
+    let mut applied: Vec<String> = diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+        .load::<Version>(&mut conn)
+        .expect("read the applied migrations")
+        .into_iter()
+        .map(|v| v.version)
+        .collect();
+    applied.sort();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/postgres");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&root)
+        .expect("read the migrations directory")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            let version: String = name.split('_').next()?.chars().filter(char::is_ascii_digit).collect();
+            (!version.is_empty()).then_some(version)
+        })
+        .collect();
+    on_disk.sort();
+    assert_eq!(
+        applied, on_disk,
+        "the keyward binary applied other migrations than migrations/postgres holds: rebuild the tests"
+    );
 }
 
 /// Drops the templates of other migrations made before `day - 1`.
