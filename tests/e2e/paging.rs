@@ -311,6 +311,55 @@ on_both_databases! {
         }
     }
 
+    async fn a_narrow_search_pages_by_number_and_cursor_and_follows_edits(app: TestApp) {
+        // A search of at most 1,000 matches is read through the organisation's trigrams
+        // (decision 173): its pages, by number or by cursor, are its matches in ref
+        // order; it follows edits, issues and deletions; another organisation's keys
+        // with the same words never show.
+        let oak = app.development("Oak Park").await;
+        let other = app.other_organisation().await;
+        let theirs = other.ok("developments.create", json!({"name": "Their Park"})).await;
+        let mut ours = Vec::new();
+        for i in 1..=12 {
+            let label = if i % 3 == 0 { format!("Boiler room {i}") } else { format!("Flat {i} front door") };
+            let key = app.key(&oak["id"], &label).await;
+            ours.push((key["keyRef"].as_str().unwrap().to_owned(), label, key["id"].clone()));
+            other.ok("keys.createKey", json!({"developmentId": theirs["id"], "keyType": "fob", "label": "Boiler room"})).await;
+        }
+        let boilers: Vec<String> =
+            ours.iter().filter(|(_, label, _)| label.starts_with("Boiler")).map(|(r, _, _)| r.clone()).collect();
+        assert_eq!(boilers.len(), 4);
+        let mut by_page = Vec::new();
+        for page in 1..=3 {
+            let answer = app.owner.ok("keys.listKeys", json!({"search": "oiler", "page": page, "limit": 3})).await;
+            assert_eq!((answer["total"].clone(), answer["totalCapped"].clone()), (json!(4), json!(false)));
+            assert_eq!(answer["nextCursor"].is_string(), page == 1, "page {page}");
+            by_page.extend(refs(&answer));
+        }
+        assert_eq!(by_page, boilers);
+        assert_eq!(cursor_walk(&app, json!({"search": "BOILER", "limit": 3})).await, boilers);
+        assert_eq!(cursor_walk(&app, json!({"search": "oiler room", "limit": 1})).await, boilers);
+        let past = app.owner.ok("keys.listKeys", json!({"search": "oiler", "page": 9, "limit": 3})).await;
+        assert_eq!((past["total"].clone(), refs(&past)), (json!(4), Vec::<String>::new()));
+        // Their twelve boiler rooms are theirs alone.
+        assert_eq!(other.ok("keys.listKeys", json!({"search": "oiler"})).await["total"], 12);
+
+        // A new label is found, the old one is not; a holder's name while the key is out.
+        let (first_ref, _, first_id) = &ours[0];
+        app.owner.ok("keys.updateKey", json!({"id": first_id, "label": "Boiler annexe"})).await;
+        assert_eq!(refs(&app.owner.ok("keys.listKeys", json!({"search": "annexe"})).await), [first_ref.clone()]);
+        assert_eq!(app.owner.ok("keys.listKeys", json!({"search": "oiler"})).await["total"], 5);
+        assert_eq!(app.owner.ok("keys.listKeys", json!({"search": "flat 1 front"})).await["total"], 0);
+        app.owner.ok("keys.issueKey", json!({"id": first_id, "issuedTo": "Priya Okonkwo"})).await;
+        assert_eq!(refs(&app.owner.ok("keys.listKeys", json!({"search": "okonk"})).await), [first_ref.clone()]);
+        app.owner.ok("keys.returnKey", json!({"id": first_id})).await;
+        app.owner.ok("keys.returnToStock", json!({"id": first_id})).await;
+        assert_eq!(app.owner.ok("keys.listKeys", json!({"search": "okonk"})).await["total"], 0);
+        let (_, _, boiler_id) = ours.iter().find(|(_, label, _)| label == "Boiler room 3").unwrap();
+        app.owner.ok("keys.deleteKey", json!({"id": boiler_id})).await;
+        assert_eq!(app.owner.ok("keys.listKeys", json!({"search": "oiler"})).await["total"], 4);
+    }
+
     async fn searches_of_one_or_two_characters_match_the_start_of_key_refs(app: TestApp) {
         let oak = app.development("Oak Park").await;
         let elm = app.development("Elm Yard").await;

@@ -138,12 +138,16 @@ impl AnyConnection {
             // setting the journal mode may have to wait for a lock too. Each connection
             // has its own page cache: 2 MiB each (the operating system caches the file for
             // all of them), and no memory map, whose pages count in the process's RSS.
-            AnyConnection::Sqlite(c) => c.batch_execute(&format!(
-                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+            // The search triggers call `keyward_search_grams` (decision 173).
+            AnyConnection::Sqlite(c) => {
+                crate::repo::keys::register_sqlite_functions(c)?;
+                c.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                  PRAGMA cache_size = -2048; PRAGMA mmap_size = 0;",
-                bound.map_or(10_000, |b| b.as_millis())
-            )),
+                    bound.map_or(10_000, |b| b.as_millis())
+                ))
+            }
         }
     }
 

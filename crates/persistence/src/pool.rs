@@ -30,7 +30,11 @@ struct Manager {
     /// Connection attempts under way, at most the pool's size. An attempt the caller gave
     /// up on goes on, on its blocking thread, until libpq's `connect_timeout`; without
     /// this limit a long outage under load would pile them up by the thousand and keep
-    /// the blocking threads busy with stale attempts once the database is back.
+    /// the blocking threads busy with stale attempts once the database is back. A new
+    /// attempt waits for a turn (within the caller's bound) rather than failing: when
+    /// clients hang up mid-call, their connections are dropped while still busy, and the
+    /// calls that follow at once would otherwise be refused UNAVAILABLE while the pool
+    /// refills.
     connecting: Arc<Semaphore>,
 }
 
@@ -41,8 +45,9 @@ impl managed::Manager for Manager {
     async fn create(&self) -> Result<Self::Type, Self::Error> {
         let (url, bound) = (self.url.clone(), self.bound);
         let attempt = Arc::clone(&self.connecting)
-            .try_acquire_owned()
-            .map_err(|_| diesel::ConnectionError::BadConnection("too many connection attempts under way".to_owned()))?;
+            .acquire_owned()
+            .await
+            .map_err(|_| diesel::ConnectionError::BadConnection("the pool is closed".to_owned()))?;
         SyncWrapper::new(deadpool::Runtime::Tokio1, move || {
             let _attempt = attempt;
             AnyConnection::open(&url, bound)
@@ -69,6 +74,12 @@ pub struct Db {
     pool: managed::Pool<Manager>,
     is_postgres: bool,
     bound: Bound,
+    /// SQLite only: the one write transaction at a time, taken in the order writers come.
+    /// SQLite lets one writer in; the others would wait in its busy handler, which polls
+    /// with sleeps of up to 100 ms (a write queued behind a burst waited hundreds of
+    /// milliseconds while the file was free). Another process writing to the file is
+    /// still waited for by `busy_timeout`.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// A snapshot of the pool ([`Db::pool_status`]).
@@ -151,7 +162,8 @@ impl Db {
             managed::PoolError::Backend(e) => e.to_string(),
             other => other.to_string(),
         })?);
-        Ok(Db { pool, is_postgres: url.is_postgres(), bound })
+        let writer = (!url.is_postgres()).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Db { pool, is_postgres: url.is_postgres(), bound, writer })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -179,7 +191,7 @@ impl Db {
             c.set_statement_timeout(bound)?;
             migrated
         };
-        match self.on_connection(None, migrate).await {
+        match self.on_connection(None, None, migrate).await {
             Ok(result) => result.map_err(Error::from),
             Err(TimedOut) => Err(Error::Unavailable),
         }
@@ -203,7 +215,7 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        match self.on_connection(self.bound, f).await {
+        match self.on_connection(self.bound, None, f).await {
             Ok(result) => result.map_err(reported),
             Err(TimedOut) => Err(Error::Unavailable),
         }
@@ -220,7 +232,8 @@ impl Db {
     {
         let gate = Arc::new(CommitGate::default());
         let worker = Arc::clone(&gate);
-        match self.on_connection(self.bound, move |c| c.write_transaction(&worker, f)).await {
+        let writer = self.writer.as_ref();
+        match self.on_connection(self.bound, writer, move |c| c.write_transaction(&worker, f)).await {
             Ok(result) => result.map_err(reported),
             Err(TimedOut) if gate.abandon() => Err(Error::Unavailable),
             Err(TimedOut) => {
@@ -247,10 +260,18 @@ impl Db {
         self.run(|c| Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1")).execute(c)?)).await.is_ok()
     }
 
-    /// Runs `f` on a pooled connection on a blocking thread, all within `bound`. A
-    /// connection whose work outlived the bound, or that failed in a way that makes it
-    /// unusable, never goes back to the pool.
-    async fn on_connection<T, F>(&self, bound: Bound, f: F) -> Result<StoreResult<T>, TimedOut>
+    /// Runs `f` on a pooled connection on a blocking thread, all within `bound`; with a
+    /// `writer` lock, holding it from when the connection is in hand until `f` returns
+    /// (taken after the connection: a call that holds one while it waits for the lock
+    /// never keeps the lock's holder from getting its own). A connection whose work
+    /// outlived the bound, or that failed in a way that makes it unusable, never goes
+    /// back to the pool.
+    async fn on_connection<T, F>(
+        &self,
+        bound: Bound,
+        writer: Option<&Arc<tokio::sync::Mutex<()>>>,
+        f: F,
+    ) -> Result<StoreResult<T>, TimedOut>
     where
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
@@ -267,7 +288,22 @@ impl Db {
                 Err(e) => return Ok(Err(e)),
             },
         };
-        match within(deadline, conn.interact(f)).await {
+        let turn = match writer {
+            Some(writer) => match within(deadline, Arc::clone(writer).lock_owned()).await {
+                Some(turn) => Some(turn),
+                None => {
+                    tracing::warn!("no turn to write within the bound");
+                    let _ = CALL.try_with(move |call| call.keep(conn));
+                    return Err(TimedOut);
+                }
+            },
+            None => None,
+        };
+        let work = move |c: &mut AnyConnection| {
+            let _turn = turn;
+            f(c)
+        };
+        match within(deadline, conn.interact(work)).await {
             None => {
                 tracing::warn!(
                     bound_ms = bound.map_or(0, |b| b.as_millis()),

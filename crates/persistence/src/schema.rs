@@ -2,8 +2,9 @@
 //! create the same tables). Ids are UUIDv7 text, instants are UTC `Timestamp`s: the types
 //! both backends support through `MultiBackend`.
 //!
-//! Outside this schema, on SQLite only: `keys.search_id` and the FTS5 table `keys_search`,
-//! kept by triggers and read by `repo::keys` in SQL (decision 38).
+//! Outside this schema: on SQLite, `keys.search_id` and the FTS5 table `keys_grams`, kept
+//! by triggers; on PostgreSQL, the function `keyward_search_grams` behind the search
+//! index. Both are read by `repo::keys` in SQL (decisions 38, 173).
 
 diesel::table! {
     organisations (id) {

@@ -121,6 +121,8 @@ impl TestDatabase {
                 let path = self.url.strip_prefix("sqlite://").expect("a sqlite URL");
                 let mut conn = diesel::SqliteConnection::establish(path).expect("open the test database");
                 diesel::sql_query("PRAGMA busy_timeout = 10000").execute(&mut conn).expect("set busy_timeout");
+                // The search triggers call it when a test writes keys (decision 173).
+                keyward_persistence::repo::keys::register_sqlite_functions(&mut conn).expect("register functions");
                 RawConnection::Sqlite(conn)
             }
         }

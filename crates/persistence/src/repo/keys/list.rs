@@ -11,6 +11,7 @@ use keyward_domain::{
 };
 
 use super::KeyRow;
+use super::grams::{self, WINDOW};
 use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::StoreResult;
 use crate::repo::counts;
@@ -41,37 +42,119 @@ pub struct KeyFilter {
 /// `totalCapped`.
 pub const TOTAL_CAP: i64 = 1000;
 
-/// Searches shorter than this (in characters) match keyRef prefixes only: a trigram
-/// index needs three characters.
-const TRIGRAM: usize = 3;
+/// How a search of [`WINDOW`] characters or more finds its candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Narrow {
+    /// Through the organisation's trigram index (module `grams`): worth it when the
+    /// organisation has at most [`TOTAL_CAP`] matches, which are then read and sorted.
+    Grams(Backend),
+    /// Walking the organisation in ref order, `LIKE` deciding row by row: cheaper when
+    /// matches are many (one comes every few rows, and the page stops early).
+    Walk,
+}
 
-/// The organisation's keys that match the filter. `fts`: narrow a search through SQLite's
-/// FTS5 table first (worth it when the organisation has few matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Narrow {
+    fn grams(conn: &AnyConnection) -> Narrow {
+        match conn {
+            AnyConnection::Pg(_) => Narrow::Grams(Backend::Postgres),
+            AnyConnection::Sqlite(_) => Narrow::Grams(Backend::Sqlite),
+        }
+    }
+}
+
+/// The organisation's condition and a search's trigram narrowing (module `grams`), as
+/// one condition diesel prepares once and keeps (a `sql()` literal is never kept:
+/// PostgreSQL parsed and planned the search again on every call).
+///
+/// The organisation's condition stays (a hash may be shared by two organisations), in a
+/// form no index answers: the planner would otherwise intersect the organisation's whole
+/// index range with the few candidates the trigram index gives (PostgreSQL's `|| ''`,
+/// SQLite's unary `+`).
+#[derive(Debug, Clone)]
+struct GramsMatch {
+    backend: Backend,
+    org_id: String,
+    /// PostgreSQL: the lower-cased search; SQLite: its FTS5 query.
+    terms: String,
+}
+
+impl GramsMatch {
+    fn new(backend: Backend, org_id: &str, search: &str) -> GramsMatch {
+        let terms = match backend {
+            Backend::Postgres => search.to_owned(),
+            Backend::Sqlite => grams::sqlite_match(org_id, search),
+        };
+        GramsMatch { backend, org_id: org_id.to_owned(), terms }
+    }
+}
+
+impl diesel::Expression for GramsMatch {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for GramsMatch {}
+
+impl<QS> diesel::SelectableExpression<QS> for GramsMatch {}
+
+impl<GB> diesel::expression::ValidGrouping<GB> for GramsMatch {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryId for GramsMatch {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<MultiBackend> for GramsMatch {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        use diesel::sql_types::Text;
+        match self.backend {
+            Backend::Postgres => {
+                out.push_sql("(keys.org_id || '' = ");
+                out.push_bind_param::<Text, _>(&self.org_id)?;
+                out.push_sql(" AND keyward_search_grams(keys.org_id, keys.search_text) @> keyward_search_grams(");
+                out.push_bind_param::<Text, _>(&self.org_id)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(&self.terms)?;
+                out.push_sql("))");
+            }
+            Backend::Sqlite => {
+                out.push_sql("(+keys.org_id = ");
+                out.push_bind_param::<Text, _>(&self.org_id)?;
+                out.push_sql(" AND keys.search_id IN (SELECT rowid FROM keys_grams WHERE keys_grams MATCH ");
+                out.push_bind_param::<Text, _>(&self.terms)?;
+                out.push_sql("))");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The organisation's keys that match the filter.
 fn filtered<'a>(
     org_id: &'a str,
     f: &'a KeyFilter,
     now: NaiveDateTime,
-    fts: bool,
+    narrow: Narrow,
 ) -> keys::BoxedQuery<'a, MultiBackend> {
-    let mut q = keys::table.filter(keys::org_id.eq(org_id)).into_boxed();
+    let search = f.search.as_deref().filter(|s| s.chars().count() >= WINDOW).map(str::to_lowercase);
+    let q = keys::table.into_boxed();
+    let mut q = match (narrow, search) {
+        (Narrow::Grams(backend), Some(search)) => q.filter(GramsMatch::new(backend, org_id, &search)),
+        _ => q.filter(keys::org_id.eq(org_id)),
+    };
     if let Some(search) = &f.search {
-        if search.chars().count() < TRIGRAM {
+        if search.chars().count() < WINDOW {
             // Key refs are upper-case ASCII; U+10FFFF sorts after every character.
             let prefix = search.to_uppercase();
             q = q.filter(keys::key_ref.ge(prefix.clone())).filter(keys::key_ref.lt(format!("{prefix}\u{10FFFF}")));
         } else {
-            if fts {
-                // The FTS5 trigram table narrows to the keys that contain every trigram
-                // of the search (a phrase of trigrams); the LIKE below decides.
-                let phrase = format!("\"{}\"", search.to_lowercase().replace('"', "\"\""));
-                q = q.filter(
-                    diesel::dsl::sql::<diesel::sql_types::Bool>(
-                        "keys.search_id IN (SELECT rowid FROM keys_search WHERE keys_search MATCH ",
-                    )
-                    .bind::<diesel::sql_types::Text, _>(phrase)
-                    .sql(")"),
-                );
-            }
             q = q.filter(keys::search_text.like(crate::repo::like_contains(search)).escape('\\'));
         }
     }
@@ -156,46 +239,83 @@ pub fn decode_cursor(cursor: &str) -> Result<String, Error> {
 /// (to know whether a next page exists), never the organisation's keys.
 pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageStart) -> StoreResult<Page<Key>> {
     let now = time::now();
-    let fts = matches!(conn, AnyConnection::Sqlite(_));
-    let (total, total_capped) = match exact_total(conn, org_id, f, now)? {
-        Some(total) => (total, false),
+    let narrow = Narrow::grams(conn);
+    let (total, total_capped, matched) = match exact_total(conn, org_id, f, now)? {
+        Some(total) => (total, false, None),
         None => {
-            let counted: Vec<i32> = filtered(org_id, f, now, fts)
-                .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
-                .limit(TOTAL_CAP + 1)
-                .load(conn)?;
-            let counted = counted.len() as i64;
-            (counted.min(TOTAL_CAP), counted > TOTAL_CAP)
+            // The refs of the matches, up to the cap, in one scan: when they are all there
+            // (at most the cap), they are the count and the page's refs at once.
+            let refs: Vec<String> =
+                filtered(org_id, f, now, narrow).select(keys::key_ref).limit(TOTAL_CAP + 1).load(conn)?;
+            let counted = refs.len() as i64;
+            let capped = counted > TOTAL_CAP;
+            (counted.min(TOTAL_CAP), capped, (!capped).then_some(refs))
         }
     };
-    // SQLite's FTS table holds every organisation's matches, and they are sorted by ref
-    // before a page is kept: with over 1,000 matches here the page is cheaper walking
-    // the organisation in ref order, where matches come often (decision 38).
-    let fts = fts && !total_capped;
-    let (page, limit, query) = match &start {
-        PageStart::Number(page) if page.offset() == 0 => (page.page, page.limit, filtered(org_id, f, now, fts)),
-        PageStart::Number(page) => {
-            // Skip to the page's first ref reading only the index (the rows skipped are
-            // not fetched; on an interleaved table each would be a page read), then
-            // read the page from there.
-            let first: Option<String> = filtered(org_id, f, now, fts)
-                .select(keys::key_ref)
-                .order(keys::key_ref)
-                .offset(page.offset())
-                .first(conn)
-                .optional()?;
-            let Some(first) = first else {
-                let total = crate::repo::count_i32(total);
-                let (page, limit) = (page.page, page.limit);
-                return Ok(Page { items: Vec::new(), total, total_capped, page, limit, next_cursor: None });
+    let (page, limit) = match &start {
+        PageStart::Number(page) => (page.page, page.limit),
+        PageStart::After { limit, .. } => (0, *limit),
+    };
+    let empty = || Page {
+        items: Vec::new(),
+        total: crate::repo::count_i32(total),
+        total_capped,
+        page,
+        limit,
+        next_cursor: None,
+    };
+    // Past the end of an exact total: nothing to read.
+    if let PageStart::Number(p) = &start
+        && !total_capped
+        && p.offset() >= total
+    {
+        return Ok(empty());
+    }
+    let mut rows: Vec<KeyRow> = match matched {
+        Some(mut refs) => {
+            // Every match's ref is here: the page is a slice of them in ref order, read by
+            // `(org_id, key_ref)`.
+            refs.sort_unstable();
+            let first = match &start {
+                PageStart::Number(p) => usize::try_from(p.offset()).unwrap_or(usize::MAX),
+                PageStart::After { key_ref, .. } => refs.partition_point(|r| r <= key_ref),
             };
-            (page.page, page.limit, filtered(org_id, f, now, fts).filter(keys::key_ref.ge(first)))
+            let wanted: Vec<String> = refs.into_iter().skip(first).take(limit as usize + 1).collect();
+            if wanted.is_empty() {
+                return Ok(empty());
+            }
+            keys::table
+                .filter(keys::org_id.eq(org_id))
+                .filter(keys::key_ref.eq_any(wanted))
+                .order(keys::key_ref)
+                .load(conn)?
         }
-        PageStart::After { key_ref, limit } => {
-            (0, *limit, filtered(org_id, f, now, fts).filter(keys::key_ref.gt(key_ref)))
+        None => {
+            // Over 1,000 matches (or a filter without a search): the page is cheaper
+            // walking the organisation in ref order, where matches come often, than
+            // sorting every match (decisions 38, 173).
+            let query = match &start {
+                PageStart::Number(page) if page.offset() == 0 => filtered(org_id, f, now, Narrow::Walk),
+                PageStart::Number(page) => {
+                    // Skip to the page's first ref reading only the index (the rows
+                    // skipped are not fetched; on an interleaved table each would be a
+                    // page read), then read the page from there.
+                    let first: Option<String> = filtered(org_id, f, now, Narrow::Walk)
+                        .select(keys::key_ref)
+                        .order(keys::key_ref)
+                        .offset(page.offset())
+                        .first(conn)
+                        .optional()?;
+                    let Some(first) = first else { return Ok(empty()) };
+                    filtered(org_id, f, now, Narrow::Walk).filter(keys::key_ref.ge(first))
+                }
+                PageStart::After { key_ref, .. } => {
+                    filtered(org_id, f, now, Narrow::Walk).filter(keys::key_ref.gt(key_ref))
+                }
+            };
+            query.order(keys::key_ref).limit(i64::from(limit) + 1).load(conn)?
         }
     };
-    let mut rows: Vec<KeyRow> = query.order(keys::key_ref).limit(i64::from(limit) + 1).load(conn)?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = rows.last().filter(|_| more).map(|last| encode_cursor(&last.key_ref));
@@ -249,8 +369,9 @@ fn exact_total(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, now: Naive
 /// indexes as [`list`], no total; `doorIds` are left empty (the file has no door column).
 pub fn export(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, max: usize) -> StoreResult<Vec<Key>> {
     let now = time::now();
-    let fts = matches!(conn, AnyConnection::Sqlite(_));
-    let rows: Vec<KeyRow> = filtered(org_id, f, now, fts).order(keys::key_ref).limit(max as i64 + 1).load(conn)?;
+    // Every match is read anyway (up to `max`): found through the trigrams, then sorted.
+    let rows: Vec<KeyRow> =
+        filtered(org_id, f, now, Narrow::grams(conn)).order(keys::key_ref).limit(max as i64 + 1).load(conn)?;
     rows.into_iter().map(|r| r.into_key(now, Vec::new())).collect()
 }
 

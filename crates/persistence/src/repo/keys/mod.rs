@@ -5,6 +5,7 @@
 mod blast;
 mod by_sms;
 mod doors;
+mod grams;
 mod handover;
 mod history;
 mod holder;
@@ -25,6 +26,7 @@ pub(crate) use blast::exposed_code_ids;
 pub use blast::{blast_radius, mark_lost, mark_lost_only};
 pub use by_sms::{HeldKey, MAX_HELD, claim_return, extend, held_by_phone};
 pub use doors::{doors_exposed_by_lost_keys, set_doors};
+pub use grams::register_sqlite_functions;
 pub use handover::{HandoverCode, begin_handover, confirm_handover};
 pub use history::{history, record_note};
 pub(crate) use holder::Movement;

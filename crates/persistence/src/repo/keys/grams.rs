@@ -1,0 +1,109 @@
+//! Search by the organisation's own trigrams (decision 173).
+//!
+//! A search of three characters or more narrows the organisation's keys to those whose
+//! `search_text` holds every three-character window of the search, then `LIKE` decides.
+//! The windows are indexed per organisation: a term is the organisation and the window
+//! together, so the index hands back only the searching organisation's candidates,
+//! however many keys other organisations (or the organisation itself) hold. A search
+//! for "smi" in an organisation of 100,000 keys reads the ~700 keys that contain "smi",
+//! not a posting list of the organisation's 100,000 keys intersected with everyone's
+//! "smi".
+//!
+//! - PostgreSQL: the SQL function `keyward_search_grams(org, text)` (migration
+//!   `2026-12-12-100000_org_search_grams`) gives the 64-bit hashes of `org || window`,
+//!   and a GIN index on it answers `@>`. A hash shared by two organisations is possible
+//!   in principle; the query keeps its `org_id` condition, so such a key is dropped.
+//! - SQLite: the FTS5 table `keys_grams` (contentless, `detail = none`) indexes the terms
+//!   [`sqlite_terms`] writes, through the function of the same name that
+//!   [`register_sqlite_functions`] installs on every connection (the triggers that keep
+//!   `keys_grams` in step call it). Terms are exact: the organisation's letters and
+//!   digits, then the window's UTF-8 in hex.
+
+use diesel::SqliteConnection;
+use diesel::sql_types::Text;
+
+/// Searches shorter than this (in characters) have no window to look up.
+pub(crate) const WINDOW: usize = 3;
+
+diesel::define_sql_function! {
+    /// SQLite: the terms of a key's `search_text` for `keys_grams`.
+    fn keyward_search_grams(org: Text, text: Text) -> Text;
+}
+
+/// Installs `keyward_search_grams` on a SQLite connection. Every connection keyward opens
+/// has it; a tool that writes `keys` on its own connection must call this first, or the
+/// triggers fail with "no such function".
+pub fn register_sqlite_functions(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    keyward_search_grams_utils::register_impl(conn, |org: String, text: String| sqlite_terms(&org, &text))
+}
+
+/// The organisation's part of a term: its letters and digits, lower-cased.
+fn org_part(org_id: &str) -> String {
+    org_id.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// Every window of three characters of `text` without a control character (fields are
+/// joined by line breaks, and a search cannot hold one), once each.
+fn windows(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<String> = chars
+        .windows(WINDOW)
+        .filter(|w| !w.iter().any(|c| c.is_control()))
+        .map(|w| w.iter().collect::<String>())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn term(org: &str, window: &str) -> String {
+    use std::fmt::Write;
+    let mut term = String::with_capacity(org.len() + 1 + 2 * window.len());
+    term.push_str(org);
+    term.push('x');
+    for byte in window.as_bytes() {
+        let _ = write!(term, "{byte:02x}");
+    }
+    term
+}
+
+/// The terms of `text` in `org_id`, separated by spaces (a document for `keys_grams`).
+pub(crate) fn sqlite_terms(org_id: &str, text: &str) -> String {
+    let org = org_part(org_id);
+    windows(text).iter().map(|w| term(&org, w)).collect::<Vec<_>>().join(" ")
+}
+
+/// The FTS5 query that finds the keys of `org_id` holding every window of `search`
+/// (already lower-cased, at least [`WINDOW`] characters): each term quoted, all of them
+/// required.
+pub(crate) fn sqlite_match(org_id: &str, search: &str) -> String {
+    let org = org_part(org_id);
+    windows(search).iter().map(|w| format!("\"{}\"", term(&org, w))).collect::<Vec<_>>().join(" AND ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_s_terms_are_among_the_text_s_when_the_text_contains_it() {
+        let org = "019fdeab-5c00-7231-8560-3534a9722c3e";
+        let text = "d07-0012\nflat 12 front door\njasmine smith";
+        let doc: Vec<String> = sqlite_terms(org, text).split(' ').map(str::to_owned).collect();
+        for search in ["smi", "flat 12", "d07-0012", "é1x"] {
+            let wanted: Vec<String> =
+                sqlite_match(org, search).split(" AND ").map(|t| t.trim_matches('"').to_owned()).collect();
+            let all = wanted.iter().all(|t| doc.contains(t));
+            assert_eq!(all, text.contains(search), "{search}");
+        }
+    }
+
+    #[test]
+    fn terms_belong_to_one_organisation_and_skip_line_breaks() {
+        let a = sqlite_terms("org-a", "ab\ncd");
+        assert_eq!(a, "", "every window holds the line break");
+        assert_ne!(sqlite_terms("org-a", "abc"), sqlite_terms("org-b", "abc"));
+        assert_eq!(sqlite_terms("org-a", "abc"), format!("orgax{}", "616263"));
+        assert_eq!(sqlite_match("org-a", "é"), "", "shorter than a window");
+    }
+}
