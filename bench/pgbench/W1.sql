@@ -3,7 +3,9 @@
 -- README.md), three calls per pgbench transaction. Written by hand from the capture:
 -- the UPDATE sets the columns that do not change to themselves (the server binds their
 -- values), and the audit hash is random, not the canonical one: `keyward audit verify`
--- fails on a database this ran on (seed it again).
+-- fails on a database this ran on (seed it again). The handover's DELETE, the second
+-- organisation lock, the webhook endpoints and the answer's doors and handover were added
+-- from the capture of 2026-12-07.
 \set n random(0, :small_orgs)
 \set i random(0, :w1_in_stock - 1)
 \set k (:i / 60) * 100 + :i % 60 + 1
@@ -11,6 +13,8 @@ SELECT token_hash AS th, org_id AS org FROM sessions ORDER BY token_hash OFFSET 
 SELECT id AS key_id, development_id AS dev FROM keys WHERE org_id = :org AND key_ref = 'D01-' || lpad(:k::text, 4, '0') \gset
 SELECT "users"."id", "users"."org_id", "users"."name", "users"."role" FROM ("sessions" INNER JOIN "users" ON ("sessions"."user_id" = "users"."id")) WHERE ((("sessions"."token_hash" = :th) AND ("sessions"."expires_at" > now()::timestamp)) AND ("users"."disabled" = 'f')) LIMIT '1';
 BEGIN;
+SELECT "organisations"."id" FROM "organisations" WHERE ("organisations"."id" = :org) FOR UPDATE;
+DELETE FROM "key_handovers" WHERE (("key_handovers"."org_id" = :org) AND ("key_handovers"."key_id" = :key_id));
 SELECT "organisations"."id" FROM "organisations" WHERE ("organisations"."id" = :org) FOR UPDATE;
 SELECT "keys".* FROM "keys" WHERE (("keys"."org_id" = :org) AND ("keys"."id" = :key_id)) LIMIT '1';
 UPDATE "keys" SET "org_id" = "org_id", "development_id" = "development_id", "key_ref" = "key_ref", "ref_prefix" = "ref_prefix", "ref_number" = "ref_number", "key_type" = "key_type", "label" = "label", "status" = 'issued', "notes" = "notes", "issued_to" = 'Bench Runner', "issued_to_phone" = NULL, "issued_at" = now()::timestamp, "issued_by" = 'Bench', "purpose" = NULL, "expected_return_at" = NULL, "security_level" = "security_level", "brand" = "brand", "key_number" = "key_number", "quantity" = "quantity", "access_restrictions" = "access_restrictions", "emergency_contact" = "emergency_contact", "created_at" = "created_at", "updated_at" = now()::timestamp, "last_status_change_at" = now()::timestamp, "last_status_change_by" = 'Bench', "version" = "version" + 1, "search_text" = "search_text" WHERE (("keys"."org_id" = :org) AND ("keys"."id" = :key_id)) RETURNING "keys".*;
@@ -20,9 +24,14 @@ INSERT INTO "key_movements" ("id", "org_id", "key_id", "at", "action", "actor_na
 SELECT "organisations"."id" FROM "organisations" WHERE ("organisations"."id" = :org) FOR UPDATE;
 SELECT "audit_events"."seq", "audit_events"."hash" FROM "audit_events" WHERE ("audit_events"."org_id" = :org) ORDER BY "audit_events"."seq" DESC LIMIT '1' \gset
 INSERT INTO "audit_events" ("id", "org_id", "at", "actor_id", "actor_name", "action", "entity_type", "entity_id", "summary", "changes", "seq", "prev_hash", "hash") VALUES (gen_random_uuid()::text, :org, now()::timestamp, NULL, 'Bench', 'key.issued', 'key', :key_id, 'Key issued to Bench Runner', '[{"field":"status","from":"in_stock","to":"issued"},{"field":"issuedTo","from": null,"to":"Bench Runner"}]', CAST(:seq AS INTEGER) + 1, :hash, md5(random()::text) || md5(random()::text));
+SELECT "webhook_endpoints"."id", "webhook_endpoints"."events" FROM "webhook_endpoints" WHERE (("webhook_endpoints"."org_id" = :org) AND ("webhook_endpoints"."enabled" = 't'));
+SELECT "key_doors"."key_id", "key_doors"."door_id" FROM "key_doors" WHERE (("key_doors"."org_id" = :org) AND ("key_doors"."key_id" = ANY(ARRAY[:key_id]))) ORDER BY "key_doors"."key_id", "key_doors"."door_id";
+SELECT "key_handovers"."key_id", "key_handovers"."org_id", "key_handovers"."state", "key_handovers"."code_hash", "key_handovers"."phone", "key_handovers"."expires_at", "key_handovers"."wrong_tries", "key_handovers"."acknowledged_at", "key_handovers"."created_at" FROM "key_handovers" WHERE (("key_handovers"."org_id" = :org) AND ("key_handovers"."key_id" = ANY(ARRAY[:key_id])));
 COMMIT;
 SELECT "users"."id", "users"."org_id", "users"."name", "users"."role" FROM ("sessions" INNER JOIN "users" ON ("sessions"."user_id" = "users"."id")) WHERE ((("sessions"."token_hash" = :th) AND ("sessions"."expires_at" > now()::timestamp)) AND ("users"."disabled" = 'f')) LIMIT '1';
 BEGIN;
+SELECT "organisations"."id" FROM "organisations" WHERE ("organisations"."id" = :org) FOR UPDATE;
+DELETE FROM "key_handovers" WHERE (("key_handovers"."org_id" = :org) AND ("key_handovers"."key_id" = :key_id));
 SELECT "organisations"."id" FROM "organisations" WHERE ("organisations"."id" = :org) FOR UPDATE;
 SELECT "keys".* FROM "keys" WHERE (("keys"."org_id" = :org) AND ("keys"."id" = :key_id)) LIMIT '1';
 UPDATE "keys" SET "org_id" = "org_id", "development_id" = "development_id", "key_ref" = "key_ref", "ref_prefix" = "ref_prefix", "ref_number" = "ref_number", "key_type" = "key_type", "label" = "label", "status" = 'returned', "notes" = "notes", "issued_to" = NULL, "issued_to_phone" = NULL, "issued_at" = NULL, "issued_by" = NULL, "purpose" = NULL, "expected_return_at" = NULL, "security_level" = "security_level", "brand" = "brand", "key_number" = "key_number", "quantity" = "quantity", "access_restrictions" = "access_restrictions", "emergency_contact" = "emergency_contact", "created_at" = "created_at", "updated_at" = now()::timestamp, "last_status_change_at" = now()::timestamp, "last_status_change_by" = 'Bench', "version" = "version" + 1, "search_text" = "search_text" WHERE (("keys"."org_id" = :org) AND ("keys"."id" = :key_id)) RETURNING "keys".*;
@@ -32,9 +41,14 @@ INSERT INTO "key_movements" ("id", "org_id", "key_id", "at", "action", "actor_na
 SELECT "organisations"."id" FROM "organisations" WHERE ("organisations"."id" = :org) FOR UPDATE;
 SELECT "audit_events"."seq", "audit_events"."hash" FROM "audit_events" WHERE ("audit_events"."org_id" = :org) ORDER BY "audit_events"."seq" DESC LIMIT '1' \gset
 INSERT INTO "audit_events" ("id", "org_id", "at", "actor_id", "actor_name", "action", "entity_type", "entity_id", "summary", "changes", "seq", "prev_hash", "hash") VALUES (gen_random_uuid()::text, :org, now()::timestamp, NULL, 'Bench', 'key.returned', 'key', :key_id, 'Key returned', '[{"field":"status","from":"issued","to":"returned"},{"field":"issuedTo","from":"Bench Runner","to": null}]', CAST(:seq AS INTEGER) + 1, :hash, md5(random()::text) || md5(random()::text));
+SELECT "webhook_endpoints"."id", "webhook_endpoints"."events" FROM "webhook_endpoints" WHERE (("webhook_endpoints"."org_id" = :org) AND ("webhook_endpoints"."enabled" = 't'));
+SELECT "key_doors"."key_id", "key_doors"."door_id" FROM "key_doors" WHERE (("key_doors"."org_id" = :org) AND ("key_doors"."key_id" = ANY(ARRAY[:key_id]))) ORDER BY "key_doors"."key_id", "key_doors"."door_id";
+SELECT "key_handovers"."key_id", "key_handovers"."org_id", "key_handovers"."state", "key_handovers"."code_hash", "key_handovers"."phone", "key_handovers"."expires_at", "key_handovers"."wrong_tries", "key_handovers"."acknowledged_at", "key_handovers"."created_at" FROM "key_handovers" WHERE (("key_handovers"."org_id" = :org) AND ("key_handovers"."key_id" = ANY(ARRAY[:key_id])));
 COMMIT;
 SELECT "users"."id", "users"."org_id", "users"."name", "users"."role" FROM ("sessions" INNER JOIN "users" ON ("sessions"."user_id" = "users"."id")) WHERE ((("sessions"."token_hash" = :th) AND ("sessions"."expires_at" > now()::timestamp)) AND ("users"."disabled" = 'f')) LIMIT '1';
 BEGIN;
+SELECT "organisations"."id" FROM "organisations" WHERE ("organisations"."id" = :org) FOR UPDATE;
+DELETE FROM "key_handovers" WHERE (("key_handovers"."org_id" = :org) AND ("key_handovers"."key_id" = :key_id));
 SELECT "organisations"."id" FROM "organisations" WHERE ("organisations"."id" = :org) FOR UPDATE;
 SELECT "keys".* FROM "keys" WHERE (("keys"."org_id" = :org) AND ("keys"."id" = :key_id)) LIMIT '1';
 UPDATE "keys" SET "org_id" = "org_id", "development_id" = "development_id", "key_ref" = "key_ref", "ref_prefix" = "ref_prefix", "ref_number" = "ref_number", "key_type" = "key_type", "label" = "label", "status" = 'in_stock', "notes" = "notes", "issued_to" = NULL, "issued_to_phone" = NULL, "issued_at" = NULL, "issued_by" = NULL, "purpose" = NULL, "expected_return_at" = NULL, "security_level" = "security_level", "brand" = "brand", "key_number" = "key_number", "quantity" = "quantity", "access_restrictions" = "access_restrictions", "emergency_contact" = "emergency_contact", "created_at" = "created_at", "updated_at" = now()::timestamp, "last_status_change_at" = now()::timestamp, "last_status_change_by" = 'Bench', "version" = "version" + 1, "search_text" = "search_text" WHERE (("keys"."org_id" = :org) AND ("keys"."id" = :key_id)) RETURNING "keys".*;
@@ -44,4 +58,7 @@ INSERT INTO "key_movements" ("id", "org_id", "key_id", "at", "action", "actor_na
 SELECT "organisations"."id" FROM "organisations" WHERE ("organisations"."id" = :org) FOR UPDATE;
 SELECT "audit_events"."seq", "audit_events"."hash" FROM "audit_events" WHERE ("audit_events"."org_id" = :org) ORDER BY "audit_events"."seq" DESC LIMIT '1' \gset
 INSERT INTO "audit_events" ("id", "org_id", "at", "actor_id", "actor_name", "action", "entity_type", "entity_id", "summary", "changes", "seq", "prev_hash", "hash") VALUES (gen_random_uuid()::text, :org, now()::timestamp, NULL, 'Bench', 'key.returned_to_stock', 'key', :key_id, 'Key returned to stock', '[{"field":"status","from":"returned","to":"in_stock"}]', CAST(:seq AS INTEGER) + 1, :hash, md5(random()::text) || md5(random()::text));
+SELECT "webhook_endpoints"."id", "webhook_endpoints"."events" FROM "webhook_endpoints" WHERE (("webhook_endpoints"."org_id" = :org) AND ("webhook_endpoints"."enabled" = 't'));
+SELECT "key_doors"."key_id", "key_doors"."door_id" FROM "key_doors" WHERE (("key_doors"."org_id" = :org) AND ("key_doors"."key_id" = ANY(ARRAY[:key_id]))) ORDER BY "key_doors"."key_id", "key_doors"."door_id";
+SELECT "key_handovers"."key_id", "key_handovers"."org_id", "key_handovers"."state", "key_handovers"."code_hash", "key_handovers"."phone", "key_handovers"."expires_at", "key_handovers"."wrong_tries", "key_handovers"."acknowledged_at", "key_handovers"."created_at" FROM "key_handovers" WHERE (("key_handovers"."org_id" = :org) AND ("key_handovers"."key_id" = ANY(ARRAY[:key_id])));
 COMMIT;
