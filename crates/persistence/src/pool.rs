@@ -134,6 +134,15 @@ pub fn let_go_of_connection() {
     drop(held);
 }
 
+/// The deadline of a database step given `bound`: the bound from now, or the call's own
+/// deadline if that comes first.
+fn call_deadline(bound: Bound) -> Option<Instant> {
+    bound.map(|b| {
+        let own = Instant::now() + b;
+        CALL.try_with(|call| call.deadline.map_or(own, |d| own.min(d))).unwrap_or(own)
+    })
+}
+
 /// `fut`, given until `deadline` (for ever without one); `None` when the time ran out.
 async fn within<T>(deadline: Option<Instant>, fut: impl Future<Output = T>) -> Option<T> {
     match deadline {
@@ -261,11 +270,9 @@ impl Db {
     }
 
     /// Runs `f` on a pooled connection on a blocking thread, all within `bound`; with a
-    /// `writer` lock, holding it from when the connection is in hand until `f` returns
-    /// (taken after the connection: a call that holds one while it waits for the lock
-    /// never keeps the lock's holder from getting its own). A connection whose work
-    /// outlived the bound, or that failed in a way that makes it unusable, never goes
-    /// back to the pool.
+    /// `writer` lock, holding it from before the connection is taken until `f` returns. A
+    /// connection whose work outlived the bound, or that failed in a way that makes it
+    /// unusable, never goes back to the pool.
     async fn on_connection<T, F>(
         &self,
         bound: Bound,
@@ -276,10 +283,24 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let deadline = bound.map(|b| {
-            let own = Instant::now() + b;
-            CALL.try_with(|call| call.deadline.map_or(own, |d| own.min(d))).unwrap_or(own)
-        });
+        let deadline = call_deadline(bound);
+        // A writer gives back the connection its call holds while it waits for its turn,
+        // and takes one once it has the turn: readers keep the pool while writers queue,
+        // and the turn's holder never waits for a connection held by a call that waits
+        // for the turn.
+        let turn = match writer {
+            Some(writer) => {
+                let_go_of_connection();
+                match within(deadline, Arc::clone(writer).lock_owned()).await {
+                    Some(turn) => Some(turn),
+                    None => {
+                        tracing::warn!("no turn to write within the bound");
+                        return Err(TimedOut);
+                    }
+                }
+            }
+            None => None,
+        };
         let held = CALL.try_with(Call::take).ok().flatten();
         let conn = match held {
             Some(conn) => conn,
@@ -287,17 +308,6 @@ impl Db {
                 Ok(conn) => conn,
                 Err(e) => return Ok(Err(e)),
             },
-        };
-        let turn = match writer {
-            Some(writer) => match within(deadline, Arc::clone(writer).lock_owned()).await {
-                Some(turn) => Some(turn),
-                None => {
-                    tracing::warn!("no turn to write within the bound");
-                    let _ = CALL.try_with(move |call| call.keep(conn));
-                    return Err(TimedOut);
-                }
-            },
-            None => None,
         };
         let work = move |c: &mut AnyConnection| {
             let _turn = turn;
