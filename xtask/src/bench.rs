@@ -23,9 +23,17 @@ fn data_dir(name: &str) -> PathBuf {
     workspace_root().join("target/bench").join(name)
 }
 
-/// `cargo run -p keyward-bench -- ARGS` (opt-level 3 in the dev profile: no release build).
-fn bench_binary(args: &[String]) -> bool {
-    let status = cargo().args(["run", "--quiet", "-p", "keyward-bench", "--"]).args(args).status();
+/// `cargo run [--release] -p keyward-bench -- ARGS`. The full data set is seeded by a
+/// release build (the persistence layer and diesel unoptimised made the SQLite seed take
+/// 198 s instead of 102); the smoke run's tiny one by the dev build CI already has
+/// (keyward-bench itself is at opt-level 3 there).
+fn bench_binary(args: &[String], release: bool) -> bool {
+    let mut cargo = cargo();
+    cargo.args(["run", "--quiet", "-p", "keyward-bench"]);
+    if release {
+        cargo.arg("--release");
+    }
+    let status = cargo.arg("--").args(args).status();
     match status {
         Ok(s) => s.success(),
         Err(e) => {
@@ -56,7 +64,8 @@ pub fn seed(args: &[String]) -> ExitCode {
         let name = name.split('.').next().filter(|n| !n.is_empty()).unwrap_or("db");
         forwarded.extend(["--out".to_owned(), data_dir(name).display().to_string()]);
     }
-    exit(bench_binary(&forwarded))
+    let quick = args.iter().any(|a| a == "--quick");
+    exit(bench_binary(&forwarded, !quick))
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -118,6 +127,7 @@ pub fn bench(args: &[String]) -> ExitCode {
                     true,
                     &server,
                     false,
+                    true,
                 );
             }
         } else if quick {
@@ -129,15 +139,18 @@ pub fn bench(args: &[String]) -> ExitCode {
                 true,
                 &server,
                 true,
+                false,
             );
         } else {
-            ok &= one(database, "bench", &[], &[], reseed, &server, true);
+            ok &= one(database, "bench", &[], &[], reseed, &server, true, true);
         }
     }
     exit(ok)
 }
 
-/// Seeds (when asked, or when the data folder is missing) and runs one database.
+/// Seeds (when asked, or when the data folder is missing) and runs one database, with
+/// keyward-bench built `release` or not.
+#[allow(clippy::too_many_arguments)]
 fn one(
     database: Database,
     name: &str,
@@ -146,6 +159,7 @@ fn one(
     reseed: bool,
     server: &str,
     pgbench: bool,
+    release: bool,
 ) -> bool {
     let (name, url, label) = match database {
         Database::Postgres => {
@@ -168,7 +182,7 @@ fn one(
         let mut seed: Vec<String> =
             ["seed", "--fresh", "--database-url", &url, "--out", &data].map(str::to_owned).into();
         seed.extend(seed_args.iter().map(|a| (*a).to_owned()));
-        if !bench_binary(&seed) {
+        if !bench_binary(&seed, release) {
             return false;
         }
     }
@@ -181,5 +195,5 @@ fn one(
     if pgbench && database == Database::Postgres && workspace_root().join("bench/pgbench/L1.sql").exists() {
         run.push("--pgbench".to_owned());
     }
-    bench_binary(&run)
+    bench_binary(&run, release)
 }

@@ -60,9 +60,7 @@ pub fn run(url: &str, shape: Shape, out: &Path, fresh: bool) -> anyhow::Result<(
     let generated = started.elapsed();
 
     ensure!(store(secrets::key_matches(&mut conn, &sealer))?, "the database's secrets are sealed under another key");
-    let load = store(maintenance::before_bulk_load(&mut conn))?;
-    conn.transaction(|c| insert(c, &data))?;
-    store(maintenance::after_bulk_load(&mut conn, load))?;
+    load(&mut conn, &parsed, &data)?;
     let loaded = started.elapsed();
 
     let counts = verify(&mut conn, &parsed, shape)?;
@@ -142,16 +140,40 @@ macro_rules! bulk_insert {
     };
 }
 
-fn insert(conn: &mut AnyConnection, data: &Dataset) -> QueryResult<()> {
-    bulk_insert!(conn, organisations::table, &data.orgs);
-    bulk_insert!(conn, users::table, &data.users);
-    bulk_insert!(conn, sessions::table, &data.sessions);
-    bulk_insert!(conn, developments::table, &data.developments);
-    bulk_insert!(conn, keys::table, &data.keys);
-    bulk_insert!(conn, key_movements::table, &data.movements);
-    bulk_insert!(conn, access_codes::table, &data.codes);
-    bulk_insert!(conn, audit_events::table, &data.events);
-    Ok(())
+/// Loads the rows between `before_bulk_load` and `after_bulk_load`, in two transactions:
+/// the keys and what they hang from, then the rest. On PostgreSQL the indexes of `keys`
+/// (the search index alone is a minute's build) are created on a second connection while
+/// the first loads the rest; SQLite has one writer.
+fn load(conn: &mut AnyConnection, url: &DatabaseUrl, data: &Dataset) -> anyhow::Result<()> {
+    let mut load = store(maintenance::before_bulk_load(conn))?;
+    conn.transaction(|c| -> QueryResult<()> {
+        bulk_insert!(c, organisations::table, &data.orgs);
+        bulk_insert!(c, users::table, &data.users);
+        bulk_insert!(c, sessions::table, &data.sessions);
+        bulk_insert!(c, developments::table, &data.developments);
+        bulk_insert!(c, keys::table, &data.keys);
+        Ok(())
+    })?;
+    let of_keys = matches!(url, DatabaseUrl::Postgres(_)).then(|| load.split_off("keys"));
+    std::thread::scope(|scope| {
+        let builder = of_keys.map(|of_keys| {
+            scope.spawn(move || -> anyhow::Result<()> {
+                let mut conn =
+                    AnyConnection::open(url, None).with_context(|| format!("connecting to {}", url.redacted()))?;
+                store(maintenance::create_again(&mut conn, of_keys))
+            })
+        });
+        conn.transaction(|c| -> QueryResult<()> {
+            bulk_insert!(c, key_movements::table, &data.movements);
+            bulk_insert!(c, access_codes::table, &data.codes);
+            bulk_insert!(c, audit_events::table, &data.events);
+            Ok(())
+        })?;
+        if let Some(builder) = builder {
+            builder.join().map_err(|_| anyhow::anyhow!("the index builder panicked"))??;
+        }
+        store(maintenance::after_bulk_load(conn, load))
+    })
 }
 
 /// Counts every table against the shape, and re-walks every organisation's audit chain.

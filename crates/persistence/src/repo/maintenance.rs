@@ -9,6 +9,11 @@
 //! row by row is made right in one pass, and the planner's statistics are gathered.
 //! Unique indexes and those that back a constraint stay: the load is
 //! checked by them as any write is.
+//!
+//! A loader with a second connection may take one table's definitions out of the load
+//! ([`BulkLoad::split_off`]) once that table's rows are committed, and create them there
+//! ([`create_again`]) while it loads the other tables on the first: on PostgreSQL an index
+//! build uses a core the load leaves idle.
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::Text;
@@ -19,14 +24,30 @@ use crate::connection::AnyConnection;
 /// What [`before_bulk_load`] took away, to be put back by [`after_bulk_load`].
 #[must_use = "pass it to after_bulk_load, or the indexes stay dropped"]
 pub struct BulkLoad {
-    /// The `CREATE INDEX` / `CREATE TRIGGER` statements of what was dropped.
-    recreate: Vec<String>,
+    /// What was dropped: the table it belongs to and its `CREATE INDEX` / `CREATE TRIGGER`.
+    recreate: Vec<Definition>,
+}
+
+struct Definition {
+    table: String,
+    statement: String,
+}
+
+impl BulkLoad {
+    /// Takes the definitions on `table` out of this load, to be created again on their own.
+    pub fn split_off(&mut self, table: &str) -> BulkLoad {
+        let (taken, kept) = std::mem::take(&mut self.recreate).into_iter().partition(|d| d.table == table);
+        self.recreate = kept;
+        BulkLoad { recreate: taken }
+    }
 }
 
 #[derive(diesel::QueryableByName)]
 struct Dropped {
     #[diesel(sql_type = Text)]
     name: String,
+    #[diesel(sql_type = Text)]
+    table_name: String,
     #[diesel(sql_type = Text)]
     definition: String,
     #[diesel(sql_type = Text)]
@@ -40,7 +61,8 @@ pub fn before_bulk_load(conn: &mut AnyConnection) -> StoreResult<BulkLoad> {
     match conn {
         AnyConnection::Pg(c) => {
             let dropped: Vec<Dropped> = diesel::sql_query(
-                "SELECT i.indexname AS name, i.indexdef AS definition, 'index' AS kind \
+                "SELECT i.indexname AS name, i.tablename AS table_name, i.indexdef AS definition, \
+                        'index' AS kind \
                  FROM pg_indexes i \
                  WHERE i.schemaname = current_schema() \
                    AND i.indexdef NOT LIKE 'CREATE UNIQUE%' \
@@ -50,12 +72,17 @@ pub fn before_bulk_load(conn: &mut AnyConnection) -> StoreResult<BulkLoad> {
             .load(c)?;
             for d in dropped {
                 diesel::sql_query(format!("DROP INDEX \"{}\"", d.name)).execute(c)?;
-                recreate.push(d.definition);
+                recreate.push(Definition { table: d.table_name, statement: d.definition });
             }
         }
         AnyConnection::Sqlite(c) => {
+            // The load writes its pages into the file once, under a rollback journal that
+            // holds next to nothing (the pages are new), instead of into the WAL and then
+            // again into the file at the checkpoint (2 GB twice for the benchmark's data
+            // set). Back to WAL in after_bulk_load.
+            diesel::sql_query("PRAGMA journal_mode = TRUNCATE").execute(c)?;
             let dropped: Vec<Dropped> = diesel::sql_query(
-                "SELECT name, sql AS definition, type AS kind FROM sqlite_master \
+                "SELECT name, tbl_name AS table_name, sql AS definition, type AS kind FROM sqlite_master \
                  WHERE type IN ('index', 'trigger') AND sql IS NOT NULL \
                    AND sql NOT LIKE 'CREATE UNIQUE%' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
                  ORDER BY type, name",
@@ -63,37 +90,50 @@ pub fn before_bulk_load(conn: &mut AnyConnection) -> StoreResult<BulkLoad> {
             .load(c)?;
             for d in dropped {
                 diesel::sql_query(format!("DROP {} \"{}\"", d.kind.to_uppercase(), d.name)).execute(c)?;
-                recreate.push(d.definition);
+                recreate.push(Definition { table: d.table_name, statement: d.definition });
             }
         }
     }
     Ok(BulkLoad { recreate })
 }
 
-/// Creates again what [`before_bulk_load`] dropped, makes everything derived from the
-/// loaded rows right (the counts `repo::counts` maintains, SQLite's search table), then
-/// gathers the planner's statistics.
-pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<()> {
+/// Creates again what `load` holds of what [`before_bulk_load`] dropped.
+pub fn create_again(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<()> {
     match conn {
         AnyConnection::Pg(c) => {
             // Index builds sort in memory up to this much (the default 64 MB made the
             // search index's build spill); for this session only.
             diesel::sql_query("SET maintenance_work_mem = '512MB'").execute(c)?;
-            for statement in &load.recreate {
-                diesel::sql_query(statement).execute(c)?;
+            for d in &load.recreate {
+                diesel::sql_query(&d.statement).execute(c)?;
             }
+            diesel::sql_query("RESET maintenance_work_mem").execute(c)?;
+        }
+        AnyConnection::Sqlite(c) => {
+            for d in &load.recreate {
+                diesel::sql_query(&d.statement).execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates again what [`before_bulk_load`] dropped (but what was split off), makes
+/// everything derived from the loaded rows right (the counts `repo::counts` maintains,
+/// SQLite's search table), then gathers the planner's statistics. Whatever was split off
+/// must have been created again first: the statistics are gathered for its expressions too.
+pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<()> {
+    create_again(conn, load)?;
+    match conn {
+        AnyConnection::Pg(c) => {
             recount(c, "CAST(expected_return_at AS DATE)")?;
             // VACUUM, not only ANALYZE: it marks the loaded pages all-visible, so that an
             // index-only scan is one from the first call (as autovacuum keeps a table
             // that lives long), rather than visiting the heap until autovacuum comes by
             // in the middle of whatever runs next.
             diesel::sql_query("VACUUM (ANALYZE)").execute(c)?;
-            diesel::sql_query("RESET maintenance_work_mem").execute(c)?;
         }
         AnyConnection::Sqlite(c) => {
-            for statement in &load.recreate {
-                diesel::sql_query(statement).execute(c)?;
-            }
             // Keys loaded while the search triggers were away have no search_id and no
             // row in keys_grams: number them after the existing ones, rebuild the table.
             diesel::sql_query(
@@ -109,6 +149,7 @@ pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<
             .execute(c)?;
             recount(c, "date(expected_return_at)")?;
             diesel::sql_query("ANALYZE").execute(c)?;
+            diesel::sql_query("PRAGMA journal_mode = WAL").execute(c)?;
         }
     }
     Ok(())
