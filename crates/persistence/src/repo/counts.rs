@@ -5,12 +5,12 @@
 //! whatever the interleaving of writers. The tables are described in the migration
 //! `2026-12-06-120000_read_paths`; `maintenance::after_bulk_load` recounts them.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::sum;
 use diesel::prelude::*;
 use keyward_domain::KeyStatus;
 
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::StoreResult;
 use crate::schema::{access_code_counts, key_counts, key_due_days, key_ref_floors, keys};
 
@@ -100,14 +100,12 @@ pub(crate) fn keys_by_status(
     org_id: &str,
     development_id: Option<&str>,
 ) -> StoreResult<Vec<(String, i64)>> {
-    let mut query = key_counts::table
+    let query = key_counts::table
         .filter(key_counts::org_id.eq(org_id))
         .group_by(key_counts::status)
         .select((key_counts::status, sum(key_counts::n)))
         .into_boxed();
-    if let Some(dev) = development_id {
-        query = query.filter(key_counts::development_id.eq(dev));
-    }
+    let query = super::of_development!(query, key_counts::development_id, development_id);
     let rows: Vec<(String, Option<i64>)> = query.load(conn)?;
     Ok(rows.into_iter().map(|(status, n)| (status, n.unwrap_or(0))).collect())
 }
@@ -120,38 +118,43 @@ pub(crate) fn overdue(
     development_id: Option<&str>,
     now: NaiveDateTime,
 ) -> StoreResult<i64> {
-    let today = now.date();
-    let mut past = key_due_days::table
-        .filter(key_due_days::org_id.eq(org_id))
-        .filter(key_due_days::due_day.lt(today))
-        .select(sum(key_due_days::n))
-        .into_boxed();
-    let mut due_today = keys::table
-        .filter(keys::org_id.eq(org_id))
-        .filter(keys::status.eq(KeyStatus::Issued.as_str()))
-        .filter(keys::expected_return_at.ge(today.and_time(chrono::NaiveTime::MIN)))
-        .filter(keys::expected_return_at.lt(now))
-        .into_boxed();
-    if let Some(dev) = development_id {
-        past = past.filter(key_due_days::development_id.eq(dev));
-        due_today = due_today.filter(keys::development_id.eq(dev));
-    }
-    let past: Option<i64> = past.first(conn)?;
-    let due_today: i64 = due_today.count().get_result(conn)?;
+    let past: Option<i64> = due_before(org_id, development_id, now.date()).select(sum(key_due_days::n)).first(conn)?;
+    let due_today: i64 = due_today(org_id, development_id, now).count().get_result(conn)?;
     Ok(past.unwrap_or(0) + due_today)
 }
 
-/// Access codes of the organisation or of one development.
-pub(crate) fn codes(conn: &mut AnyConnection, org_id: &str, development_id: Option<&str>) -> StoreResult<i64> {
-    let mut query = access_code_counts::table
-        .filter(access_code_counts::org_id.eq(org_id))
-        .select(sum(access_code_counts::n))
-        .into_boxed();
-    if let Some(dev) = development_id {
-        query = query.filter(access_code_counts::development_id.eq(dev));
-    }
-    let n: Option<i64> = query.first(conn)?;
-    Ok(n.unwrap_or(0))
+/// The days before `today` of the issued keys' due dates (to sum `n` of), in the
+/// organisation or one development.
+pub(crate) fn due_before<'a>(
+    org_id: &'a str,
+    development_id: Option<&'a str>,
+    today: NaiveDate,
+) -> key_due_days::BoxedQuery<'a, MultiBackend> {
+    let q = key_due_days::table.filter(key_due_days::org_id.eq(org_id)).filter(key_due_days::due_day.lt(today));
+    super::of_development!(q.into_boxed(), key_due_days::development_id, development_id)
+}
+
+/// The issued keys due back today before `now`, through `keys_org_status_due`.
+pub(crate) fn due_today<'a>(
+    org_id: &'a str,
+    development_id: Option<&'a str>,
+    now: NaiveDateTime,
+) -> keys::BoxedQuery<'a, MultiBackend> {
+    let q = keys::table
+        .filter(keys::org_id.eq(org_id))
+        .filter(keys::status.eq(KeyStatus::Issued.as_str()))
+        .filter(keys::expected_return_at.ge(now.date().and_time(chrono::NaiveTime::MIN)))
+        .filter(keys::expected_return_at.lt(now));
+    super::of_development!(q.into_boxed(), keys::development_id, development_id)
+}
+
+/// The access-code counts (to sum `n` of) of the organisation or one development.
+pub(crate) fn code_counts<'a>(
+    org_id: &'a str,
+    development_id: Option<&'a str>,
+) -> access_code_counts::BoxedQuery<'a, MultiBackend> {
+    let q = access_code_counts::table.filter(access_code_counts::org_id.eq(org_id));
+    super::of_development!(q.into_boxed(), access_code_counts::development_id, development_id)
 }
 
 /// A number below which every number of the prefix is taken (1 when none is known).

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use keyward_domain::{Actor, Development, Error, FieldChange, entities::diff, key_audit};
 
 use super::audit::{self, NewEvent};
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
 use crate::schema::{developments, keys};
 use crate::time;
@@ -65,17 +65,15 @@ pub(crate) fn audit_completed(conn: &mut AnyConnection, org_id: &str, id: &str) 
     Ok(())
 }
 
-/// How many developments' audits are overdue (`audit_due_at` passed): a range of
+/// The developments whose audit is overdue (`audit_due_at` before `now`): a range of
 /// `developments_org_audit_due`, O(developments).
-pub(crate) fn audits_overdue(conn: &mut AnyConnection, org_id: &str, development_id: Option<&str>) -> StoreResult<i64> {
-    let mut q = developments::table
-        .filter(developments::org_id.eq(org_id))
-        .filter(developments::audit_due_at.lt(time::now()))
-        .into_boxed();
-    if let Some(id) = development_id {
-        q = q.filter(developments::id.eq(id));
-    }
-    Ok(q.count().get_result(conn)?)
+pub(crate) fn audits_due<'a>(
+    org_id: &'a str,
+    development_id: Option<&'a str>,
+    now: NaiveDateTime,
+) -> developments::BoxedQuery<'a, MultiBackend> {
+    let q = developments::table.filter(developments::org_id.eq(org_id)).filter(developments::audit_due_at.lt(now));
+    super::of_development!(q.into_boxed(), developments::id, development_id)
 }
 
 fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<DevelopmentRow> {

@@ -2,6 +2,19 @@
 //! through [`crate::Db::run`] or [`crate::Db::write`]. Tenant data is always filtered on
 //! the actor's `org_id`.
 
+/// `$query` (boxed) narrowed to one development when `$development` (an `Option`) holds
+/// one: the summary's figures and the counts are of the organisation or of a development.
+macro_rules! of_development {
+    ($query:expr, $column:expr, $development:expr) => {{
+        let query = $query;
+        match $development {
+            Some(development) => query.filter($column.eq(development)),
+            None => query,
+        }
+    }};
+}
+pub(crate) use of_development;
+
 pub mod access_codes;
 pub mod audit;
 pub mod counts;

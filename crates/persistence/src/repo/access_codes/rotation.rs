@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use keyward_domain::{Actor, Error, RotationReason, RotationReasonKind};
 
 use super::{CodeRow, find};
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::{StoreError, StoreResult, is_foreign_key_violation};
 use crate::schema::{access_code_keys, access_codes, code_rotation_reasons, keys};
 use crate::time;
@@ -98,20 +98,33 @@ pub fn key_lost(conn: &mut AnyConnection, actor: &Actor, key_id: &str) -> StoreR
 /// come; two range reads of `access_codes_org_rotation`, O(codes due).
 pub fn due_count(conn: &mut AnyConnection, org_id: &str, development_id: Option<&str>) -> StoreResult<i64> {
     let today = time::now().date();
-    let base = || {
-        let mut q = access_codes::table.filter(access_codes::org_id.eq(org_id)).into_boxed();
-        if let Some(dev) = development_id {
-            q = q.filter(access_codes::development_id.eq(dev));
-        }
-        q
-    };
-    let flagged: i64 = base().filter(access_codes::rotation_flagged_at.is_not_null()).count().get_result(conn)?;
-    let scheduled: i64 = base()
+    let flagged: i64 = flagged(org_id, development_id).count().get_result(conn)?;
+    let scheduled: i64 = scheduled(org_id, development_id, today).count().get_result(conn)?;
+    Ok(flagged + scheduled)
+}
+
+fn of_org<'a>(org_id: &'a str, development_id: Option<&'a str>) -> access_codes::BoxedQuery<'a, MultiBackend> {
+    let q = access_codes::table.filter(access_codes::org_id.eq(org_id));
+    crate::repo::of_development!(q.into_boxed(), access_codes::development_id, development_id)
+}
+
+/// The codes flagged for rotation.
+pub(crate) fn flagged<'a>(
+    org_id: &'a str,
+    development_id: Option<&'a str>,
+) -> access_codes::BoxedQuery<'a, MultiBackend> {
+    of_org(org_id, development_id).filter(access_codes::rotation_flagged_at.is_not_null())
+}
+
+/// The codes not flagged whose `rotateBy` day is `today` or past.
+pub(crate) fn scheduled<'a>(
+    org_id: &'a str,
+    development_id: Option<&'a str>,
+    today: NaiveDate,
+) -> access_codes::BoxedQuery<'a, MultiBackend> {
+    of_org(org_id, development_id)
         .filter(access_codes::rotation_flagged_at.is_null())
         .filter(access_codes::rotate_by.le(today))
-        .count()
-        .get_result(conn)?;
-    Ok(flagged + scheduled)
 }
 
 /// The reasons of each code's current value, by code id; a scheduled reason only once

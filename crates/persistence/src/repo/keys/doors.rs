@@ -8,7 +8,7 @@ use keyward_domain::{Actor, Error, FieldChange, Key, KeyStatus};
 
 use super::find;
 use super::write::{Planned, with_retries};
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::StoreResult;
 use crate::repo::{doors, joined};
 use crate::schema::{key_door_periods, key_doors};
@@ -138,13 +138,12 @@ pub(super) fn key_lost_changed(conn: &mut AnyConnection, org_id: &str, key_id: &
     Ok(())
 }
 
-/// How many distinct doors keys that are lost open, in the organisation or one
-/// development: a read of `key_doors_org_lost_door`, O(links of lost keys).
-pub fn doors_exposed_by_lost_keys(
-    conn: &mut AnyConnection,
-    org_id: &str,
-    development_id: Option<&str>,
-) -> StoreResult<i64> {
+/// The links of lost keys to doors, in the organisation or one development (the summary
+/// counts their distinct doors): a read of `key_doors_org_lost_door`, O(links of lost keys).
+pub(crate) fn lost_links<'a>(
+    org_id: &'a str,
+    development_id: Option<&'a str>,
+) -> key_doors::BoxedQuery<'a, MultiBackend> {
     use crate::schema::doors as door_rows;
 
     let mut q = key_doors::table.filter(key_doors::org_id.eq(org_id)).filter(key_doors::key_lost).into_boxed();
@@ -158,5 +157,5 @@ pub fn doors_exposed_by_lost_keys(
             ),
         );
     }
-    Ok(q.select(diesel::dsl::count(key_doors::door_id).aggregate_distinct()).first(conn)?)
+    q
 }

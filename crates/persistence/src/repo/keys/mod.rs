@@ -25,7 +25,8 @@ use keyward_domain::{
 pub(crate) use blast::exposed_code_ids;
 pub use blast::{blast_radius, mark_lost, mark_lost_only};
 pub use by_sms::{HeldKey, MAX_HELD, claim_return, extend, held_by_phone};
-pub use doors::{doors_exposed_by_lost_keys, set_doors};
+pub(crate) use doors::lost_links;
+pub use doors::set_doors;
 pub use grams::register_sqlite_functions;
 pub use handover::{HandoverCode, begin_handover, confirm_handover};
 pub use history::{history, record_note};

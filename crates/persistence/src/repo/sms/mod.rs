@@ -14,5 +14,6 @@ mod settings;
 pub use inbound::{answer, opted_out, organisations_for, set_opt_out};
 pub use reports::{apply_report, mark_stale_pending};
 pub use sends::{Attempt, Begun, Caps, CodeSent, Outcome, Recorded, begin, finish, replay};
-pub use settings::{Account, NewSettings, account, configured, save, view};
+pub(crate) use settings::configured;
+pub use settings::{Account, NewSettings, account, save, view};
 pub(crate) use settings::{reseal_token, sealed_tokens};

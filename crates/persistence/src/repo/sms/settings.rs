@@ -59,9 +59,12 @@ pub fn view(conn: &mut AnyConnection, org_id: &str) -> StoreResult<SmsSettings> 
     })
 }
 
-pub fn configured(conn: &mut AnyConnection, org_id: &str) -> StoreResult<bool> {
-    Ok(diesel::select(diesel::dsl::exists(sms_settings::table.find(org_id).select(sms_settings::org_id)))
-        .get_result(conn)?)
+/// Whether the organisation has SMS settings (an expression: the summary selects it among
+/// its other figures).
+pub(crate) fn configured(
+    org_id: &str,
+) -> diesel::dsl::exists<diesel::dsl::Select<diesel::dsl::Find<sms_settings::table, &str>, sms_settings::org_id>> {
+    diesel::dsl::exists(sms_settings::table.find(org_id).select(sms_settings::org_id))
 }
 
 /// Validated settings; the token arrives in clear and is sealed here.
