@@ -168,4 +168,42 @@ on_both_databases! {
             assert_eq!(recorded, [version.to_string()], "recorded against the value it returned");
         }
     }
+    async fn an_export_with_values_is_wholly_before_or_after_a_delete_or_a_new_value(app: TestApp) {
+        // The export reads the codes after the organisation's lock: read before it, a code
+        // deleted in between failed its exposure's foreign key (INTERNAL; found by the fuzz).
+        let dev = app.development("Oak Park").await;
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let code = app.owner.ok("keys.createAccessCode", json!({"developmentId": dev["id"], "codeType": "gate",
+                "label": format!("Gate {i}"), "code": CODE})).await;
+            ids.push(code["id"].as_str().unwrap().to_owned());
+        }
+        let exports = join_all((0..8).map(|_| app.owner.call("keys.exportAccessCodesCsv", json!({"includeValues": true}))));
+        let deletes = join_all(ids[..3].iter().map(|id| app.owner.call("keys.deleteAccessCode", json!({"id": id}))));
+        let updates =
+            join_all(ids[3..].iter().map(|id| app.owner.call("keys.updateAccessCode", json!({"id": id, "code": NEW_CODE}))));
+        let (exports, deletes, updates) = tokio::join!(exports, deletes, updates);
+        for r in deletes.iter().chain(&updates) {
+            assert!(r.is_ok(), "{r:?}");
+        }
+        // (code id, value version) → how many files carried it.
+        let mut carried: std::collections::HashMap<(String, String), usize> = std::collections::HashMap::new();
+        for e in exports {
+            let file = e.expect("an export never fails for a code deleted or changed meanwhile");
+            for (id, value) in crate::csv::column(&file, "id").into_iter().zip(crate::csv::column(&file, "code")) {
+                let version = if value == CODE { "1" } else if value == NEW_CODE { "2" } else { panic!("{value}") };
+                *carried.entry((id, version.to_owned())).or_default() += 1;
+            }
+        }
+        // Each value a file carried is recorded once, against that value's version.
+        for id in &ids[3..] {
+            let recorded = app.db.texts(&format!(
+                "SELECT CAST(value_version AS TEXT) AS v FROM code_exposures WHERE code_id = '{id}' AND channel = 'reveal'"
+            ));
+            for version in ["1", "2"] {
+                let n = recorded.iter().filter(|v| *v == version).count();
+                assert_eq!(n, carried.get(&(id.clone(), version.to_owned())).copied().unwrap_or(0), "{id} v{version}");
+            }
+        }
+    }
 }

@@ -175,17 +175,30 @@ fn record_reveal(
     Ok(exposure)
 }
 
-/// `keys.exportAccessCodesCsv {includeValues: true}`: each value the file carries is
-/// revealed to the exporting user, recorded as `keys.revealAccessCode` records one (an
-/// exposure `reveal` and an audit event `accessCode.revealed`), in the export's transaction.
-pub fn record_exported(conn: &mut AnyConnection, actor: &Actor, codes: &[AccessCode]) -> StoreResult<()> {
+/// `keys.exportAccessCodesCsv {includeValues: true}`: the codes that match with their
+/// values ([`super::export`], at most `max + 1`), each value revealed to the exporting
+/// user and recorded as `keys.revealAccessCode` records one (an exposure `reveal` and an
+/// audit event `accessCode.revealed`). The codes are read after the organisation's lock,
+/// so that a code deleted or changed meanwhile is wholly before or after the export (read
+/// before the lock, a code deleted in between failed its exposure's foreign key). Over
+/// `max`, nothing is recorded: the caller refuses the export.
+pub fn export_revealed(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    actor: &Actor,
+    f: &super::CodeFilter,
+    max: usize,
+) -> StoreResult<Vec<AccessCode>> {
     crate::repo::lock_organisation(conn, &actor.org_id)?;
-    let now = time::now();
-    for code in codes {
-        let summary = format!("Access code {} revealed (CSV export)", code.label);
-        record_reveal(conn, actor, &code.id, code.value_version, now, summary)?;
+    let codes = super::export(conn, sealer, super::Reveal::Unmasked, &actor.org_id, f, max)?;
+    if codes.len() <= max {
+        let now = time::now();
+        for code in &codes {
+            let summary = format!("Access code {} revealed (CSV export)", code.label);
+            record_reveal(conn, actor, &code.id, code.value_version, now, summary)?;
+        }
     }
-    Ok(())
+    Ok(codes)
 }
 
 /// Who staff told the code to.

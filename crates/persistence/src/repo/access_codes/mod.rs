@@ -263,8 +263,8 @@ fn search_lookup(sealer: &Sealer, reveal: Reveal, f: &CodeFilter) -> Option<Stri
 
 /// `keys.exportAccessCodesCsv`: the codes that match, ordered by label then id, at most
 /// `max + 1` (one more tells the caller the export is over its limit); the page's three
-/// extra queries as [`list`], no total. With [`Reveal::Unmasked`] the caller records the
-/// reveals ([`ledger::record_exported`]) in the same transaction.
+/// extra queries as [`list`], no total. An export with the values goes through
+/// [`ledger::export_revealed`], which records the reveals.
 pub fn export(
     conn: &mut AnyConnection,
     sealer: &Sealer,

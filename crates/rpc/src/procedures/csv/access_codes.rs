@@ -125,11 +125,10 @@ fn export_values(
     actor: &Actor,
     filter: &CodeFilter,
 ) -> StoreResult<Vec<AccessCode>> {
-    let found = access_codes::export(c, sealer, Reveal::Unmasked, &actor.org_id, filter, EXPORT_MAX_ROWS)?;
+    let found = ledger::export_revealed(c, sealer, actor, filter, EXPORT_MAX_ROWS)?;
     if found.len() > EXPORT_MAX_ROWS {
         return Err(super::too_many_rows().into());
     }
-    ledger::record_exported(c, actor, &found)?;
     Ok(found)
 }
 
