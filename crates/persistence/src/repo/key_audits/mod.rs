@@ -211,10 +211,8 @@ pub fn list(
     development_id: Option<&str>,
     cursor: Option<&str>,
 ) -> StoreResult<KeyAuditPage> {
-    let mut q = key_audits::table.filter(key_audits::org_id.eq(org_id)).into_boxed();
-    if let Some(dev) = development_id {
-        q = q.filter(key_audits::development_id.eq(dev.to_owned()));
-    }
+    let q = key_audits::table.filter(key_audits::org_id.eq(org_id)).into_boxed();
+    let mut q = super::of_development!(q, key_audits::development_id, development_id);
     if let Some(cursor) = cursor {
         q = q.filter(key_audits::id.lt(cursor.to_owned()));
     }
