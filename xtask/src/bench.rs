@@ -104,7 +104,6 @@ pub fn bench(args: &[String]) -> ExitCode {
         }
     }
     // The measured runs use a release server; the smoke run a debug one (no release build in CI).
-    let profile = if quick { "debug" } else { "release" };
     let mut build = cargo();
     build.args(["build", "-p", "keyward"]);
     if !quick {
@@ -114,7 +113,6 @@ pub fn bench(args: &[String]) -> ExitCode {
         eprintln!("xtask bench: building keyward failed");
         return ExitCode::FAILURE;
     }
-    let server = workspace_root().join("target").join(profile).join("keyward").display().to_string();
     let mut ok = true;
     for database in databases {
         if growth {
@@ -125,7 +123,6 @@ pub fn bench(args: &[String]) -> ExitCode {
                     &["--large-keys", keys],
                     &["--workloads", "L1,L3,L4"],
                     true,
-                    &server,
                     false,
                     true,
                 );
@@ -137,30 +134,29 @@ pub fn bench(args: &[String]) -> ExitCode {
                 &["--quick"],
                 &["--warmup", "1", "--seconds", "2", "--l5-page", "2"],
                 true,
-                &server,
                 true,
                 false,
             );
         } else {
-            ok &= one(database, "bench", &[], &[], reseed, &server, true, true);
+            ok &= one(database, "bench", &[], &[], reseed, true, true);
         }
     }
     exit(ok)
 }
 
 /// Seeds (when asked, or when the data folder is missing) and runs one database, with
-/// keyward-bench built `release` or not.
-#[allow(clippy::too_many_arguments)]
+/// keyward-bench and the server built `release` or not.
 fn one(
     database: Database,
     name: &str,
     seed_args: &[&str],
     run_args: &[&str],
     reseed: bool,
-    server: &str,
     pgbench: bool,
     release: bool,
 ) -> bool {
+    let profile = if release { "release" } else { "debug" };
+    let server = workspace_root().join("target").join(profile).join("keyward").display().to_string();
     let (name, url, label) = match database {
         Database::Postgres => {
             let name = format!("{name}_pg");
@@ -187,7 +183,7 @@ fn one(
         }
     }
     let label = format!("{label} ({name})");
-    let mut run: Vec<String> = ["run", "--database-url", &url, "--data", &data, "--server", server, "--label", &label]
+    let mut run: Vec<String> = ["run", "--database-url", &url, "--data", &data, "--server", &server, "--label", &label]
         .map(str::to_owned)
         .into();
     run.extend(run_args.iter().map(|a| (*a).to_owned()));

@@ -94,21 +94,13 @@ pub fn key_lost(conn: &mut AnyConnection, actor: &Actor, key_id: &str) -> StoreR
     Ok(codes.len())
 }
 
-/// How many codes are due: flagged ones, plus unflagged ones whose `rotateBy` day has
-/// come; two range reads of `access_codes_org_rotation`, O(codes due).
-pub fn due_count(conn: &mut AnyConnection, org_id: &str, development_id: Option<&str>) -> StoreResult<i64> {
-    let today = time::now().date();
-    let flagged: i64 = flagged(org_id, development_id).count().get_result(conn)?;
-    let scheduled: i64 = scheduled(org_id, development_id, today).count().get_result(conn)?;
-    Ok(flagged + scheduled)
-}
-
 fn of_org<'a>(org_id: &'a str, development_id: Option<&'a str>) -> access_codes::BoxedQuery<'a, MultiBackend> {
     let q = access_codes::table.filter(access_codes::org_id.eq(org_id));
     crate::repo::of_development!(q.into_boxed(), access_codes::development_id, development_id)
 }
 
-/// The codes flagged for rotation.
+/// The codes flagged for rotation; with [`scheduled`], the codes due (the summary counts
+/// both, two range reads of `access_codes_org_rotation`, O(codes due)).
 pub(crate) fn flagged<'a>(
     org_id: &'a str,
     development_id: Option<&'a str>,
