@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use keyward_persistence::connection::DatabaseUrl;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -210,7 +211,10 @@ fn pgbench(args: &Args, workload: &str, vars: &[(String, String)]) -> anyhow::Re
     for (name, value) in vars {
         command.arg("-D").arg(format!("{name}={value}"));
     }
-    let output = command.arg(&args.database_url).output().context("running pgbench")?;
+    // As the server connects (on loopback: without TLS, decision 181).
+    let url: DatabaseUrl = args.database_url.parse().map_err(anyhow::Error::msg)?;
+    let url = url.libpq_url().context("pgbench needs a PostgreSQL URL")?;
+    let output = command.arg(url).output().context("running pgbench")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     ensure!(output.status.success(), "pgbench failed on {script}: {stdout}{}", String::from_utf8_lossy(&output.stderr));
     // No tps line when no transaction finished in time (a stalled machine, a tiny -T).

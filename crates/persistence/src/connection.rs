@@ -55,6 +55,16 @@ impl DatabaseUrl {
         matches!(self, DatabaseUrl::Postgres(_))
     }
 
+    /// The PostgreSQL connection string keyward gives libpq, unbounded (`sslmode` on
+    /// loopback, see `conninfo`), for tools that should connect as the server does
+    /// (the benchmark's pgbench); `None` for SQLite.
+    pub fn libpq_url(&self) -> Option<String> {
+        match self {
+            DatabaseUrl::Postgres(url) => Some(conninfo(url, None, std::env::var_os("PGSSLMODE").is_some())),
+            DatabaseUrl::Sqlite(_) => None,
+        }
+    }
+
     /// The URL without its password, for logs.
     pub fn redacted(&self) -> String {
         match self {
@@ -79,21 +89,33 @@ impl DatabaseUrl {
 /// operator's commands). See `Db::connect`.
 pub type Bound = Option<Duration>;
 
-/// The PostgreSQL URL with libpq's own timeouts for `bound` added, unless the URL sets
-/// them: `connect_timeout` (the whole connection set-up), TCP keepalives (a peer that
-/// vanished is noticed while waiting for an answer) and `tcp_user_timeout` (data sent
-/// and never acknowledged).
-fn conninfo(url: &str, bound: Bound) -> String {
-    let Some(bound) = bound else { return url.to_owned() };
-    let secs = bound.as_millis().div_ceil(1000).max(1);
-    let params = [
-        ("connect_timeout", secs.to_string()),
-        ("keepalives", "1".to_owned()),
-        ("keepalives_idle", secs.to_string()),
-        ("keepalives_interval", "1".to_owned()),
-        ("keepalives_count", "3".to_owned()),
-        ("tcp_user_timeout", bound.as_millis().to_string()),
-    ];
+/// The PostgreSQL URL with what keyward adds unless the URL (or libpq's environment)
+/// says otherwise:
+/// - on loopback, `sslmode=disable` (decision 181): TLS between two processes of one host
+///   protects nothing and cost a quarter of the throughput of a short read; libpq's
+///   default `prefer` allows a plain connection anyway. `PGSSLMODE` or an `sslmode` in the
+///   URL wins, and a URL that names its host in the query is left alone.
+/// - for `bound`, libpq's own timeouts: `connect_timeout` (the whole connection set-up),
+///   TCP keepalives (a peer that vanished is noticed while waiting for an answer) and
+///   `tcp_user_timeout` (data sent and never acknowledged).
+///
+/// `env_sslmode`: whether `PGSSLMODE` is set.
+fn conninfo(url: &str, bound: Bound, env_sslmode: bool) -> String {
+    let mut params = Vec::new();
+    if on_loopback(url) && !env_sslmode {
+        params.push(("sslmode", "disable".to_owned()));
+    }
+    if let Some(bound) = bound {
+        let secs = bound.as_millis().div_ceil(1000).max(1);
+        params.extend([
+            ("connect_timeout", secs.to_string()),
+            ("keepalives", "1".to_owned()),
+            ("keepalives_idle", secs.to_string()),
+            ("keepalives_interval", "1".to_owned()),
+            ("keepalives_count", "3".to_owned()),
+            ("tcp_user_timeout", bound.as_millis().to_string()),
+        ]);
+    }
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     let given: Vec<&str> = query.split('&').filter_map(|p| p.split('=').next()).collect();
     let mut out = url.to_owned();
@@ -106,12 +128,29 @@ fn conninfo(url: &str, bound: Bound) -> String {
     out
 }
 
+/// Whether a PostgreSQL URL reaches its server over loopback (`localhost`, 127.0.0.0/8,
+/// `::1`), the host named in the authority and nowhere else.
+fn on_loopback(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else { return false };
+    if url.query_pairs().any(|(name, _)| name == "host" || name == "hostaddr") {
+        return false;
+    }
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
 impl AnyConnection {
     /// Opens a connection and prepares it. Unlike the derive's `establish`, which tries
     /// every backend and reports "invalid connection url", this keeps the real error.
     pub fn open(url: &DatabaseUrl, bound: Bound) -> ConnectionResult<AnyConnection> {
         let mut conn = match url {
-            DatabaseUrl::Postgres(url) => AnyConnection::Pg(PgConnection::establish(&conninfo(url, bound))?),
+            DatabaseUrl::Postgres(url) => {
+                let env_sslmode = std::env::var_os("PGSSLMODE").is_some();
+                AnyConnection::Pg(PgConnection::establish(&conninfo(url, bound, env_sslmode))?)
+            }
             DatabaseUrl::Sqlite(path) => AnyConnection::Sqlite(SqliteConnection::establish(&path.to_string_lossy())?),
         };
         conn.prepare(bound).map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -208,18 +247,21 @@ impl AnyConnection {
             return Err(Error::Internal("a savepoint outside a write transaction".to_owned()).into());
         }
         Manager::begin_transaction(self)?;
+        let locks_before = crate::org_lock::snapshot();
         match f(self) {
             Ok(value) => {
                 if keep(&value) {
                     Manager::commit_transaction(self)?;
                 } else {
                     Manager::rollback_transaction(self)?;
+                    crate::org_lock::restore(locks_before);
                 }
                 Ok(value)
             }
             Err(e) => {
                 // The error that made us roll back is the one worth reporting.
                 let _ = Manager::rollback_transaction(self);
+                crate::org_lock::restore(locks_before);
                 Err(e)
             }
         }
@@ -247,6 +289,7 @@ impl AnyConnection {
             AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
             AnyConnection::Pg(_) => Manager::begin_transaction(self)?,
         }
+        let _locks = crate::org_lock::Scope::open();
         let value = match f(self) {
             Ok(value) => value,
             Err(e) => {
@@ -339,16 +382,34 @@ mod tests {
     }
 
     #[test]
+    fn loopback_urls_go_without_tls_unless_they_say_otherwise() {
+        for url in ["postgres://root@127.0.0.1:5432/test", "postgresql://localhost/db", "postgres://u@[::1]/db"] {
+            assert_eq!(conninfo(url, None, false), format!("{url}?sslmode=disable"));
+            assert_eq!(conninfo(url, None, true), url, "PGSSLMODE decides");
+        }
+        assert_eq!(conninfo("postgres://127.0.0.1/db?x=1", None, false), "postgres://127.0.0.1/db?x=1&sslmode=disable");
+        for url in [
+            "postgres://db.internal/db",
+            "postgres://10.0.0.5/db",
+            "postgres://127.0.0.1/db?sslmode=require",
+            "postgres://127.0.0.1/db?host=db.internal",
+            "postgres:///db?host=/var/run/postgresql",
+        ] {
+            assert_eq!(conninfo(url, None, false), url);
+        }
+    }
+
+    #[test]
     fn bounded_postgres_urls_get_libpq_timeouts() {
         let bound = Some(Duration::from_millis(1500));
-        assert_eq!(conninfo("postgres://h/db", None), "postgres://h/db");
+        assert_eq!(conninfo("postgres://h/db", None, false), "postgres://h/db");
         assert_eq!(
-            conninfo("postgres://h/db", bound),
+            conninfo("postgres://h/db", bound, false),
             "postgres://h/db?connect_timeout=2&keepalives=1&keepalives_idle=2&keepalives_interval=1\
              &keepalives_count=3&tcp_user_timeout=1500"
         );
         // The operator's own settings win.
-        let url = conninfo("postgres://h/db?sslmode=require&connect_timeout=30", bound);
+        let url = conninfo("postgres://h/db?sslmode=require&connect_timeout=30", bound, false);
         assert!(url.starts_with("postgres://h/db?sslmode=require&connect_timeout=30&keepalives=1&"), "{url}");
         assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
     }

@@ -7,6 +7,7 @@
 
 pub mod connection;
 mod error;
+mod org_lock;
 mod pool;
 pub mod repo;
 pub mod schema;

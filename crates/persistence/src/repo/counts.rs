@@ -14,21 +14,35 @@ use crate::connection::{AnyConnection, MultiBackend};
 use crate::error::StoreResult;
 use crate::schema::{access_code_counts, key_counts, key_due_days, key_ref_floors, keys};
 
-/// Adds `delta` to the `n` of a counts row, creating the row if it is not there yet.
-/// (Diesel's `ON CONFLICT` is written per backend, so the query runs on the concrete
-/// connection.)
-macro_rules! add_to_count {
-    ($conn:expr, $table:ident { $($column:ident: $value:expr),+ }, $delta:expr) => {{
-        let query = diesel::insert_into($table::table)
-            .values(($($table::$column.eq($value),)+ $table::n.eq($delta)))
-            .on_conflict(($($table::$column),+))
-            .do_update()
-            .set($table::n.eq($table::n + $delta));
-        match $conn {
-            AnyConnection::Pg(c) => query.execute(c)?,
-            AnyConnection::Sqlite(c) => query.execute(c)?,
-        };
+/// Adds each row's `n` to its counts row, creating the rows not there yet, in one
+/// statement (`n = n + excluded.n`). The rows must name distinct counts rows (PostgreSQL
+/// refuses to update a row twice in one statement): [`net`] makes them so. (Diesel's
+/// `ON CONFLICT` is written per backend, so the query runs on the concrete connection.)
+macro_rules! add_to_counts {
+    ($conn:expr, $table:ident ($($key:ident),+), $rows:expr) => {{
+        let rows: Vec<_> = $rows;
+        if !rows.is_empty() {
+            let query = diesel::insert_into($table::table)
+                .values(rows)
+                .on_conflict(($($table::$key),+))
+                .do_update()
+                .set($table::n.eq($table::n + diesel::upsert::excluded($table::n)));
+            match $conn {
+                AnyConnection::Pg(c) => query.execute(c)?,
+                AnyConnection::Sqlite(c) => query.execute(c)?,
+            };
+        }
     }};
+}
+
+/// Adds `delta` to the entry of `key`, or appends one: a key's old and new facts netted
+/// into one delta per counts row (a change of due date within a status nets to nothing on
+/// `key_counts`). Entries that net to 0 stay; skip them when writing.
+fn net<K: PartialEq>(rows: &mut Vec<(K, i32)>, key: K, delta: i32) {
+    match rows.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += delta,
+        None => rows.push((key, delta)),
+    }
 }
 
 /// What the counts know of a key.
@@ -57,13 +71,46 @@ pub(crate) fn key_changed(
     if old == new {
         return Ok(());
     }
+    let mut statuses = Vec::with_capacity(2);
+    let mut days = Vec::with_capacity(2);
     for (facts, delta) in [(old, -1), (new, 1)] {
         let Some(facts) = facts else { continue };
-        add_key(conn, org_id, facts.development_id, facts.status, delta)?;
+        net(&mut statuses, (facts.development_id, facts.status), delta);
         if let Some(day) = facts.due_day() {
-            add_due(conn, org_id, facts.development_id, day, delta)?;
+            net(&mut days, (facts.development_id, day), delta);
         }
     }
+    add_to_counts!(
+        conn,
+        key_counts(org_id, development_id, status),
+        statuses
+            .into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|((development_id, status), n)| {
+                (
+                    key_counts::org_id.eq(org_id),
+                    key_counts::development_id.eq(development_id),
+                    key_counts::status.eq(status),
+                    key_counts::n.eq(n),
+                )
+            })
+            .collect()
+    );
+    add_to_counts!(
+        conn,
+        key_due_days(org_id, due_day, development_id),
+        days.into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|((development_id, day), n)| {
+                (
+                    key_due_days::org_id.eq(org_id),
+                    key_due_days::due_day.eq(day),
+                    key_due_days::development_id.eq(development_id),
+                    key_due_days::n.eq(n),
+                )
+            })
+            .collect()
+    );
     Ok(())
 }
 
@@ -74,23 +121,15 @@ pub(crate) fn code_changed(
     development_id: &str,
     delta: i32,
 ) -> StoreResult<()> {
-    add_to_count!(conn, access_code_counts { org_id: org_id, development_id: development_id }, delta);
-    Ok(())
-}
-
-fn add_key(conn: &mut AnyConnection, org_id: &str, development_id: &str, status: &str, delta: i32) -> StoreResult<()> {
-    add_to_count!(conn, key_counts { org_id: org_id, development_id: development_id, status: status }, delta);
-    Ok(())
-}
-
-fn add_due(
-    conn: &mut AnyConnection,
-    org_id: &str,
-    development_id: &str,
-    day: chrono::NaiveDate,
-    delta: i32,
-) -> StoreResult<()> {
-    add_to_count!(conn, key_due_days { org_id: org_id, due_day: day, development_id: development_id }, delta);
+    add_to_counts!(
+        conn,
+        access_code_counts(org_id, development_id),
+        vec![(
+            access_code_counts::org_id.eq(org_id),
+            access_code_counts::development_id.eq(development_id),
+            access_code_counts::n.eq(delta),
+        )]
+    );
     Ok(())
 }
 

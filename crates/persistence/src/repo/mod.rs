@@ -55,23 +55,28 @@ pub(crate) fn like_contains(search: &str) -> String {
 
 /// Locks the organisation's row until the transaction ends, serialising the writers that
 /// take it within one organisation (key refs, SMS limits, the audit chain). On PostgreSQL
-/// `SELECT … FOR UPDATE` takes the row's lock (without writing a new row version, so
-/// taking it again in the same transaction costs nothing); on SQLite the write
-/// transaction (`BEGIN IMMEDIATE`) already holds the database's write lock. Call it only
-/// inside [`crate::Db::write`].
+/// `SELECT … FOR UPDATE` takes the row's lock (without writing a new row version); on
+/// SQLite the write transaction (`BEGIN IMMEDIATE`) already holds the database's write
+/// lock. Call it only inside [`crate::Db::write`].
 ///
 /// Rule: a write that records an audit event calls this FIRST, before it touches any
 /// other row. The audit append takes this lock anyway; taken last, after a key or message
 /// row, it would deadlock against a writer that took it first and then wants that row.
+///
+/// Within one write transaction the statement is sent once per organisation: the helpers
+/// that need the lock each ask for it, and the second ask costs nothing
+/// ([`crate::org_lock`]).
 pub(crate) fn lock_organisation(conn: &mut crate::connection::AnyConnection, org_id: &str) -> crate::StoreResult<()> {
     use diesel::prelude::*;
 
     use crate::connection::AnyConnection;
     use crate::schema::organisations;
     match conn {
+        AnyConnection::Pg(_) if crate::org_lock::is_held(org_id) => {}
         // A static query (not `sql_query`): diesel prepares it once per connection.
         AnyConnection::Pg(c) => {
             organisations::table.find(org_id).select(organisations::id).for_update().execute(c)?;
+            crate::org_lock::taken(org_id);
         }
         AnyConnection::Sqlite(_) => {}
     }

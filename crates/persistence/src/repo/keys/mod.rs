@@ -171,7 +171,10 @@ pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Key>
 /// One key as the wire shows it, with the doors it opens and its handover.
 fn answer(conn: &mut AnyConnection, row: KeyRow, now: NaiveDateTime) -> StoreResult<Key> {
     let door_ids = doors::of_key(conn, &row.org_id, &row.id)?;
-    let mut handovers = handover::of_keys(conn, &row.org_id, &[&row.id])?;
+    // A handover belongs to a holding, and every status change ends it: only an issued
+    // key can have one, so the others are not asked for theirs.
+    let issued = row.status == KeyStatus::Issued.as_str();
+    let mut handovers = if issued { handover::of_keys(conn, &row.org_id, &[&row.id])? } else { Default::default() };
     let mut key = row.into_key(now, door_ids)?;
     key.handover = handovers.remove(&key.id);
     Ok(key)
