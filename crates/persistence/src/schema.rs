@@ -690,6 +690,9 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(webhook_endpoints, webhook_deliveries);
+// The audit append asks whether the organisation has an enabled endpoint with the
+// chain's head (decision 181).
+diesel::allow_tables_to_appear_in_same_query!(audit_events, webhook_endpoints);
 
 // Key audits (issue 13 §4): their lines are read with the keys, and nothing else.
 diesel::allow_tables_to_appear_in_same_query!(key_audits, key_audit_lines, keys);

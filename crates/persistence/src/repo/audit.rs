@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 
 use crate::connection::AnyConnection;
 use crate::error::StoreResult;
-use crate::schema::{audit_events, organisations};
+use crate::schema::{audit_events, organisations, webhook_endpoints};
 use crate::time;
 
 /// `prev_hash` of an organisation's first event.
@@ -137,12 +137,15 @@ fn insert(
     }
     super::lock_organisation(conn, org_id)?;
     let mut head = last_link(conn, org_id)?;
-    if head.as_ref().is_some_and(|(_, hash)| hash.is_empty()) {
+    if head.as_ref().is_some_and(|(_, hash, _)| hash.is_empty()) {
         // Written before the chain existed and not hashed yet (another node migrated).
         build_chain(conn, org_id)?;
         head = last_link(conn, org_id)?;
     }
-    let (seq, prev_hash) = head.unwrap_or_else(|| (0, GENESIS.to_owned()));
+    let (seq, prev_hash, webhooks) = match head {
+        Some((seq, hash, webhooks)) => (seq, hash, Some(webhooks)),
+        None => (0, GENESIS.to_owned(), None),
+    };
     let mut row = ChainedEvent {
         id: time::new_id(),
         org_id: org_id.to_owned(),
@@ -162,7 +165,7 @@ fn insert(
     row.prev_hash = prev_hash;
     diesel::insert_into(audit_events::table).values(&row).execute(conn)?;
     // The webhook outbox: deliveries commit with the event, or not at all.
-    super::webhooks::outbox::on_event(conn, &row)
+    super::webhooks::outbox::on_event(conn, &row, webhooks)
 }
 
 fn in_transaction(conn: &mut AnyConnection) -> bool {
@@ -171,12 +174,19 @@ fn in_transaction(conn: &mut AnyConnection) -> bool {
     matches!(Manager::transaction_manager_status_mut(conn).transaction_depth(), Ok(Some(_)))
 }
 
-/// The seq and hash of the organisation's newest event.
-fn last_link(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Option<(i32, String)>> {
+/// The seq and hash of the organisation's newest event, and whether the organisation has
+/// an enabled webhook endpoint: the outbox's question about the event being appended,
+/// asked in the same statement (one round trip less per write, decision 181).
+fn last_link(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Option<(i32, String, bool)>> {
+    let webhooks = diesel::dsl::exists(
+        webhook_endpoints::table
+            .filter(webhook_endpoints::org_id.eq(org_id))
+            .filter(webhook_endpoints::enabled.eq(true)),
+    );
     Ok(audit_events::table
         .filter(audit_events::org_id.eq(org_id))
         .order(audit_events::seq.desc())
-        .select((audit_events::seq, audit_events::hash))
+        .select((audit_events::seq, audit_events::hash, webhooks))
         .first(conn)
         .optional()?)
 }

@@ -58,10 +58,9 @@ pub fn transition(
     transition: Transition,
     details: TransitionDetails,
 ) -> StoreResult<Key> {
-    // The acknowledgement asked belongs to the holding, which every transition ends or
-    // starts (an issue that asks again records its own after this).
-    crate::repo::lock_organisation(conn, &actor.org_id)?;
-    super::handover::holding_ended(conn, &actor.org_id, id)?;
+    // The acknowledgement asked belongs to the holding, which every transition from
+    // `issued` ends (`derived_changed` deletes it); an issue that asks for one records
+    // its own after this.
     with_retries(conn, actor, id, |old, now| {
         let current = old.status()?;
         if !transition.allows(current) {

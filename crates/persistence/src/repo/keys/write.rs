@@ -278,8 +278,9 @@ pub(super) fn with_retries(
     Err(Error::Unavailable.into())
 }
 
-/// Keeps the counts and the ref floor in step with a key that was created (`old` is
-/// `None`), changed, or deleted (`new` is `None`). Called under the organisation's lock.
+/// Keeps the counts, the ref floor, the doors' lost links and the handover in step with a
+/// key that was created (`old` is `None`), changed, or deleted (`new` is `None`). Called
+/// under the organisation's lock.
 fn derived_changed(
     conn: &mut AnyConnection,
     org_id: &str,
@@ -287,11 +288,16 @@ fn derived_changed(
     new: Option<&KeyRow>,
 ) -> StoreResult<()> {
     counts::key_changed(conn, org_id, old.map(KeyRow::facts), new.map(KeyRow::facts))?;
-    // A deleted key's links go with it (cascade); a created key opens nothing yet.
+    // A deleted key's links and handover go with it (cascade); a created key has none.
     if let (Some(old), Some(new)) = (old, new) {
         let lost = |row: &KeyRow| row.status == KeyStatus::Lost.as_str();
         if lost(old) != lost(new) {
             super::doors::key_lost_changed(conn, org_id, &new.id, lost(new))?;
+        }
+        // Only an issued key has a handover (the holding's); leaving `issued` ends it.
+        let issued = |row: &KeyRow| row.status == KeyStatus::Issued.as_str();
+        if issued(old) && !issued(new) {
+            super::handover::holding_ended(conn, org_id, &new.id)?;
         }
     }
     let numbered = |row: Option<&KeyRow>| row.and_then(|r| Some((r.ref_prefix.clone()?, r.ref_number?)));

@@ -90,9 +90,14 @@ pub fn parse_subject(subject: &str) -> Option<(&str, i32)> {
 
 /// Called by `audit::record` for every event, inside its transaction: when the action
 /// raises a webhook event, one query for the organisation's enabled endpoints (by index)
-/// and one delivery per endpoint that wants it.
-pub(crate) fn on_event(conn: &mut AnyConnection, event: &ChainedEvent) -> StoreResult<()> {
+/// and one delivery per endpoint that wants it. `enabled`: whether the organisation has
+/// an enabled endpoint, when the caller read it in this transaction (`Some(false)`:
+/// nothing to look up).
+pub(crate) fn on_event(conn: &mut AnyConnection, event: &ChainedEvent, enabled: Option<bool>) -> StoreResult<()> {
     let Some(kind) = WebhookEvent::from_audit_action(&event.action) else { return Ok(()) };
+    if enabled == Some(false) {
+        return Ok(());
+    }
     let endpoints: Vec<(String, String)> = webhook_endpoints::table
         .filter(webhook_endpoints::org_id.eq(&event.org_id))
         .filter(webhook_endpoints::enabled.eq(true))
