@@ -35,19 +35,30 @@ on_both_databases_with! { TEST_CLOCK;
         assert_eq!(app.clock(json!({"set": "2027-01-11T09:00:30Z"})).await["jobsRun"], 0);
         let mut pending = job_rows(&app.db);
         pending.sort();
-        assert_eq!(pending, ["overdue_digest pending 0", "purge pending 0", "reminder_sweep pending 0", "sms_sweep pending 0"]);
+        assert_eq!(
+            pending,
+            [
+                "fold_due_days pending 0",
+                "overdue_digest pending 0",
+                "purge pending 0",
+                "reminder_sweep pending 0",
+                "sms_sweep pending 0"
+            ]
+        );
         assert_eq!(health(&app.url).await["jobs"], json!({"due": 0, "running": 0, "failed": 0}));
         assert_eq!(app.db.texts("SELECT CAST(COUNT(*) AS TEXT) AS v FROM sessions"), ["1"]);
 
         // 13 hours on: the owner's session (12 hours) has expired; every slot is due and
         // runs before the clock answers, once each; the next slots wait.
         let moved = app.clock(json!({"advanceSeconds": 13 * 3600})).await;
-        assert_eq!(moved["jobsRun"], 3, "{moved}");
+        assert_eq!(moved["jobsRun"], 4, "{moved}");
         let mut rows = job_rows(&app.db);
         rows.sort();
         assert_eq!(
             rows,
             [
+                "fold_due_days done 1",
+                "fold_due_days pending 0",
                 "overdue_digest pending 0",
                 "purge done 1",
                 "purge pending 0",

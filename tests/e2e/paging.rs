@@ -4,8 +4,8 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::on_both_databases;
 use crate::support::{Backend, TestApp};
+use crate::{on_both_databases, on_both_databases_with};
 
 /// Every maintained count equals what the keys and codes tables say, and every ref floor
 /// has all numbers below it taken.
@@ -381,5 +381,57 @@ on_both_databases! {
         // Three characters search everywhere.
         assert_eq!(search("yar").await, ["OP-001"]);
         assert_eq!(search("y-0").await, ["EY-001"]);
+    }
+}
+
+const TEST_CLOCK: &[(&str, &str)] = &[("KEYWARD_TEST_CLOCK", "true")];
+
+/// The organisation's due-day counts as `day development n`, by day.
+fn due_days(app: &TestApp) -> Vec<String> {
+    app.db.texts(&format!(
+        "SELECT CAST(due_day AS TEXT) || ' ' || development_id || ' ' || CAST(n AS TEXT) AS v \
+         FROM key_due_days WHERE org_id = '{}' AND n <> 0 ORDER BY v",
+        app.org_id
+    ))
+}
+
+on_both_databases_with! { TEST_CLOCK;
+    async fn due_days_older_than_a_week_fold_and_the_overdue_figure_holds(app: TestApp) {
+        app.clock(json!({"set": "2027-01-11T09:00:30Z"})).await;
+        let o = app.login("owner@acme.test").await;
+        let dev = o.ok("developments.create", json!({"name": "Oak Park"})).await;
+        let d = dev["id"].as_str().unwrap().to_owned();
+        let mut keys = Vec::new();
+        for (label, due) in [("A", "2027-01-12T10:00:00Z"), ("B", "2027-01-13T10:00:00Z"), ("C", "2027-01-20T10:00:00Z")] {
+            let key = o.ok("keys.createKey", json!({"developmentId": d, "keyType": "physical_key", "label": label})).await;
+            o.ok("keys.issueKey", json!({"id": key["id"], "issuedTo": label, "expectedReturnAt": due})).await;
+            keys.push(key);
+        }
+        assert_eq!(due_days(&app), [format!("2027-01-12 {d} 1"), format!("2027-01-13 {d} 1"), format!("2027-01-20 {d} 1")]);
+
+        // Ten days on, the hourly fold has run: the days before 2027-01-14 are one row.
+        app.clock(json!({"set": "2027-01-21T09:00:30Z"})).await;
+        let o = app.login("owner@acme.test").await;
+        assert_eq!(due_days(&app), [format!("0001-01-01 {d} 2"), format!("2027-01-20 {d} 1")]);
+        assert_eq!(o.ok("keys.summary", json!({})).await["overdue"], 3);
+        assert_eq!(o.ok("keys.summary", json!({"developmentId": d})).await["overdue"], 3);
+
+        // A key of a folded day comes back: its -1 goes to its own day until the next fold.
+        o.ok("keys.returnKey", json!({"id": keys[0]["id"]})).await;
+        assert_eq!(
+            due_days(&app),
+            [format!("0001-01-01 {d} 2"), format!("2027-01-12 {d} -1"), format!("2027-01-20 {d} 1")]
+        );
+        assert_eq!(o.ok("keys.summary", json!({})).await["overdue"], 2);
+        app.clock(json!({"advanceSeconds": 3600})).await;
+        assert_eq!(due_days(&app), [format!("0001-01-01 {d} 1"), format!("2027-01-20 {d} 1")]);
+        assert_eq!(o.ok("keys.summary", json!({})).await["overdue"], 2);
+
+        // Another week: the last day folds too, and the figure is still every overdue key.
+        app.clock(json!({"set": "2027-01-28T09:00:30Z"})).await;
+        let o = app.login("owner@acme.test").await;
+        assert_eq!(due_days(&app), [format!("0001-01-01 {d} 2")]);
+        assert_eq!(o.ok("keys.summary", json!({})).await["overdue"], 2);
+        assert_eq!(o.ok("keys.listKeys", json!({"overdue": true})).await["total"], 2);
     }
 }

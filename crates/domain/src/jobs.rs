@@ -25,6 +25,10 @@ text_enum! {
         /// Every day at 06:00 UTC: each organisation with reminders on and keys overdue
         /// records its daily digest (the `overdue.digest` audit action and webhook event).
         OverdueDigest = "overdue_digest",
+        /// Every hour: the due-day counts of days more than a week past fold into one
+        /// row per development, so that the summary's overdue figure reads a week of
+        /// days and not every day since the register began (decision 182).
+        FoldDueDays = "fold_due_days",
     }
 }
 
@@ -50,6 +54,7 @@ impl JobKind {
             JobKind::ReminderStep => None,
             JobKind::WebhookDelivery => None,
             JobKind::OverdueDigest => Some(TimeDelta::days(1)),
+            JobKind::FoldDueDays => Some(TimeDelta::hours(1)),
         }
     }
 

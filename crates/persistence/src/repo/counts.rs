@@ -3,7 +3,9 @@
 //! access code, or changes a key's development, status or due date, calls this module in
 //! its own transaction after taking the organisation's lock, so the counts stay exact
 //! whatever the interleaving of writers. The tables are described in the migration
-//! `2026-12-06-120000_read_paths`; `maintenance::after_bulk_load` recounts them.
+//! `2026-12-06-120000_read_paths`; `maintenance::after_bulk_load` recounts them. The
+//! due-day counts of days more than [`DAYS_KEPT`] past are folded into one row per
+//! development by the hourly job `fold_due_days` ([`fold_due_days`], decision 182).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::sum;
@@ -149,6 +151,67 @@ pub(crate) fn keys_by_status(
     Ok(rows.into_iter().map(|(status, n)| (status, n.unwrap_or(0))).collect())
 }
 
+/// The day under which the due-day counts of days long past are kept, one row per
+/// development (decision 182): before every real due day, so every sum of the days before
+/// today includes it, and no sum of days from today on does.
+pub const FOLDED_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(day) => day,
+    None => panic!("0001-01-01 is a date"),
+};
+
+/// How many days back the due-day counts stay one row per day; older ones are folded.
+pub const DAYS_KEPT: i64 = 7;
+
+/// The first day [`fold_due_days`] keeps when the time is `now`.
+pub fn fold_horizon(now: NaiveDateTime) -> NaiveDate {
+    now.date() - chrono::TimeDelta::days(DAYS_KEPT)
+}
+
+/// The organisations with due-day counts of days before `before` still to fold.
+pub fn orgs_to_fold(conn: &mut AnyConnection, before: NaiveDate) -> StoreResult<Vec<String>> {
+    Ok(key_due_days::table
+        .filter(key_due_days::due_day.gt(FOLDED_DAY))
+        .filter(key_due_days::due_day.lt(before))
+        .select(key_due_days::org_id)
+        .distinct()
+        .load(conn)?)
+}
+
+/// Folds the organisation's due-day counts of the days before `before` into its
+/// [`FOLDED_DAY`] rows, one per development; answers how many day rows went. Under the
+/// organisation's lock, as every writer of the counts: no count changes between the sum
+/// and the delete. A key whose day was folded and that changes later adds its -1 to a
+/// row of its own day again, which the next fold takes in: the sum over the past days is
+/// the same before and after a fold, whenever it runs.
+pub fn fold_due_days(conn: &mut AnyConnection, org_id: &str, before: NaiveDate) -> StoreResult<usize> {
+    super::lock_organisation(conn, org_id)?;
+    let past = || {
+        key_due_days::table
+            .filter(key_due_days::org_id.eq(org_id))
+            .filter(key_due_days::due_day.gt(FOLDED_DAY))
+            .filter(key_due_days::due_day.lt(before))
+    };
+    let sums: Vec<(String, Option<i64>)> = past()
+        .group_by(key_due_days::development_id)
+        .select((key_due_days::development_id, sum(key_due_days::n)))
+        .load(conn)?;
+    let mut folded = Vec::with_capacity(sums.len());
+    for (development_id, n) in &sums {
+        let n = i32::try_from(n.unwrap_or(0))
+            .map_err(|_| keyward_domain::Error::Internal(format!("due-day count {n:?} out of range")))?;
+        if n != 0 {
+            folded.push((
+                key_due_days::org_id.eq(org_id),
+                key_due_days::due_day.eq(FOLDED_DAY),
+                key_due_days::development_id.eq(development_id),
+                key_due_days::n.eq(n),
+            ));
+        }
+    }
+    add_to_counts!(conn, key_due_days(org_id, due_day, development_id), folded);
+    Ok(diesel::delete(past()).execute(conn)?)
+}
+
 /// Issued keys due back before `now`: whole past days from `key_due_days`, and today's
 /// keys counted through the `keys_org_status_due` index. O(days + keys due today).
 pub(crate) fn overdue(
@@ -163,7 +226,7 @@ pub(crate) fn overdue(
 }
 
 /// The days before `today` of the issued keys' due dates (to sum `n` of), in the
-/// organisation or one development.
+/// organisation or one development: a week of days and the [`FOLDED_DAY`] rows.
 pub(crate) fn due_before<'a>(
     org_id: &'a str,
     development_id: Option<&'a str>,

@@ -18,6 +18,7 @@
 use diesel::RunQueryDsl;
 use diesel::sql_types::Text;
 
+use super::counts;
 use crate::StoreResult;
 use crate::connection::AnyConnection;
 
@@ -155,7 +156,8 @@ pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<
     Ok(())
 }
 
-/// Recomputes the maintained counts (migration `read_paths`) and the lost flags of
+/// Recomputes the maintained counts (migration `read_paths`; the due days older than a
+/// week folded as the job folds them) and the lost flags of
 /// `key_doors` (decision 123) from the rows, and gives a
 /// code loaded without one its value period (the ledger's `access_code_values`); `due_day`
 /// is the backend's expression for the day of `expected_return_at`.
@@ -163,15 +165,19 @@ fn recount<C>(c: &mut C, due_day: &str) -> diesel::QueryResult<()>
 where
     C: diesel::connection::SimpleConnection,
 {
+    // The days the fold job would have folded by now are folded already (decision 182).
+    let folded = counts::FOLDED_DAY.format("%Y-%m-%d");
+    let horizon = counts::fold_horizon(crate::time::now()).format("%Y-%m-%d");
+    let day = format!("CASE WHEN {due_day} < '{horizon}' THEN '{folded}' ELSE {due_day} END");
     c.batch_execute(&format!(
         "DELETE FROM key_counts; DELETE FROM key_due_days; DELETE FROM access_code_counts; \
          DELETE FROM key_ref_floors;
          INSERT INTO key_counts (org_id, development_id, status, n)
          SELECT org_id, development_id, status, COUNT(*) FROM keys GROUP BY org_id, development_id, status;
          INSERT INTO key_due_days (org_id, due_day, development_id, n)
-         SELECT org_id, {due_day}, development_id, COUNT(*) FROM keys
+         SELECT org_id, {day}, development_id, COUNT(*) FROM keys
          WHERE status = 'issued' AND expected_return_at IS NOT NULL
-         GROUP BY org_id, {due_day}, development_id;
+         GROUP BY org_id, {day}, development_id;
          INSERT INTO access_code_counts (org_id, development_id, n)
          SELECT org_id, development_id, COUNT(*) FROM access_codes GROUP BY org_id, development_id;
          INSERT INTO access_code_values (org_id, code_id, value_version, started_at, started_by)

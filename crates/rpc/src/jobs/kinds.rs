@@ -6,7 +6,8 @@ use std::sync::Arc;
 use keyward_domain::jobs::JobKind;
 use keyward_persistence::repo::jobs::{self, Claimed};
 use keyward_persistence::repo::sms as sms_repo;
-use keyward_persistence::repo::{logins, users};
+use keyward_persistence::repo::{counts, logins, users};
+use keyward_persistence::time;
 
 use super::{Settings, reminders};
 use crate::App;
@@ -38,5 +39,19 @@ pub async fn run(app: &Arc<App>, settings: &Settings, job: &Claimed) -> Result<S
         JobKind::ReminderStep => reminders::step(app, job).await,
         JobKind::WebhookDelivery => crate::webhooks::deliver::run(app, &job.subject).await,
         JobKind::OverdueDigest => reminders::digest(app, job).await,
+        JobKind::FoldDueDays => fold_due_days(app).await,
     }
+}
+
+/// Folds each organisation's due-day counts older than a week, one transaction per
+/// organisation (decision 182).
+async fn fold_due_days(app: &Arc<App>) -> Result<String, String> {
+    let before = counts::fold_horizon(time::now());
+    let orgs = app.db.write(move |c| counts::orgs_to_fold(c, before)).await.map_err(|e| e.to_string())?;
+    let mut folded = 0;
+    for org_id in &orgs {
+        let org_id = org_id.clone();
+        folded += app.db.write(move |c| counts::fold_due_days(c, &org_id, before)).await.map_err(|e| e.to_string())?;
+    }
+    Ok(format!("{folded} due-day counts before {before} folded in {} organisations", orgs.len()))
 }
