@@ -47,7 +47,7 @@ pub async fn run(app: &Arc<App>, settings: &Settings, job: &Claimed) -> Result<S
 /// organisation (decision 182).
 async fn fold_due_days(app: &Arc<App>) -> Result<String, String> {
     let before = counts::fold_horizon(time::now());
-    let orgs = app.db.write(move |c| counts::orgs_to_fold(c, before)).await.map_err(|e| e.to_string())?;
+    let orgs = app.db.run(move |c| counts::orgs_to_fold(c, before)).await.map_err(|e| e.to_string())?;
     let mut folded = 0;
     for org_id in &orgs {
         let org_id = org_id.clone();
