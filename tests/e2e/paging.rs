@@ -15,6 +15,11 @@ fn assert_counts_exact(app: &TestApp) {
         Backend::Postgres => "CAST(CAST(expected_return_at AS DATE) AS TEXT)",
         Backend::Sqlite => "date(expected_return_at)",
     };
+    // Days more than a week past may have been folded by the hourly job (decision 182):
+    // on both sides they count as one day, 0001-01-01.
+    let horizon = (chrono::Utc::now() - chrono::Duration::days(7)).format("%Y-%m-%d");
+    let folded = |day: &str| format!("CASE WHEN {day} < '{horizon}' THEN '0001-01-01' ELSE {day} END");
+    let (kept_day, counted_day) = (folded("CAST(due_day AS TEXT)"), folded(due_day));
     let kept = db.texts(
         "SELECT org_id || ' ' || development_id || ' ' || status || ' ' || CAST(n AS TEXT) AS v \
          FROM key_counts WHERE n <> 0 ORDER BY v",
@@ -24,14 +29,14 @@ fn assert_counts_exact(app: &TestApp) {
          FROM keys GROUP BY org_id, development_id, status ORDER BY v",
     );
     assert_eq!(kept, counted, "key_counts");
-    let kept = db.texts(
-        "SELECT org_id || ' ' || CAST(due_day AS TEXT) || ' ' || development_id || ' ' || CAST(n AS TEXT) AS v \
-         FROM key_due_days WHERE n <> 0 ORDER BY v",
-    );
+    let kept = db.texts(&format!(
+        "SELECT org_id || ' ' || {kept_day} || ' ' || development_id || ' ' || CAST(SUM(n) AS TEXT) AS v \
+         FROM key_due_days GROUP BY org_id, {kept_day}, development_id HAVING SUM(n) <> 0 ORDER BY v"
+    ));
     let counted = db.texts(&format!(
-        "SELECT org_id || ' ' || {due_day} || ' ' || development_id || ' ' || CAST(COUNT(*) AS TEXT) AS v \
+        "SELECT org_id || ' ' || {counted_day} || ' ' || development_id || ' ' || CAST(COUNT(*) AS TEXT) AS v \
          FROM keys WHERE status = 'issued' AND expected_return_at IS NOT NULL \
-         GROUP BY org_id, {due_day}, development_id ORDER BY v"
+         GROUP BY org_id, {counted_day}, development_id ORDER BY v"
     ));
     assert_eq!(kept, counted, "key_due_days");
     let kept = db.texts(

@@ -60,7 +60,7 @@ impl DatabaseUrl {
     /// (the benchmark's pgbench); `None` for SQLite.
     pub fn libpq_url(&self) -> Option<String> {
         match self {
-            DatabaseUrl::Postgres(url) => Some(conninfo(url, None, std::env::var_os("PGSSLMODE").is_some())),
+            DatabaseUrl::Postgres(url) => Some(conninfo(url, None, env_tls())),
             DatabaseUrl::Sqlite(_) => None,
         }
     }
@@ -92,17 +92,19 @@ pub type Bound = Option<Duration>;
 /// The PostgreSQL URL with what keyward adds unless the URL (or libpq's environment)
 /// says otherwise:
 /// - on loopback, `sslmode=disable` (decision 181): TLS between two processes of one host
-///   protects nothing and cost a quarter of the throughput of a short read; libpq's
-///   default `prefer` allows a plain connection anyway. `PGSSLMODE` or an `sslmode` in the
-///   URL wins, and a URL that names its host in the query is left alone.
+///   protects nothing and cost about a fifth of the throughput of a short read; libpq's
+///   default `prefer` allows a plain connection anyway. Left alone when the URL or the
+///   environment says anything about TLS (`ssl…` or `service` in the URL, `PGSSLMODE` or
+///   `PGSERVICE` set: a server that wants TLS or a client certificate keeps getting it),
+///   or names its host in the query.
 /// - for `bound`, libpq's own timeouts: `connect_timeout` (the whole connection set-up),
 ///   TCP keepalives (a peer that vanished is noticed while waiting for an answer) and
 ///   `tcp_user_timeout` (data sent and never acknowledged).
 ///
-/// `env_sslmode`: whether `PGSSLMODE` is set.
-fn conninfo(url: &str, bound: Bound, env_sslmode: bool) -> String {
+/// `env_tls`: whether `PGSSLMODE` or `PGSERVICE` is set.
+fn conninfo(url: &str, bound: Bound, env_tls: bool) -> String {
     let mut params = Vec::new();
-    if on_loopback(url) && !env_sslmode {
+    if on_loopback(url) && !env_tls && !says_tls(url) {
         params.push(("sslmode", "disable".to_owned()));
     }
     if let Some(bound) = bound {
@@ -128,6 +130,18 @@ fn conninfo(url: &str, bound: Bound, env_sslmode: bool) -> String {
     out
 }
 
+/// Whether libpq's environment says anything about TLS (see `conninfo`).
+fn env_tls() -> bool {
+    std::env::var_os("PGSSLMODE").is_some() || std::env::var_os("PGSERVICE").is_some()
+}
+
+/// Whether a PostgreSQL URL has a parameter about TLS (`sslmode`, `sslcert`,
+/// `sslrootcert`, …) or names a service (whose file may).
+fn says_tls(url: &str) -> bool {
+    url::Url::parse(url)
+        .is_ok_and(|url| url.query_pairs().any(|(name, _)| name.starts_with("ssl") || name == "service"))
+}
+
 /// Whether a PostgreSQL URL reaches its server over loopback (`localhost`, 127.0.0.0/8,
 /// `::1`), the host named in the authority and nowhere else.
 fn on_loopback(url: &str) -> bool {
@@ -147,10 +161,7 @@ impl AnyConnection {
     /// every backend and reports "invalid connection url", this keeps the real error.
     pub fn open(url: &DatabaseUrl, bound: Bound) -> ConnectionResult<AnyConnection> {
         let mut conn = match url {
-            DatabaseUrl::Postgres(url) => {
-                let env_sslmode = std::env::var_os("PGSSLMODE").is_some();
-                AnyConnection::Pg(PgConnection::establish(&conninfo(url, bound, env_sslmode))?)
-            }
+            DatabaseUrl::Postgres(url) => AnyConnection::Pg(PgConnection::establish(&conninfo(url, bound, env_tls()))?),
             DatabaseUrl::Sqlite(path) => AnyConnection::Sqlite(SqliteConnection::establish(&path.to_string_lossy())?),
         };
         conn.prepare(bound).map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -385,13 +396,15 @@ mod tests {
     fn loopback_urls_go_without_tls_unless_they_say_otherwise() {
         for url in ["postgres://root@127.0.0.1:5432/test", "postgresql://localhost/db", "postgres://u@[::1]/db"] {
             assert_eq!(conninfo(url, None, false), format!("{url}?sslmode=disable"));
-            assert_eq!(conninfo(url, None, true), url, "PGSSLMODE decides");
+            assert_eq!(conninfo(url, None, true), url, "PGSSLMODE or PGSERVICE decides");
         }
         assert_eq!(conninfo("postgres://127.0.0.1/db?x=1", None, false), "postgres://127.0.0.1/db?x=1&sslmode=disable");
         for url in [
             "postgres://db.internal/db",
             "postgres://10.0.0.5/db",
             "postgres://127.0.0.1/db?sslmode=require",
+            "postgres://127.0.0.1/db?sslcert=/etc/keyward/client.crt",
+            "postgres://localhost/db?service=keyward",
             "postgres://127.0.0.1/db?host=db.internal",
             "postgres:///db?host=/var/run/postgresql",
         ] {

@@ -1,6 +1,6 @@
-//! Which organisation's row the write transaction running on this thread has locked, so
+//! Which organisation's row the write transaction running on this thread locked last, so
 //! that `repo::lock_organisation` sends its `SELECT … FOR UPDATE` once per transaction
-//! and not once per helper that needs the lock (a key transition asked for it three
+//! of one organisation and not once per helper that needs the lock (a key transition asked for it three
 //! times: the transition, the key's write, the audit append; decision 181).
 //!
 //! Invariants:

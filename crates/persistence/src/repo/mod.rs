@@ -63,9 +63,8 @@ pub(crate) fn like_contains(search: &str) -> String {
 /// other row. The audit append takes this lock anyway; taken last, after a key or message
 /// row, it would deadlock against a writer that took it first and then wants that row.
 ///
-/// Within one write transaction the statement is sent once per organisation: the helpers
-/// that need the lock each ask for it, and the second ask costs nothing
-/// ([`crate::org_lock`]).
+/// Within one write transaction the helpers that need the lock each ask for it; an ask
+/// for the organisation the transaction locked last sends nothing ([`crate::org_lock`]).
 pub(crate) fn lock_organisation(conn: &mut crate::connection::AnyConnection, org_id: &str) -> crate::StoreResult<()> {
     use diesel::prelude::*;
 
