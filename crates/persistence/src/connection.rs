@@ -427,6 +427,30 @@ mod tests {
         assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
     }
 
+    /// `.cargo/config.toml` builds the bundled SQLite without the options that serialise
+    /// its connections or recompile its statements (decision 183).
+    #[test]
+    fn sqlite_is_built_without_a_shared_page_cache_memory_statistics_or_stat4() {
+        use diesel::sql_types::Text;
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = Text)]
+            compile_options: String,
+        }
+        let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut c)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        assert!(options.iter().any(|o| o == "ENABLE_FTS5"), "{options:?}");
+        assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+        for unwanted in ["ENABLE_MEMORY_MANAGEMENT", "ENABLE_STAT4"] {
+            assert!(!options.iter().any(|o| o == unwanted), "{unwanted} in {options:?}");
+        }
+    }
+
     #[test]
     fn a_write_is_committed_or_abandoned_never_both() {
         let gate = CommitGate::default();

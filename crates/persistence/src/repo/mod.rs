@@ -15,6 +15,9 @@ macro_rules! of_development {
 }
 pub(crate) use of_development;
 
+mod any_of;
+pub(crate) use any_of::any_of;
+
 pub mod access_codes;
 pub mod audit;
 pub mod counts;

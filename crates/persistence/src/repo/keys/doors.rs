@@ -23,9 +23,10 @@ pub(super) fn of_keys(
     if key_ids.is_empty() {
         return Ok(HashMap::new());
     }
+    let these = crate::repo::any_of(conn, key_doors::key_id, key_ids);
     let links: Vec<(String, String)> = key_doors::table
         .filter(key_doors::org_id.eq(org_id))
-        .filter(key_doors::key_id.eq_any(key_ids))
+        .filter(these)
         .order((key_doors::key_id, key_doors::door_id))
         .select((key_doors::key_id, key_doors::door_id))
         .load(conn)?;

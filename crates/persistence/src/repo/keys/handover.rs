@@ -59,10 +59,9 @@ pub(super) fn of_keys(
     if key_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<HandoverRow> = key_handovers::table
-        .filter(key_handovers::org_id.eq(org_id))
-        .filter(key_handovers::key_id.eq_any(key_ids))
-        .load(conn)?;
+    let these = crate::repo::any_of(conn, key_handovers::key_id, key_ids);
+    let rows: Vec<HandoverRow> =
+        key_handovers::table.filter(key_handovers::org_id.eq(org_id)).filter(these).load(conn)?;
     rows.into_iter()
         .map(|row| {
             let handover = KeyHandover {

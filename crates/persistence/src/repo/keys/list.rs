@@ -284,11 +284,8 @@ pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageSt
             if wanted.is_empty() {
                 return Ok(empty());
             }
-            keys::table
-                .filter(keys::org_id.eq(org_id))
-                .filter(keys::key_ref.eq_any(wanted))
-                .order(keys::key_ref)
-                .load(conn)?
+            let wanted = crate::repo::any_of(conn, keys::key_ref, &wanted);
+            keys::table.filter(keys::org_id.eq(org_id)).filter(wanted).order(keys::key_ref).load(conn)?
         }
         None => {
             // Over 1,000 matches (or a filter without a search): the page is cheaper

@@ -47,8 +47,8 @@ use crate::time;
 /// (PostgreSQL only: SQLite's write transactions never interleave).
 const MAX_ATTEMPTS: usize = 8;
 
-#[derive(Insertable, Queryable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = keys, treat_none_as_null = true)]
+#[derive(Insertable, Queryable, Clone, Debug)]
+#[diesel(table_name = keys)]
 struct KeyRow {
     id: String,
     org_id: String,
@@ -83,6 +83,26 @@ struct KeyRow {
     return_claimed_at: Option<NaiveDateTime>,
     holder_phone: Option<String>,
 }
+
+/// The SET list of a key's UPDATE from `$old` to `$new` (`KeyRow`s): the columns whose
+/// value differs. SQLite rewrites only the indexes over columns the SET list names (a
+/// return to the holder names `status` and the stamps, not the holder or the ref, and
+/// skips their indexes); PostgreSQL decides by value and gains a shorter statement. `id`,
+/// `org_id` and `created_at` never change.
+macro_rules! key_change {
+    ($old:expr, $new:expr) => {
+        $crate::repo::keys::key_change!($old, $new; development_id, key_ref, ref_prefix, ref_number, key_type, label, status,
+            notes, issued_to, issued_to_phone, issued_at, issued_by, purpose, expected_return_at,
+            security_level, brand, key_number, quantity, access_restrictions, emergency_contact,
+            updated_at, last_status_change_at, last_status_change_by, version, search_text,
+            holder_id, return_requested_at, return_claimed_at, holder_phone)
+    };
+    ($old:expr, $new:expr; $($column:ident),*) => {{
+        let (old, new): (&KeyRow, &KeyRow) = ($old, $new);
+        ($((old.$column != new.$column).then(|| keys::$column.eq(&new.$column)),)*)
+    }};
+}
+pub(crate) use key_change;
 
 impl KeyRow {
     fn status(&self) -> StoreResult<KeyStatus> {

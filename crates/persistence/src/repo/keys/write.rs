@@ -258,7 +258,7 @@ pub(super) fn with_retries(
                 .filter(keys::id.eq(id))
                 .filter(keys::version.eq(old.version)),
         )
-        .set(&new)
+        .set(super::key_change!(&old, &new))
         .returning(keys::all_columns)
         .get_result(conn)
         .optional()
