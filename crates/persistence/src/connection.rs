@@ -186,7 +186,7 @@ impl AnyConnection {
             // wait instead of failing (with BEGIN IMMEDIATE, see `write_transaction`), for
             // as long as the caller would wait (10 s when unbounded). It comes first:
             // setting the journal mode may have to wait for a lock too. Each connection
-            // has its own page cache: 8 MiB each (decision 183; the operating system caches the file for
+            // has its own page cache: 2 MiB each (decision 183; the operating system caches the file for
             // all of them), and no memory map, whose pages count in the process's RSS.
             // The search triggers call `keyward_search_grams` (decision 173).
             AnyConnection::Sqlite(c) => {
@@ -194,7 +194,7 @@ impl AnyConnection {
                 c.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA cache_size = -8192; PRAGMA mmap_size = 0;",
+                 PRAGMA cache_size = -2048; PRAGMA mmap_size = 0;",
                     bound.map_or(10_000, |b| b.as_millis())
                 ))
             }
