@@ -186,8 +186,9 @@ impl AnyConnection {
             // wait instead of failing (with BEGIN IMMEDIATE, see `write_transaction`), for
             // as long as the caller would wait (10 s when unbounded). It comes first:
             // setting the journal mode may have to wait for a lock too. Each connection
-            // has its own page cache: 2 MiB each (decision 183; the operating system caches the file for
-            // all of them), and no memory map, whose pages count in the process's RSS.
+            // has its own page cache (decision 183): 2 MiB each (the operating system
+            // caches the file for all of them), and no memory map, whose pages count in
+            // the process's RSS.
             // The search triggers call `keyward_search_grams` (decision 173).
             AnyConnection::Sqlite(c) => {
                 crate::repo::keys::register_sqlite_functions(c)?;

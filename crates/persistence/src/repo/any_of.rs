@@ -27,14 +27,13 @@ where
     C: Column<SqlType = Text> + ExpressionMethods,
     S: AsRef<str>,
 {
-    let values: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
+    let values = values.iter().map(AsRef::as_ref);
     match conn {
-        AnyConnection::Pg(_) => {
-            AnyOf::Postgres(column.eq_any(values.into_iter().map(str::to_owned).collect::<Vec<_>>()))
-        }
-        AnyConnection::Sqlite(_) => {
-            AnyOf::Sqlite { column, values: serde_json::to_string(&values).expect("a list of strings is JSON") }
-        }
+        AnyConnection::Pg(_) => AnyOf::Postgres(column.eq_any(values.map(str::to_owned).collect::<Vec<_>>())),
+        AnyConnection::Sqlite(_) => AnyOf::Sqlite {
+            column,
+            values: serde_json::to_string(&values.collect::<Vec<_>>()).expect("a list of strings is JSON"),
+        },
     }
 }
 

@@ -167,14 +167,19 @@ pub fn fold_horizon(now: NaiveDateTime) -> NaiveDate {
     now.date() - chrono::TimeDelta::days(DAYS_KEPT)
 }
 
+/// The due days still to fold: after [`FOLDED_DAY`], before `before`.
+type ToFold = diesel::dsl::And<
+    diesel::dsl::Gt<key_due_days::due_day, NaiveDate>,
+    diesel::dsl::Lt<key_due_days::due_day, NaiveDate>,
+>;
+
+fn to_fold(before: NaiveDate) -> ToFold {
+    key_due_days::due_day.gt(FOLDED_DAY).and(key_due_days::due_day.lt(before))
+}
+
 /// The organisations with due-day counts of days before `before` still to fold.
 pub fn orgs_to_fold(conn: &mut AnyConnection, before: NaiveDate) -> StoreResult<Vec<String>> {
-    Ok(key_due_days::table
-        .filter(key_due_days::due_day.gt(FOLDED_DAY))
-        .filter(key_due_days::due_day.lt(before))
-        .select(key_due_days::org_id)
-        .distinct()
-        .load(conn)?)
+    Ok(key_due_days::table.filter(to_fold(before)).select(key_due_days::org_id).distinct().load(conn)?)
 }
 
 /// Folds the organisation's due-day counts of the days before `before` into its
@@ -185,12 +190,7 @@ pub fn orgs_to_fold(conn: &mut AnyConnection, before: NaiveDate) -> StoreResult<
 /// the same before and after a fold, whenever it runs.
 pub fn fold_due_days(conn: &mut AnyConnection, org_id: &str, before: NaiveDate) -> StoreResult<usize> {
     super::lock_organisation(conn, org_id)?;
-    let past = || {
-        key_due_days::table
-            .filter(key_due_days::org_id.eq(org_id))
-            .filter(key_due_days::due_day.gt(FOLDED_DAY))
-            .filter(key_due_days::due_day.lt(before))
-    };
+    let past = || key_due_days::table.filter(key_due_days::org_id.eq(org_id)).filter(to_fold(before));
     let sums: Vec<(String, Option<i64>)> = past()
         .group_by(key_due_days::development_id)
         .select((key_due_days::development_id, sum(key_due_days::n)))
