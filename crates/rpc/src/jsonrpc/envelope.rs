@@ -131,7 +131,7 @@ fn entry(raw: &RawValue) -> Entry<'_> {
         Err(e) => return invalid(None, &format!("not a request object: {e}")),
     };
     let id = match members.id {
-        Some(id) if !valid_id(id) => return invalid(None, "\"id\" must be a string, a number or null"),
+        Some(id) if !valid_id(id) => return invalid(None, "\"id\" must be a string of Unicode text, a number or null"),
         id => id,
     };
     if !members.jsonrpc.is_some_and(|v| serde_json::from_str::<Cow<'_, str>>(v.get()).is_ok_and(|v| v == "2.0")) {
@@ -148,10 +148,15 @@ fn entry(raw: &RawValue) -> Entry<'_> {
     Entry::Request(Request { id, method, params })
 }
 
-/// A string, a number or null (§4: an object, an array or a boolean is not an id).
+/// A string, a number or null (§4: an object, an array or a boolean is not an id). A
+/// string must decode to Unicode text: `"\ud800"` (a lone surrogate) is JSON's grammar
+/// but no string, and echoing it back would hand the client an answer its parser refuses.
 fn valid_id(id: &RawValue) -> bool {
     let text = id.get();
-    text == "null" || text.starts_with(['"', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
+    match text.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<Cow<'_, str>>(text).is_ok(),
+        _ => text == "null" || text.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']),
+    }
 }
 
 /// One response object. `id` is written back byte for byte; `None` is `null`.
@@ -316,6 +321,21 @@ mod tests {
             let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"auth.me"}}"#);
             assert_eq!(read(&body), Ok(vec![call(id, "auth.me")]), "{id}");
         }
+    }
+
+    #[test]
+    fn a_string_id_that_is_no_unicode_text_is_refused_with_id_null() {
+        for id in [r#""\ud800a""#, r#""\udc00""#, r#""a\ud83d""#] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"auth.me"}}"#);
+            let Body::Single(Entry::Invalid { id: None, error }) = parse(body.as_bytes()) else {
+                panic!("{id} was not refused with id null");
+            };
+            assert_eq!(error.code, -32600, "{id}");
+        }
+        // A surrogate pair is one character: a valid id.
+        let pair = r#""\ud83d\ude00""#;
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{pair},"method":"auth.me"}}"#);
+        assert_eq!(read(&body), Ok(vec![call(pair, "auth.me")]));
     }
 
     #[test]
