@@ -3,8 +3,10 @@
 //! both backends support through `MultiBackend`.
 //!
 //! Outside this schema: on SQLite, `keys.search_id` and the FTS5 table `keys_grams`, kept
-//! by triggers; on PostgreSQL, the function `keyward_search_grams` behind the search
-//! index. Both are read by `repo::keys` in SQL (decisions 38, 173).
+//! by triggers; on PostgreSQL, the table `key_search` (a key's head), kept by triggers,
+//! and the functions `keyward_search_grams`, `keyward_search_head` and
+//! `keyward_search_holder` behind the search indexes. All are read by `repo::keys` in SQL
+//! (decisions 38, 173, 184).
 
 diesel::table! {
     organisations (id) {

@@ -68,11 +68,16 @@ pub fn before_bulk_load(conn: &mut AnyConnection) -> StoreResult<BulkLoad> {
                  WHERE i.schemaname = current_schema() \
                    AND i.indexdef NOT LIKE 'CREATE UNIQUE%' \
                    AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conname = i.indexname) \
-                 ORDER BY i.indexname",
+                 UNION ALL \
+                 SELECT t.tgname, c.relname, pg_get_triggerdef(t.oid), 'trigger' \
+                 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+                 WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace \
+                 ORDER BY 4, 1",
             )
             .load(c)?;
             for d in dropped {
-                diesel::sql_query(format!("DROP INDEX \"{}\"", d.name)).execute(c)?;
+                let on = if d.kind == "trigger" { format!(" ON \"{}\"", d.table_name) } else { String::new() };
+                diesel::sql_query(format!("DROP {} \"{}\"{on}", d.kind.to_uppercase(), d.name)).execute(c)?;
                 recreate.push(Definition { table: d.table_name, statement: d.definition });
             }
         }
@@ -121,9 +126,19 @@ pub fn create_again(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<()>
 
 /// Creates again what [`before_bulk_load`] dropped (but what was split off), makes
 /// everything derived from the loaded rows right (the counts `repo::counts` maintains,
-/// SQLite's search table), then gathers the planner's statistics. Whatever was split off
+/// the search tables), then gathers the planner's statistics. Whatever was split off
 /// must have been created again first: the statistics are gathered for its expressions too.
 pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<()> {
+    if let AnyConnection::Pg(c) = conn {
+        // Keys loaded while the search triggers were away have no head in key_search
+        // (migration key_search): written here, before its index is built over them.
+        diesel::sql_query(
+            "INSERT INTO key_search (key_id, org_id, head) \
+             SELECT k.id, k.org_id, keyward_search_head(k.search_text) FROM keys k \
+             WHERE NOT EXISTS (SELECT 1 FROM key_search s WHERE s.key_id = k.id)",
+        )
+        .execute(c)?;
+    }
     create_again(conn, load)?;
     match conn {
         AnyConnection::Pg(c) => {

@@ -11,8 +11,12 @@
 //!
 //! - PostgreSQL: the SQL function `keyward_search_grams(org, text)` (migration
 //!   `2026-12-12-100000_org_search_grams`) gives the 64-bit hashes of `org || window`,
-//!   and a GIN index on it answers `@>`. A hash shared by two organisations is possible
+//!   and GIN indexes on it answer `@>`. A hash shared by two organisations is possible
 //!   in principle; the query keeps its `org_id` condition, so such a key is dropped.
+//!   Since migration `2026-12-13-100000_key_search` (decision 184) a key's text is
+//!   indexed in two parts, neither of which a status change writes: its head (`ref \n
+//!   label \n`) in the narrow table `key_search`, kept by triggers when it changes, and
+//!   its holder's name on `keys` (`keys_org_holder_grams`, only keys with a holder).
 //! - SQLite: the FTS5 table `keys_grams` (contentless, `detail = none`) indexes the terms
 //!   [`sqlite_terms`] writes, through the function of the same name that
 //!   [`register_sqlite_functions`] installs on every connection (the triggers that keep

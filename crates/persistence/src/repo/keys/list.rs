@@ -47,7 +47,9 @@ pub const TOTAL_CAP: i64 = 1000;
 enum Narrow {
     /// Through the organisation's trigram index (module `grams`): worth it when the
     /// organisation has at most [`TOTAL_CAP`] matches, which are then read and sorted.
-    Grams(Backend),
+    /// The query reads at most `wanted` rows: past that many matches in the keys' heads
+    /// (PostgreSQL's `key_search`), the rest of them are not looked up.
+    Grams { backend: Backend, wanted: i64 },
     /// Walking the organisation in ref order, `LIKE` deciding row by row: cheaper when
     /// matches are many (one comes every few rows, and the page stops early).
     Walk,
@@ -60,11 +62,13 @@ enum Backend {
 }
 
 impl Narrow {
-    fn grams(conn: &AnyConnection) -> Narrow {
-        match conn {
-            AnyConnection::Pg(_) => Narrow::Grams(Backend::Postgres),
-            AnyConnection::Sqlite(_) => Narrow::Grams(Backend::Sqlite),
-        }
+    /// Through the trigrams, for a query that reads at most `wanted` rows.
+    fn grams(conn: &AnyConnection, wanted: i64) -> Narrow {
+        let backend = match conn {
+            AnyConnection::Pg(_) => Backend::Postgres,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+        };
+        Narrow::Grams { backend, wanted }
     }
 }
 
@@ -76,21 +80,31 @@ impl Narrow {
 /// form no index answers: the planner would otherwise intersect the organisation's whole
 /// index range with the few candidates the trigram index gives (PostgreSQL's `|| ''`,
 /// SQLite's unary `+`).
+///
+/// On PostgreSQL a key is a candidate when its holder's windows (`keys_org_holder_grams`)
+/// or its head's (`key_search`, migration `key_search`) hold the search's. The heads that
+/// match come as an array the planner ORs with the holders' bitmap (one heap scan of
+/// `keys`); they are matched with `LIKE` there and at most `wanted` of them are taken,
+/// since the query reads no more rows than that.
 #[derive(Debug, Clone)]
 struct GramsMatch {
     backend: Backend,
     org_id: String,
     /// PostgreSQL: the lower-cased search; SQLite: its FTS5 query.
     terms: String,
+    /// PostgreSQL: the search as a `LIKE` pattern.
+    like: String,
+    wanted: i64,
 }
 
 impl GramsMatch {
-    fn new(backend: Backend, org_id: &str, search: &str) -> GramsMatch {
+    fn new(backend: Backend, wanted: i64, org_id: &str, search: &str) -> GramsMatch {
         let terms = match backend {
             Backend::Postgres => search.to_owned(),
             Backend::Sqlite => grams::sqlite_match(org_id, search),
         };
-        GramsMatch { backend, org_id: org_id.to_owned(), terms }
+        let like = crate::repo::like_contains(search);
+        GramsMatch { backend, org_id: org_id.to_owned(), terms, like, wanted }
     }
 }
 
@@ -113,16 +127,33 @@ impl diesel::query_builder::QueryId for GramsMatch {
 
 impl diesel::query_builder::QueryFragment<MultiBackend> for GramsMatch {
     fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        use diesel::sql_types::Text;
+        use diesel::sql_types::{BigInt, Text};
         match self.backend {
             Backend::Postgres => {
                 out.push_sql("(keys.org_id || '' = ");
                 out.push_bind_param::<Text, _>(&self.org_id)?;
-                out.push_sql(" AND keyward_search_grams(keys.org_id, keys.search_text) @> keyward_search_grams(");
+                out.push_sql(
+                    " AND ((keys.issued_to IS NOT NULL \
+                     AND keyward_search_grams(keys.org_id, keyward_search_holder(keys.search_text)) \
+                     @> keyward_search_grams(",
+                );
                 out.push_bind_param::<Text, _>(&self.org_id)?;
                 out.push_sql(", ");
                 out.push_bind_param::<Text, _>(&self.terms)?;
-                out.push_sql("))");
+                out.push_sql(
+                    ")) OR keys.id = ANY(ARRAY(SELECT key_search.key_id FROM key_search \
+                     WHERE keyward_search_grams(key_search.org_id, key_search.head) @> keyward_search_grams(",
+                );
+                out.push_bind_param::<Text, _>(&self.org_id)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(&self.terms)?;
+                out.push_sql(") AND key_search.org_id = ");
+                out.push_bind_param::<Text, _>(&self.org_id)?;
+                out.push_sql(" AND key_search.head LIKE ");
+                out.push_bind_param::<Text, _>(&self.like)?;
+                out.push_sql(" ESCAPE '\\' LIMIT ");
+                out.push_bind_param::<BigInt, _>(&self.wanted)?;
+                out.push_sql("))))");
             }
             Backend::Sqlite => {
                 out.push_sql("(+keys.org_id = ");
@@ -146,7 +177,9 @@ fn filtered<'a>(
     let search = f.search.as_deref().filter(|s| s.chars().count() >= WINDOW).map(str::to_lowercase);
     let q = keys::table.into_boxed();
     let mut q = match (narrow, search) {
-        (Narrow::Grams(backend), Some(search)) => q.filter(GramsMatch::new(backend, org_id, &search)),
+        (Narrow::Grams { backend, wanted }, Some(search)) => {
+            q.filter(GramsMatch::new(backend, wanted, org_id, &search))
+        }
         _ => q.filter(keys::org_id.eq(org_id)),
     };
     if let Some(search) = &f.search {
@@ -239,7 +272,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String, Error> {
 /// (to know whether a next page exists), never the organisation's keys.
 pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageStart) -> StoreResult<Page<Key>> {
     let now = time::now();
-    let narrow = Narrow::grams(conn);
+    let narrow = Narrow::grams(conn, TOTAL_CAP + 1);
     let (total, total_capped, matched) = match exact_total(conn, org_id, f, now)? {
         Some(total) => (total, false, None),
         None => {
@@ -367,8 +400,10 @@ fn exact_total(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, now: Naive
 pub fn export(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, max: usize) -> StoreResult<Vec<Key>> {
     let now = time::now();
     // Every match is read anyway (up to `max`): found through the trigrams, then sorted.
-    let rows: Vec<KeyRow> =
-        filtered(org_id, f, now, Narrow::grams(conn)).order(keys::key_ref).limit(max as i64 + 1).load(conn)?;
+    let rows: Vec<KeyRow> = filtered(org_id, f, now, Narrow::grams(conn, max as i64 + 1))
+        .order(keys::key_ref)
+        .limit(max as i64 + 1)
+        .load(conn)?;
     rows.into_iter().map(|r| r.into_key(now, Vec::new())).collect()
 }
 
