@@ -431,7 +431,7 @@ mod tests {
     /// `.cargo/config.toml` builds the bundled SQLite without the options that serialise
     /// its connections or recompile its statements (decision 183).
     #[test]
-    fn sqlite_is_built_without_a_shared_page_cache_memory_statistics_or_stat4() {
+    fn sqlite_is_built_without_a_shared_page_cache_memory_statistics_or_stat4_and_with_stable_plans() {
         use diesel::sql_types::Text;
         #[derive(diesel::QueryableByName)]
         struct CompileOption {
@@ -447,6 +447,7 @@ mod tests {
             .collect();
         assert!(options.iter().any(|o| o == "ENABLE_FTS5"), "{options:?}");
         assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
         for unwanted in ["ENABLE_MEMORY_MANAGEMENT", "ENABLE_STAT4"] {
             assert!(!options.iter().any(|o| o == unwanted), "{unwanted} in {options:?}");
         }
