@@ -19,7 +19,7 @@ pub(super) fn of_codes(
 ) -> StoreResult<HashMap<String, Vec<String>>> {
     let links: Vec<(String, String)> = access_code_doors::table
         .filter(access_code_doors::org_id.eq(org_id))
-        .filter(access_code_doors::code_id.eq_any(code_ids))
+        .filter(crate::repo::any_of(conn, access_code_doors::code_id, code_ids))
         .order((access_code_doors::code_id, access_code_doors::door_id))
         .select((access_code_doors::code_id, access_code_doors::door_id))
         .load(conn)?;

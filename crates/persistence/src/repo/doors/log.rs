@@ -289,7 +289,7 @@ fn name_things(conn: &mut AnyConnection, org_id: &str, items: &mut [DoorLogEntry
     } else {
         keys::table
             .filter(keys::org_id.eq(org_id))
-            .filter(keys::id.eq_any(&key_ids))
+            .filter(crate::repo::any_of(conn, keys::id, &key_ids))
             .select((keys::id, keys::key_ref))
             .load::<(String, String)>(conn)?
             .into_iter()
@@ -300,7 +300,7 @@ fn name_things(conn: &mut AnyConnection, org_id: &str, items: &mut [DoorLogEntry
     } else {
         grants::table
             .filter(grants::org_id.eq(org_id))
-            .filter(grants::id.eq_any(&grant_ids))
+            .filter(crate::repo::any_of(conn, grants::id, &grant_ids))
             .select((grants::id, grants::name))
             .load::<(String, String)>(conn)?
             .into_iter()
@@ -311,7 +311,7 @@ fn name_things(conn: &mut AnyConnection, org_id: &str, items: &mut [DoorLogEntry
     } else {
         people::table
             .filter(people::org_id.eq(org_id))
-            .filter(people::id.eq_any(&person_ids))
+            .filter(crate::repo::any_of(conn, people::id, &person_ids))
             .select((people::id, people::name))
             .load::<(String, String)>(conn)?
             .into_iter()

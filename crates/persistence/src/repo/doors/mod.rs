@@ -58,7 +58,8 @@ pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Door
 /// The doors of the organisation with these ids, in the order of `ids` (unknown ids and
 /// other organisations' doors are left out).
 pub fn by_ids(conn: &mut AnyConnection, org_id: &str, ids: &[String]) -> StoreResult<Vec<Door>> {
-    let rows: Vec<DoorRow> = doors::table.filter(doors::org_id.eq(org_id)).filter(doors::id.eq_any(ids)).load(conn)?;
+    let rows: Vec<DoorRow> =
+        doors::table.filter(doors::org_id.eq(org_id)).filter(crate::repo::any_of(conn, doors::id, ids)).load(conn)?;
     let mut found = rows.into_iter().map(DoorRow::into_door).collect::<StoreResult<Vec<_>>>()?;
     found.sort_by_key(|d| ids.iter().position(|id| *id == d.id));
     Ok(found)

@@ -174,7 +174,7 @@ pub(super) fn active_of(conn: &mut AnyConnection, org_id: &str, grant_ids: &[&st
     let rows: Vec<KeycardRow> = keycards::table
         .inner_join(key_table::table)
         .filter(keycards::org_id.eq(org_id))
-        .filter(keycards::grant_id.eq_any(grant_ids))
+        .filter(crate::repo::any_of(conn, keycards::grant_id, grant_ids))
         .filter(keycards::status.eq(CredentialStatus::Active.as_str()))
         .order((keycards::grant_id, keycards::person_id, keycards::id))
         .select((

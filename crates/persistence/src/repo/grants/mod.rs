@@ -130,7 +130,7 @@ const DOORCODE_COLUMNS: (
 fn assemble(conn: &mut AnyConnection, org_id: &str, rows: Vec<GrantRow>) -> StoreResult<Vec<Grant>> {
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
     let door_rows: Vec<(String, String, String)> = grant_doors::table
-        .filter(grant_doors::grant_id.eq_any(&ids))
+        .filter(crate::repo::any_of(conn, grant_doors::grant_id, &ids))
         .order((grant_doors::grant_id, grant_doors::door_id))
         .select((grant_doors::grant_id, grant_doors::door_id, grant_doors::schedule))
         .load(conn)?;
@@ -139,7 +139,7 @@ fn assemble(conn: &mut AnyConnection, org_id: &str, rows: Vec<GrantRow>) -> Stor
         doors.entry(grant_id).or_default().push(GrantDoor { door_id, schedule: schedule_of(&json)?.windows() });
     }
     let people_rows: Vec<(String, String)> = grant_people::table
-        .filter(grant_people::grant_id.eq_any(&ids))
+        .filter(crate::repo::any_of(conn, grant_people::grant_id, &ids))
         .order((grant_people::grant_id, grant_people::person_id))
         .select((grant_people::grant_id, grant_people::person_id))
         .load(conn)?;
@@ -149,7 +149,7 @@ fn assemble(conn: &mut AnyConnection, org_id: &str, rows: Vec<GrantRow>) -> Stor
     }
     let code_rows: Vec<DoorcodeRow> = doorcodes::table
         .filter(doorcodes::org_id.eq(org_id))
-        .filter(doorcodes::grant_id.eq_any(&ids))
+        .filter(crate::repo::any_of(conn, doorcodes::grant_id, &ids))
         .filter(doorcodes::status.eq(CredentialStatus::Active.as_str()))
         .order((doorcodes::grant_id, doorcodes::person_id, doorcodes::door_id))
         .select(DOORCODE_COLUMNS)

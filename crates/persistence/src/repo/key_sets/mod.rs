@@ -79,7 +79,7 @@ fn members_of(conn: &mut AnyConnection, org_id: &str, set_ids: &[&str]) -> Store
     let rows: Vec<(String, String, String, String, String, Option<NaiveDateTime>)> = key_set_members::table
         .inner_join(keys::table)
         .filter(key_set_members::org_id.eq(org_id))
-        .filter(key_set_members::set_id.eq_any(set_ids))
+        .filter(crate::repo::any_of(conn, key_set_members::set_id, set_ids))
         .order((key_set_members::set_id, keys::key_ref))
         .select((
             key_set_members::set_id,
