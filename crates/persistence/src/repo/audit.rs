@@ -163,7 +163,7 @@ fn insert(
     };
     row.hash = row.hash_after(&prev_hash);
     row.prev_hash = prev_hash;
-    diesel::insert_into(audit_events::table).values(&row).execute(conn)?;
+    crate::repo::Kept(diesel::insert_into(audit_events::table).values(&row)).execute(conn)?;
     // The webhook outbox: deliveries commit with the event, or not at all.
     super::webhooks::outbox::on_event(conn, &row, webhooks)
 }

@@ -24,14 +24,29 @@ macro_rules! add_to_counts {
     ($conn:expr, $table:ident ($($key:ident),+), $rows:expr) => {{
         let rows: Vec<_> = $rows;
         if !rows.is_empty() {
-            let query = diesel::insert_into($table::table)
-                .values(rows)
-                .on_conflict(($($table::$key),+))
-                .do_update()
-                .set($table::n.eq($table::n + diesel::upsert::excluded($table::n)));
+            // Kept (decision 186): diesel would prepare an upsert on every call. SQLite
+            // gets one statement per row (as diesel runs a multi-row insert there), the
+            // same text each time.
+            macro_rules! upsert {
+                ($values:expr) => {
+                    $crate::repo::Kept(
+                        diesel::insert_into($table::table)
+                            .values($values)
+                            .on_conflict(($($table::$key),+))
+                            .do_update()
+                            .set($table::n.eq($table::n + diesel::upsert::excluded($table::n))),
+                    )
+                };
+            }
             match $conn {
-                AnyConnection::Pg(c) => query.execute(c)?,
-                AnyConnection::Sqlite(c) => query.execute(c)?,
+                AnyConnection::Pg(c) => {
+                    upsert!(rows).execute(c)?;
+                }
+                AnyConnection::Sqlite(c) => {
+                    for row in rows {
+                        upsert!(row).execute(c)?;
+                    }
+                }
             };
         }
     }};

@@ -17,6 +17,8 @@ pub(crate) use of_development;
 
 mod any_of;
 pub(crate) use any_of::any_of;
+mod kept;
+pub(crate) use kept::Kept;
 
 pub mod access_codes;
 pub mod audit;

@@ -95,6 +95,6 @@ fn insert_movement(
         notes,
         holder_id: key.holder_id.clone(),
     };
-    diesel::insert_into(key_movements::table).values(&row).execute(conn)?;
+    crate::repo::Kept(diesel::insert_into(key_movements::table).values(&row)).execute(conn)?;
     Ok(())
 }

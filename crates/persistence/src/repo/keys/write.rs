@@ -252,17 +252,16 @@ pub(super) fn with_retries(
         new.version = old.version + 1;
         new.updated_at = now;
         new.refresh_search_text();
-        let written: Option<KeyRow> = diesel::update(
+        let update = diesel::update(
             keys::table
                 .filter(keys::org_id.eq(&actor.org_id))
                 .filter(keys::id.eq(id))
                 .filter(keys::version.eq(old.version)),
         )
         .set(super::key_change!(&old, &new))
-        .returning(keys::all_columns)
-        .get_result(conn)
-        .optional()
-        .map_err(|e| key_ref_taken(e.into(), &new.key_ref))?;
+        .returning(keys::all_columns);
+        let written: Option<KeyRow> =
+            crate::repo::Kept(update).get_result(conn).optional().map_err(|e| key_ref_taken(e.into(), &new.key_ref))?;
         let Some(written) = written else { continue };
         derived_changed(conn, &actor.org_id, Some(&old), Some(&written))?;
         if let Some(notes) = movement {
