@@ -296,6 +296,12 @@ on_both_databases! {
         // PostgreSQL the matching heads in key_search are taken up to what the query reads).
         let exported = crate::csv::column(&app.owner.ok("keys.exportKeysCsv", json!({"search": "flat"})).await, "keyRef");
         assert_eq!(exported, flats);
+        // A search with another condition finds its few matches among the 1,003 others.
+        let elm_flat = app.key(&elm["id"], "Flat over the yard").await;
+        let mut in_elm = app.owner.ok("keys.listKeys", json!({"search": "flat", "developmentId": elm["id"]})).await;
+        assert_eq!((in_elm["total"].clone(), refs(&in_elm)), (json!(1), vec![elm_flat["keyRef"].as_str().unwrap().to_owned()]));
+        in_elm = app.owner.ok("keys.exportKeysCsv", json!({"search": "flat", "developmentId": elm["id"]})).await;
+        assert_eq!(crate::csv::column(&in_elm, "keyRef"), [elm_flat["keyRef"].as_str().unwrap()]);
         let typed = app.owner.ok("keys.listKeys", json!({"keyType": "physical_key"})).await;
         assert_eq!((typed["total"].clone(), typed["totalCapped"].clone()), (json!(1000), json!(true)));
         let narrow = app.owner.ok("keys.listKeys", json!({"search": "flat 100"})).await;

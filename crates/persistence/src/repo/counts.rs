@@ -39,8 +39,13 @@ macro_rules! add_to_counts {
                 };
             }
             match $conn {
-                AnyConnection::Pg(c) => {
+                // A key's or a code's change nets to at most KEPT_ROWS rows; the daily fold
+                // writes one per development, a text per count: not kept.
+                AnyConnection::Pg(c) if rows.len() <= KEPT_ROWS => {
                     upsert!(rows).execute(c)?;
+                }
+                AnyConnection::Pg(c) => {
+                    upsert!(rows).0.execute(c)?;
                 }
                 AnyConnection::Sqlite(c) => {
                     for row in rows {
@@ -51,6 +56,9 @@ macro_rules! add_to_counts {
         }
     }};
 }
+
+/// The most rows of a counts upsert PostgreSQL keeps prepared (decision 186).
+const KEPT_ROWS: usize = 4;
 
 /// Adds `delta` to the entry of `key`, or appends one: a key's old and new facts netted
 /// into one delta per counts row (a change of due date within a status nets to nothing on

@@ -8,8 +8,8 @@
 //! search triggers included) and PostgreSQL parsed and planned them on every call, inside
 //! the write. Wrapped in `Kept`, a statement is kept under its text and bind types, as
 //! diesel keeps any statement without a static query id: one entry per distinct text.
-//! Use it only where the texts are few (the columns a key's change can set, 1–3 counts
-//! rows), never where a caller's input shapes the text.
+//! Use it only where the texts are few (the columns a transition sets, up to four counts
+//! rows), never where a caller's input shapes the text (an edit's columns).
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};

@@ -37,6 +37,34 @@ pub struct KeyFilter {
     pub unacknowledged: Option<bool>,
 }
 
+impl KeyFilter {
+    /// Whether the search is the only condition (every field named, so that a new one
+    /// cannot be forgotten here).
+    fn search_alone(&self) -> bool {
+        let KeyFilter {
+            search: _,
+            development_id,
+            status,
+            key_type,
+            security_level,
+            overdue,
+            holder_id,
+            firm_id,
+            door_id,
+            unacknowledged,
+        } = self;
+        development_id.is_none()
+            && status.is_none()
+            && key_type.is_none()
+            && security_level.is_none()
+            && overdue.is_none()
+            && holder_id.is_none()
+            && firm_id.is_none()
+            && door_id.is_none()
+            && unacknowledged.is_none()
+    }
+}
+
 /// How far a total is counted when the maintained counts cannot give it (a search, or a
 /// filter on key type, security level or `overdue: false`): beyond it the answer says
 /// `totalCapped`.
@@ -84,8 +112,10 @@ impl Narrow {
 /// On PostgreSQL a key is a candidate when its holder's windows (`keys_org_holder_grams`)
 /// or its head's (`key_search`, migration `key_search`) hold the search's. The heads that
 /// match come as an array the planner ORs with the holders' bitmap (one heap scan of
-/// `keys`); they are matched with `LIKE` there and at most `wanted` of them are taken,
-/// since the query reads no more rows than that.
+/// `keys`); they are matched with `LIKE` there. When the search is the filter's only
+/// condition, at most `wanted` of them are taken, since the query reads no more rows than
+/// that; with other conditions every one is, since those decide outside the array which
+/// heads count.
 #[derive(Debug, Clone)]
 struct GramsMatch {
     backend: Backend,
@@ -94,11 +124,12 @@ struct GramsMatch {
     terms: String,
     /// PostgreSQL: the search as a `LIKE` pattern.
     like: String,
-    wanted: i64,
+    /// How many matching heads to take; `None`: all of them.
+    wanted: Option<i64>,
 }
 
 impl GramsMatch {
-    fn new(backend: Backend, wanted: i64, org_id: &str, search: &str) -> GramsMatch {
+    fn new(backend: Backend, wanted: Option<i64>, org_id: &str, search: &str) -> GramsMatch {
         let terms = match backend {
             Backend::Postgres => search.to_owned(),
             Backend::Sqlite => grams::sqlite_match(org_id, search),
@@ -151,8 +182,11 @@ impl diesel::query_builder::QueryFragment<MultiBackend> for GramsMatch {
                 out.push_bind_param::<Text, _>(&self.org_id)?;
                 out.push_sql(" AND key_search.head LIKE ");
                 out.push_bind_param::<Text, _>(&self.like)?;
-                out.push_sql(" ESCAPE '\\' LIMIT ");
-                out.push_bind_param::<BigInt, _>(&self.wanted)?;
+                out.push_sql(" ESCAPE '\\'");
+                if let Some(wanted) = &self.wanted {
+                    out.push_sql(" LIMIT ");
+                    out.push_bind_param::<BigInt, _>(wanted)?;
+                }
                 out.push_sql("))))");
             }
             Backend::Sqlite => {
@@ -178,7 +212,7 @@ fn filtered<'a>(
     let q = keys::table.into_boxed();
     let mut q = match (narrow, search) {
         (Narrow::Grams { backend, wanted }, Some(search)) => {
-            q.filter(GramsMatch::new(backend, wanted, org_id, &search))
+            q.filter(GramsMatch::new(backend, f.search_alone().then_some(wanted), org_id, &search))
         }
         _ => q.filter(keys::org_id.eq(org_id)),
     };

@@ -260,8 +260,11 @@ pub(super) fn with_retries(
         )
         .set(super::key_change!(&old, &new))
         .returning(keys::all_columns);
-        let written: Option<KeyRow> =
-            crate::repo::Kept(update).get_result(conn).optional().map_err(|e| key_ref_taken(e.into(), &new.key_ref))?;
+        // Kept (decision 186) for a transition, whose changed columns come in few shapes;
+        // an edit's are whatever fields its caller patched.
+        let written =
+            if movement.is_some() { crate::repo::Kept(update).get_result(conn) } else { update.get_result(conn) };
+        let written: Option<KeyRow> = written.optional().map_err(|e| key_ref_taken(e.into(), &new.key_ref))?;
         let Some(written) = written else { continue };
         derived_changed(conn, &actor.org_id, Some(&old), Some(&written))?;
         if let Some(notes) = movement {
