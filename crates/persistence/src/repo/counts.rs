@@ -29,27 +29,25 @@ macro_rules! add_to_counts {
             // same text each time.
             macro_rules! upsert {
                 ($values:expr) => {
-                    $crate::repo::Kept(
-                        diesel::insert_into($table::table)
-                            .values($values)
-                            .on_conflict(($($table::$key),+))
-                            .do_update()
-                            .set($table::n.eq($table::n + diesel::upsert::excluded($table::n))),
-                    )
+                    diesel::insert_into($table::table)
+                        .values($values)
+                        .on_conflict(($($table::$key),+))
+                        .do_update()
+                        .set($table::n.eq($table::n + diesel::upsert::excluded($table::n)))
                 };
             }
             match $conn {
                 // A key's or a code's change nets to at most KEPT_ROWS rows; the daily fold
                 // writes one per development, a text per count: not kept.
                 AnyConnection::Pg(c) if rows.len() <= KEPT_ROWS => {
-                    upsert!(rows).execute(c)?;
+                    $crate::repo::Kept(upsert!(rows)).execute(c)?;
                 }
                 AnyConnection::Pg(c) => {
-                    upsert!(rows).0.execute(c)?;
+                    upsert!(rows).execute(c)?;
                 }
                 AnyConnection::Sqlite(c) => {
                     for row in rows {
-                        upsert!(row).execute(c)?;
+                        $crate::repo::Kept(upsert!(row)).execute(c)?;
                     }
                 }
             };

@@ -75,8 +75,9 @@ pub const TOTAL_CAP: i64 = 1000;
 enum Narrow {
     /// Through the organisation's trigram index (module `grams`): worth it when the
     /// organisation has at most [`TOTAL_CAP`] matches, which are then read and sorted.
-    /// The query reads at most `wanted` rows: past that many matches in the keys' heads
-    /// (PostgreSQL's `key_search`), the rest of them are not looked up.
+    /// The query reads at most `wanted` rows: when the search is its only condition, past
+    /// that many matches in the keys' heads (PostgreSQL's `key_search`) the rest are not
+    /// looked up ([`GramsMatch`]).
     Grams { backend: Backend, wanted: i64 },
     /// Walking the organisation in ref order, `LIKE` deciding row by row: cheaper when
     /// matches are many (one comes every few rows, and the page stops early).
