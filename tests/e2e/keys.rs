@@ -179,6 +179,46 @@ on_both_databases! {
         assert_eq!(refs(&list(json!({"page": 3, "limit": 3})).await), Vec::<String>::new());
     }
 
+    async fn a_search_follows_holders_through_issues_returns_and_edits(app: TestApp) {
+        let dev = app.development("Oak Park").await;
+        let gate = app.key(&dev["id"], "Gate fob").await;
+        let door = app.key(&dev["id"], "Front door").await;
+        let owner = &app.owner;
+        let found = |search: &'static str| async move { refs(&owner.ok("keys.listKeys", json!({"search": search})).await) };
+        let (gate_ref, door_ref) = (gate["keyRef"].as_str().unwrap(), door["keyRef"].as_str().unwrap());
+        assert_eq!(found("smithson").await, Vec::<String>::new());
+        app.owner.ok("keys.issueKey", json!({"id": gate["id"], "issuedTo": "Jane Smithson"})).await;
+        assert_eq!(found("smithson").await, [gate_ref]);
+        // A second key to the same name, then one to another name that shares windows.
+        app.owner.ok("keys.issueKey", json!({"id": door["id"], "issuedTo": "Jane Smithson"})).await;
+        assert_eq!(found("jane smi").await, [gate_ref, door_ref]);
+        app.owner.ok("keys.returnKey", json!({"id": door["id"]})).await;
+        app.owner.ok("keys.returnToStock", json!({"id": door["id"]})).await;
+        app.owner.ok("keys.issueKey", json!({"id": door["id"], "issuedTo": "Sam Smith"})).await;
+        assert_eq!(found("smithson").await, [gate_ref]);
+        assert_eq!(found("smith").await, [gate_ref, door_ref]);
+        assert_eq!(found("sam smi").await, [door_ref]);
+        // A returned key still names who had it; back in stock it has no holder.
+        app.owner.ok("keys.returnKey", json!({"id": gate["id"]})).await;
+        assert_eq!(found("smithson").await, [gate_ref]);
+        app.owner.ok("keys.returnToStock", json!({"id": gate["id"]})).await;
+        assert_eq!(found("smithson").await, Vec::<String>::new(), "no key is held by that name now");
+        // The head is found by its new label, not its old one, whoever holds the key.
+        app.owner.ok("keys.updateKey", json!({"id": door["id"], "label": "Back door"})).await;
+        assert_eq!(found("back door").await, [door_ref]);
+        assert_eq!(found("front door").await, Vec::<String>::new());
+        assert_eq!(found("sam smi").await, [door_ref]);
+        // Another organisation issuing to the same name finds only its own key.
+        let other = app.other_organisation().await;
+        let their_dev = other.ok("developments.create", json!({"name": "Elm Yard"})).await;
+        let theirs = other
+            .ok("keys.createKey", json!({"developmentId": their_dev["id"], "keyType": "fob", "label": "Bin store"}))
+            .await;
+        other.ok("keys.issueKey", json!({"id": theirs["id"], "issuedTo": "Sam Smith"})).await;
+        assert_eq!(found("sam smi").await, [door_ref]);
+        assert_eq!(refs(&other.ok("keys.listKeys", json!({"search": "sam smi"})).await), [theirs["keyRef"].as_str().unwrap()]);
+    }
+
     async fn search_matches_unicode_case_insensitively(app: TestApp) {
         let dev = app.development("Oak Park").await;
         app.key(&dev["id"], "Ärger Box").await;

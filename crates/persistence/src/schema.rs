@@ -2,11 +2,12 @@
 //! create the same tables). Ids are UUIDv7 text, instants are UTC `Timestamp`s: the types
 //! both backends support through `MultiBackend`.
 //!
-//! Outside this schema: on SQLite, `keys.search_id` and the FTS5 table `keys_grams`, kept
-//! by triggers; on PostgreSQL, the table `key_search` (a key's head), kept by triggers,
-//! and the functions `keyward_search_grams`, `keyward_search_head` and
-//! `keyward_search_holder` behind the search indexes. All are read by `repo::keys` in SQL
-//! (decisions 38, 173, 184).
+//! Outside this schema: on SQLite, `keys.search_id`, the FTS5 table `keys_grams` (heads),
+//! the table `holder_names` and its FTS5 table `holder_grams`, all kept by triggers; on
+//! PostgreSQL, the table `key_search` (a key's head), kept by triggers; on both, the
+//! functions `keyward_search_grams`, `keyward_search_head` and `keyward_search_holder`
+//! behind the search indexes. All are read by `repo::keys` in SQL (decisions 38, 173,
+//! 184, 187).
 
 diesel::table! {
     organisations (id) {

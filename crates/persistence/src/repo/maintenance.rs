@@ -152,15 +152,24 @@ pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<
         AnyConnection::Sqlite(c) => {
             // Keys loaded while the search triggers were away have no search_id and no
             // row in keys_grams: number them after the existing ones, rebuild the table.
+            // Their holders' names are added to holder_names (whose trigger, back now,
+            // indexes them in holder_grams). Migration holder_names.
             diesel::sql_query(
                 "UPDATE keys SET search_id = rowid + (SELECT IFNULL(MAX(search_id), 0) FROM keys) \
                  WHERE search_id IS NULL",
             )
             .execute(c)?;
-            diesel::sql_query("DELETE FROM keys_grams").execute(c)?;
+            diesel::sql_query("INSERT INTO keys_grams (keys_grams) VALUES ('delete-all')").execute(c)?;
             diesel::sql_query(
                 "INSERT INTO keys_grams (rowid, grams) \
-                 SELECT search_id, keyward_search_grams(org_id, search_text) FROM keys",
+                 SELECT search_id, keyward_search_grams(org_id, keyward_search_head(search_text)) FROM keys",
+            )
+            .execute(c)?;
+            diesel::sql_query(
+                "INSERT INTO holder_names (org_id, name, search) \
+                 SELECT org_id, issued_to, keyward_search_holder(MIN(search_text)) FROM keys \
+                 WHERE issued_to IS NOT NULL GROUP BY org_id, issued_to \
+                 ON CONFLICT (org_id, name) DO NOTHING",
             )
             .execute(c)?;
             recount(c, "date(expected_return_at)")?;

@@ -30,15 +30,37 @@ use diesel::sql_types::Text;
 pub(crate) const WINDOW: usize = 3;
 
 diesel::define_sql_function! {
-    /// SQLite: the terms of a key's `search_text` for `keys_grams`.
+    /// SQLite: the terms of a text in an organisation, for `keys_grams` and `holder_grams`.
     fn keyward_search_grams(org: Text, text: Text) -> Text;
 }
 
-/// Installs `keyward_search_grams` on a SQLite connection. Every connection keyward opens
-/// has it; a tool that writes `keys` on its own connection must call this first, or the
-/// triggers fail with "no such function".
+diesel::define_sql_function! {
+    /// SQLite: a key's `search_text` up to its holder (`ref \n label \n`), as PostgreSQL's
+    /// function of the same name.
+    fn keyward_search_head(text: Text) -> Text;
+}
+
+diesel::define_sql_function! {
+    /// SQLite: the holder's part of a key's `search_text` (after its last line break), as
+    /// PostgreSQL's function of the same name.
+    fn keyward_search_holder(text: Text) -> Text;
+}
+
+/// Installs `keyward_search_grams`, `keyward_search_head` and `keyward_search_holder` on
+/// a SQLite connection. Every connection keyward opens has them; a tool that writes `keys`
+/// on its own connection must call this first, or the triggers fail with "no such
+/// function".
 pub fn register_sqlite_functions(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
-    keyward_search_grams_utils::register_impl(conn, |org: String, text: String| sqlite_terms(&org, &text))
+    keyward_search_grams_utils::register_impl(conn, |org: String, text: String| sqlite_terms(&org, &text))?;
+    keyward_search_head_utils::register_impl(conn, |text: String| split_holder(&text).0.to_owned())?;
+    keyward_search_holder_utils::register_impl(conn, |text: String| split_holder(&text).1.to_owned())
+}
+
+/// A key's `search_text` (`keys::search_text`) cut before its holder: the head (`ref \n
+/// label \n`) and the holder's name (empty when none).
+fn split_holder(text: &str) -> (&str, &str) {
+    let cut = text.rfind('\n').map_or(0, |at| at + 1);
+    text.split_at(cut)
 }
 
 /// The organisation's part of a term: its letters and digits, lower-cased.
@@ -100,6 +122,15 @@ mod tests {
             let all = wanted.iter().all(|t| doc.contains(t));
             assert_eq!(all, text.contains(search), "{search}");
         }
+    }
+
+    #[test]
+    fn a_search_text_splits_into_head_and_holder_as_on_postgresql() {
+        let text = super::super::search_text("D07-0012", "Flat 12\nfront", Some("Jasmine Smith"));
+        assert_eq!(split_holder(&text), ("d07-0012\nflat 12\nfront\n", "jasmine smith"));
+        let none = super::super::search_text("D07-0013", "Gate", None);
+        assert_eq!(split_holder(&none), ("d07-0013\ngate\n", ""));
+        assert_eq!(split_holder("no break"), ("", "no break"));
     }
 
     #[test]

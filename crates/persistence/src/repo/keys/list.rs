@@ -191,11 +191,23 @@ impl diesel::query_builder::QueryFragment<MultiBackend> for GramsMatch {
                 out.push_sql("))))");
             }
             Backend::Sqlite => {
+                // Heads by their grams (keys_search_id), or keys issued to a name whose
+                // grams match (holder_names, then keys_org_issued_to): decision 187.
                 out.push_sql("(+keys.org_id = ");
                 out.push_bind_param::<Text, _>(&self.org_id)?;
-                out.push_sql(" AND keys.search_id IN (SELECT rowid FROM keys_grams WHERE keys_grams MATCH ");
+                out.push_sql(" AND (keys.search_id IN (SELECT rowid FROM keys_grams WHERE keys_grams MATCH ");
                 out.push_bind_param::<Text, _>(&self.terms)?;
-                out.push_sql("))");
+                out.push_sql(") OR (keys.org_id = ");
+                out.push_bind_param::<Text, _>(&self.org_id)?;
+                out.push_sql(
+                    " AND keys.issued_to IN (SELECT holder_names.name FROM holder_names \
+                     WHERE holder_names.id IN (SELECT rowid FROM holder_grams WHERE holder_grams MATCH ",
+                );
+                out.push_bind_param::<Text, _>(&self.terms)?;
+                // `+`: the names by the ids FTS5 gives, not the organisation's names.
+                out.push_sql(") AND +holder_names.org_id = ");
+                out.push_bind_param::<Text, _>(&self.org_id)?;
+                out.push_sql("))))");
             }
         }
         Ok(())
