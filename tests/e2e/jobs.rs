@@ -40,6 +40,7 @@ on_both_databases_with! { TEST_CLOCK;
             [
                 "fold_due_days pending 0",
                 "overdue_digest pending 0",
+                "planner_stats pending 0",
                 "purge pending 0",
                 "reminder_sweep pending 0",
                 "sms_sweep pending 0"
@@ -51,7 +52,7 @@ on_both_databases_with! { TEST_CLOCK;
         // 13 hours on: the owner's session (12 hours) has expired; every slot is due and
         // runs before the clock answers, once each; the next slots wait.
         let moved = app.clock(json!({"advanceSeconds": 13 * 3600})).await;
-        assert_eq!(moved["jobsRun"], 4, "{moved}");
+        assert_eq!(moved["jobsRun"], 5, "{moved}");
         let mut rows = job_rows(&app.db);
         rows.sort();
         assert_eq!(
@@ -60,6 +61,8 @@ on_both_databases_with! { TEST_CLOCK;
                 "fold_due_days done 1",
                 "fold_due_days pending 0",
                 "overdue_digest pending 0",
+                "planner_stats done 1",
+                "planner_stats pending 0",
                 "purge done 1",
                 "purge pending 0",
                 "reminder_sweep done 1",

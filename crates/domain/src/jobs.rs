@@ -29,6 +29,10 @@ text_enum! {
         /// row per development, so that the summary's overdue figure reads a week of
         /// days and not every day since the register began (decision 182).
         FoldDueDays = "fold_due_days",
+        /// Every hour: the query planner's statistics are gathered again where they are
+        /// missing or stale (SQLite; PostgreSQL's autovacuum does it by itself; decision
+        /// 188).
+        PlannerStats = "planner_stats",
     }
 }
 
@@ -55,6 +59,7 @@ impl JobKind {
             JobKind::WebhookDelivery => None,
             JobKind::OverdueDigest => Some(TimeDelta::days(1)),
             JobKind::FoldDueDays => Some(TimeDelta::hours(1)),
+            JobKind::PlannerStats => Some(TimeDelta::hours(1)),
         }
     }
 

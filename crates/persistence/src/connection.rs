@@ -189,7 +189,8 @@ impl AnyConnection {
             // has its own page cache (decision 183): 2 MiB each (the operating system
             // caches the file for all of them), and no memory map, whose pages count in
             // the process's RSS.
-            // The search triggers call `keyward_search_grams` (decision 173).
+            // The search triggers call `keyward_search_grams`, `keyward_search_head` and
+            // `keyward_search_holder` (decisions 173, 187).
             AnyConnection::Sqlite(c) => {
                 crate::repo::keys::register_sqlite_functions(c)?;
                 c.batch_execute(&format!(

@@ -195,6 +195,9 @@ impl Db {
                 if chained > 0 {
                     tracing::info!(events = chained, "audit events chained");
                 }
+                // A migration's new index is unanalyzed: its statistics before the first call.
+                let analyzed = crate::repo::maintenance::refresh_planner_stats(c)?;
+                tracing::debug!(tables = %analyzed.join(", "), "planner statistics gathered");
                 Ok(applied)
             });
             c.set_statement_timeout(bound)?;

@@ -180,6 +180,30 @@ pub fn after_bulk_load(conn: &mut AnyConnection, load: BulkLoad) -> StoreResult<
     Ok(())
 }
 
+#[derive(diesel::QueryableByName)]
+struct Optimization {
+    #[diesel(sql_type = Text)]
+    optimize: String,
+}
+
+/// Gathers the query planner's statistics again where they are missing or stale
+/// (decision 188), returning the tables analyzed. SQLite gathers them only when told:
+/// without them on an index a migration added beside analyzed ones, the planner guessed
+/// that index cheap and read an organisation's whole audit log on every write.
+/// `PRAGMA optimize` with `0x10000` checks every table (not only those this connection
+/// queried) and analyzes those never analyzed, with an index unanalyzed, or grown or
+/// shrunk tenfold, under a temporary `analysis_limit`. PostgreSQL's autovacuum analyzes
+/// by itself: nothing to do there.
+pub fn refresh_planner_stats(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
+    let AnyConnection::Sqlite(c) = conn else { return Ok(Vec::new()) };
+    // 0x1: only say what would be done.
+    let planned: Vec<Optimization> = diesel::sql_query("PRAGMA optimize(0x10003)").load(c)?;
+    if !planned.is_empty() {
+        diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA optimize(0x10002)")?;
+    }
+    Ok(planned.into_iter().map(|p| p.optimize.trim_start_matches("ANALYZE ").replace('"', "")).collect())
+}
+
 /// Recomputes the maintained counts (migration `read_paths`; the due days older than a
 /// week folded as the job folds them) and the lost flags of
 /// `key_doors` (decision 123) from the rows, and gives a
@@ -221,4 +245,37 @@ where
          UPDATE key_doors SET key_lost = EXISTS (SELECT 1 FROM keys
              WHERE keys.id = key_doors.key_id AND keys.status = 'lost');"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::DatabaseUrl;
+
+    #[test]
+    fn an_index_added_beside_analyzed_ones_gets_statistics() {
+        let mut conn = AnyConnection::open(&DatabaseUrl::Sqlite(":memory:".into()), None).unwrap();
+        conn.run_migrations(None).unwrap();
+        let AnyConnection::Sqlite(c) = &mut conn else { unreachable!() };
+        diesel::connection::SimpleConnection::batch_execute(
+            c,
+            "CREATE TABLE t (a INTEGER, b INTEGER); CREATE INDEX t_a ON t (a);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+             INSERT INTO t SELECT i % 7, i FROM n;
+             ANALYZE; CREATE INDEX t_b ON t (b);",
+        )
+        .unwrap();
+        let analyzed = refresh_planner_stats(&mut conn).unwrap();
+        assert!(analyzed.contains(&"main.t".to_owned()), "{analyzed:?}");
+        #[derive(diesel::QueryableByName)]
+        struct Stat {
+            #[diesel(sql_type = Text)]
+            stat: String,
+        }
+        let AnyConnection::Sqlite(c) = &mut conn else { unreachable!() };
+        let stats: Vec<Stat> = diesel::sql_query("SELECT stat FROM sqlite_stat1 WHERE idx = 't_b'").load(c).unwrap();
+        assert_eq!(stats.len(), 1, "the new index has statistics");
+        // Empty tables have no statistics to keep, and stay on the list; `t` does not.
+        assert!(!refresh_planner_stats(&mut conn).unwrap().contains(&"main.t".to_owned()), "nothing stale now");
+    }
 }

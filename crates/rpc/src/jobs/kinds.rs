@@ -6,7 +6,7 @@ use std::sync::Arc;
 use keyward_domain::jobs::JobKind;
 use keyward_persistence::repo::jobs::{self, Claimed};
 use keyward_persistence::repo::sms as sms_repo;
-use keyward_persistence::repo::{counts, logins, users};
+use keyward_persistence::repo::{counts, logins, maintenance, users};
 use keyward_persistence::time;
 
 use super::{Settings, reminders};
@@ -40,6 +40,10 @@ pub async fn run(app: &Arc<App>, settings: &Settings, job: &Claimed) -> Result<S
         JobKind::WebhookDelivery => crate::webhooks::deliver::run(app, &job.subject).await,
         JobKind::OverdueDigest => reminders::digest(app, job).await,
         JobKind::FoldDueDays => fold_due_days(app).await,
+        JobKind::PlannerStats => {
+            let analyzed = app.db.write(maintenance::refresh_planner_stats).await.map_err(|e| e.to_string())?;
+            Ok(format!("planner statistics gathered for {} tables", analyzed.len()))
+        }
     }
 }
 
