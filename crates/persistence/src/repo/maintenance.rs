@@ -274,7 +274,7 @@ mod tests {
         }
         let AnyConnection::Sqlite(c) = &mut conn else { unreachable!() };
         let stats: Vec<Stat> = diesel::sql_query("SELECT stat FROM sqlite_stat1 WHERE idx = 't_b'").load(c).unwrap();
-        assert_eq!(stats.len(), 1, "the new index has statistics");
+        assert!(matches!(stats.as_slice(), [one] if one.stat.starts_with("500 ")), "the new index has statistics");
         // Empty tables have no statistics to keep, and stay on the list; `t` does not.
         assert!(!refresh_planner_stats(&mut conn).unwrap().contains(&"main.t".to_owned()), "nothing stale now");
     }
