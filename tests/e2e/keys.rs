@@ -208,6 +208,10 @@ on_both_databases! {
         assert_eq!(found("back door").await, [door_ref]);
         assert_eq!(found("front door").await, Vec::<String>::new());
         assert_eq!(found("sam smi").await, [door_ref]);
+        // A key whose head and holder both hold the search is listed once.
+        app.owner.ok("keys.updateKey", json!({"id": door["id"], "label": "Sam's back door"})).await;
+        let both = app.owner.ok("keys.listKeys", json!({"search": "sam"})).await;
+        assert_eq!((refs(&both), both["total"].clone()), (vec![door_ref.to_owned()], json!(1)));
         // Another organisation issuing to the same name finds only its own key.
         let other = app.other_organisation().await;
         let their_dev = other.ok("developments.create", json!({"name": "Elm Yard"})).await;

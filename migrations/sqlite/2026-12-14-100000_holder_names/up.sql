@@ -6,7 +6,9 @@
 -- - `keys_grams` indexes the head (`ref \n label \n`), written only when the head changes;
 -- - the holders' names are indexed once per organisation and name, in `holder_names`
 --   and the FTS5 table `holder_grams`, written when a key goes to a name the organisation
---   has not issued to before; `keys_org_issued_to` leads from a name to its keys.
+--   has not issued to before; `keys_org_issued_to` leads from a name to its keys (and
+--   their refs: a search alone reads no key row for the keys it finds by holder,
+--   decision 189).
 -- A name stays when its last key comes back, as it stays in the history and the audit
 -- log; a search that matches it finds no key by it.
 
@@ -64,4 +66,4 @@ INSERT INTO holder_names (org_id, name, search)
 SELECT org_id, issued_to, keyward_search_holder(MIN(search_text)) FROM keys
 WHERE issued_to IS NOT NULL GROUP BY org_id, issued_to;
 
-CREATE INDEX keys_org_issued_to ON keys (org_id, issued_to) WHERE issued_to IS NOT NULL;
+CREATE INDEX keys_org_issued_to ON keys (org_id, issued_to, key_ref) WHERE issued_to IS NOT NULL;

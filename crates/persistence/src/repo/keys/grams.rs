@@ -21,7 +21,12 @@
 //!   [`sqlite_terms`] writes, through the function of the same name that
 //!   [`register_sqlite_functions`] installs on every connection (the triggers that keep
 //!   `keys_grams` in step call it). Terms are exact: the organisation's letters and
-//!   digits, then the window's UTF-8 in hex.
+//!   digits, then the window's UTF-8 in hex. Since migration `holder_names` (decision
+//!   187) `keys_grams` holds the heads only, and the holders' names are indexed once per
+//!   organisation and name (`holder_names`, FTS5 `holder_grams`); their keys come from
+//!   `keys_org_issued_to`, which also holds the ref, so a search alone lists the refs of
+//!   the keys it finds by holder without reading their rows ([`sqlite_refs`], decision
+//!   189).
 
 use diesel::SqliteConnection;
 use diesel::sql_types::Text;
@@ -105,6 +110,45 @@ pub(crate) fn sqlite_terms(org_id: &str, text: &str) -> String {
 pub(crate) fn sqlite_match(org_id: &str, search: &str) -> String {
     let org = org_part(org_id);
     windows(search).iter().map(|w| format!("\"{}\"", term(&org, w))).collect::<Vec<_>>().join(" AND ")
+}
+
+#[derive(diesel::QueryableByName)]
+struct Ref {
+    #[diesel(sql_type = Text)]
+    key_ref: String,
+}
+
+/// SQLite, a search that is the filter's only condition: the refs of up to `wanted` keys
+/// of `org_id` whose search text holds `search` (lower-cased, [`WINDOW`] characters or
+/// more), in no order. Heads by their grams, checked on the key's row; holders by their
+/// names' grams, checked on the name, and their keys' refs from `keys_org_issued_to`
+/// alone (decision 189): a search that finds 700 keys by their holders reads no row of
+/// `keys`.
+pub(super) fn sqlite_refs(
+    conn: &mut SqliteConnection,
+    org_id: &str,
+    search: &str,
+    wanted: i64,
+) -> diesel::QueryResult<Vec<String>> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::BigInt;
+    let query = diesel::sql_query(
+        "SELECT key_ref FROM keys \
+         WHERE search_id IN (SELECT rowid FROM keys_grams WHERE keys_grams MATCH ?1) \
+           AND +org_id = ?2 AND search_text LIKE ?3 ESCAPE '\\' \
+         UNION \
+         SELECT key_ref FROM keys \
+         WHERE org_id = ?2 AND issued_to IN (SELECT name FROM holder_names \
+             WHERE id IN (SELECT rowid FROM holder_grams WHERE holder_grams MATCH ?1) \
+               AND +org_id = ?2 AND search LIKE ?3 ESCAPE '\\') \
+         LIMIT ?4",
+    )
+    .bind::<Text, _>(sqlite_match(org_id, search))
+    .bind::<Text, _>(org_id)
+    .bind::<Text, _>(crate::repo::like_contains(search))
+    .bind::<BigInt, _>(wanted);
+    let refs: Vec<Ref> = crate::repo::Kept(query).load(conn)?;
+    Ok(refs.into_iter().map(|r| r.key_ref).collect())
 }
 
 #[cfg(test)]

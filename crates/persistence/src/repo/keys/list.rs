@@ -40,6 +40,11 @@ pub struct KeyFilter {
 impl KeyFilter {
     /// Whether the search is the only condition (every field named, so that a new one
     /// cannot be forgotten here).
+    /// The search, lower-cased, when it is long enough for the trigrams ([`WINDOW`]).
+    fn windowed_search(&self) -> Option<String> {
+        self.search.as_deref().filter(|s| s.chars().count() >= WINDOW).map(str::to_lowercase)
+    }
+
     fn search_alone(&self) -> bool {
         let KeyFilter {
             search: _,
@@ -221,7 +226,7 @@ fn filtered<'a>(
     now: NaiveDateTime,
     narrow: Narrow,
 ) -> keys::BoxedQuery<'a, MultiBackend> {
-    let search = f.search.as_deref().filter(|s| s.chars().count() >= WINDOW).map(str::to_lowercase);
+    let search = f.windowed_search();
     let q = keys::table.into_boxed();
     let mut q = match (narrow, search) {
         (Narrow::Grams { backend, wanted }, Some(search)) => {
@@ -325,8 +330,10 @@ pub fn list(conn: &mut AnyConnection, org_id: &str, f: &KeyFilter, start: PageSt
         None => {
             // The refs of the matches, up to the cap, in one scan: when they are all there
             // (at most the cap), they are the count and the page's refs at once.
-            let refs: Vec<String> =
-                filtered(org_id, f, now, narrow).select(keys::key_ref).limit(TOTAL_CAP + 1).load(conn)?;
+            let refs: Vec<String> = match (&mut *conn, f.windowed_search().filter(|_| f.search_alone())) {
+                (AnyConnection::Sqlite(c), Some(search)) => grams::sqlite_refs(c, org_id, &search, TOTAL_CAP + 1)?,
+                _ => filtered(org_id, f, now, narrow).select(keys::key_ref).limit(TOTAL_CAP + 1).load(conn)?,
+            };
             let counted = refs.len() as i64;
             let capped = counted > TOTAL_CAP;
             (counted.min(TOTAL_CAP), capped, (!capped).then_some(refs))
