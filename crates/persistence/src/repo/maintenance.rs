@@ -191,15 +191,17 @@ struct Optimization {
 /// without them on an index a migration added beside analyzed ones, the planner guessed
 /// that index cheap and read an organisation's whole audit log on every write.
 /// `PRAGMA optimize` with `0x10000` checks every table (not only those this connection
-/// queried) and analyzes those never analyzed, with an index unanalyzed, or grown or
-/// shrunk tenfold, under a temporary `analysis_limit`. PostgreSQL's autovacuum analyzes
-/// by itself: nothing to do there.
+/// queried) and with `0x2` analyzes those with an index that has no statistics (empty
+/// tables stay so, and are listed every time) or that grew or shrank tenfold; `0x10`
+/// bounds each `ANALYZE` to a sample (SQLite's temporary `analysis_limit`), so that it
+/// takes milliseconds, not the minutes of reading every index of a large file under the
+/// write lock. PostgreSQL's autovacuum analyzes by itself: nothing to do there.
 pub fn refresh_planner_stats(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
     let AnyConnection::Sqlite(c) = conn else { return Ok(Vec::new()) };
     // 0x1: only say what would be done.
-    let planned: Vec<Optimization> = diesel::sql_query("PRAGMA optimize(0x10003)").load(c)?;
+    let planned: Vec<Optimization> = diesel::sql_query("PRAGMA optimize(0x10013)").load(c)?;
     if !planned.is_empty() {
-        diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA optimize(0x10002)")?;
+        diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA optimize(0x10012)")?;
     }
     Ok(planned.into_iter().map(|p| p.optimize.trim_start_matches("ANALYZE ").replace('"', "")).collect())
 }

@@ -38,13 +38,13 @@ pub struct KeyFilter {
 }
 
 impl KeyFilter {
-    /// Whether the search is the only condition (every field named, so that a new one
-    /// cannot be forgotten here).
     /// The search, lower-cased, when it is long enough for the trigrams ([`WINDOW`]).
     fn windowed_search(&self) -> Option<String> {
         self.search.as_deref().filter(|s| s.chars().count() >= WINDOW).map(str::to_lowercase)
     }
 
+    /// Whether the search is the only condition (every field named, so that a new one
+    /// cannot be forgotten here).
     fn search_alone(&self) -> bool {
         let KeyFilter {
             search: _,
