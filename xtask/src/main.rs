@@ -72,11 +72,32 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").to_path_buf()
 }
 
-/// `cargo`, as the one that ran us (`$CARGO`) when there is one, run from the workspace root.
+/// `cargo`, as the one that ran us (`$CARGO`) when there is one, run from the workspace root,
+/// without the variables `cargo run` set for this process (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`…). A build script that reads one (ring's reads `CARGO_MANIFEST_DIR`)
+/// would otherwise record xtask's value, and the next plain `cargo` command build ring
+/// and all that depends on it again (a minute of CI, between the test run and the
+/// `cargo nextest list` after it).
 pub fn cargo() -> Command {
     let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(program);
     command.current_dir(workspace_root());
+    for (name, _) in std::env::vars_os() {
+        let set_by_cargo_run = name.to_str().is_some_and(|n| {
+            n.starts_with("CARGO_PKG_")
+                || matches!(
+                    n,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                )
+        });
+        if set_by_cargo_run {
+            command.env_remove(name);
+        }
+    }
     command
 }
 
