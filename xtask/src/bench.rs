@@ -23,10 +23,11 @@ fn data_dir(name: &str) -> PathBuf {
     workspace_root().join("target/bench").join(name)
 }
 
-/// `cargo run [--release] -p keyward-bench -- ARGS`. The full data set is seeded by a
-/// release build (the persistence layer and diesel unoptimised made the SQLite seed take
-/// 198 s instead of 102); the smoke run's tiny one by the dev build CI already has
-/// (keyward-bench itself is at opt-level 3 there).
+/// `cargo run [--release] -p keyward-bench -- ARGS`, for `cargo xtask seed`. The full data
+/// set is seeded by a release build (the persistence layer and diesel unoptimised made the
+/// SQLite seed take 198 s instead of 102); `--quick`'s tiny one by the dev build
+/// (keyward-bench itself is at opt-level 3 there). `cargo xtask bench` builds
+/// keyward-bench with the server and runs it directly ([`one`]).
 fn bench_binary(args: &[String], release: bool) -> bool {
     let mut cargo = cargo();
     cargo.args(["run", "--quiet", "-p", "keyward-bench"]);
