@@ -74,12 +74,76 @@ pub struct Db {
     pool: managed::Pool<Manager>,
     is_postgres: bool,
     bound: Bound,
-    /// SQLite only: the one write transaction at a time, taken in the order writers come.
-    /// SQLite lets one writer in; the others would wait in its busy handler, which polls
-    /// with sleeps of up to 100 ms (a write queued behind a burst waited hundreds of
-    /// milliseconds while the file was free). Another process writing to the file is
-    /// still waited for by `busy_timeout`.
-    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite only: the one connection that writes ([`Writer`]).
+    writer: Option<Arc<Writer>>,
+}
+
+/// SQLite's writes: one connection of their own, one write transaction at a time, in the
+/// order writers come (decision 191). SQLite lets one writer in; the others would wait in
+/// its busy handler, which polls with sleeps of up to 100 ms (a write queued behind a
+/// burst waited hundreds of milliseconds while the file was free). Another process
+/// writing to the file is still waited for by `busy_timeout`.
+///
+/// One connection, because a connection's page cache is emptied whenever another
+/// connection has written since its last transaction: writing from any connection of the
+/// pool, every write read its pages from the operating system again; the writer's own
+/// cache stays warm from one write to the next.
+///
+/// Two stages. Writers queue in `line` without a connection or a thread, so that readers
+/// keep the pool while writers wait; the line lets two through, the writer writing and
+/// the one next, which waits on a blocking thread for `connection`. The connection thus
+/// passes from one blocking thread straight to the next, rather than back through the
+/// runtime (the next writer woken, then its blocking thread started, all while every
+/// other writer waits).
+struct Writer {
+    line: Arc<Semaphore>,
+    /// `None` until the first write, and after a failure that broke it.
+    connection: parking_lot::Mutex<Option<AnyConnection>>,
+    url: DatabaseUrl,
+    bound: Bound,
+}
+
+/// How many writers [`Writer::line`] lets through: the one writing and the one next.
+const WRITERS_THROUGH: usize = 2;
+
+impl Writer {
+    /// Runs `f` on the write connection on this (blocking) thread, once it is free, by
+    /// `by`; opens the connection first if there is none. A failure that breaks the
+    /// connection, or a panic in `f`, leaves none for the next writer to open again.
+    fn write<T>(
+        &self,
+        by: Option<std::time::Instant>,
+        f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let held = match by {
+            Some(by) => self.connection.try_lock_until(by),
+            None => Some(self.connection.lock()),
+        };
+        // Past the bound the caller has answered already.
+        let Some(mut held) = held else { return Err(Error::Unavailable.into()) };
+        let conn = match &mut *held {
+            Some(conn) => conn,
+            slot @ None => slot.insert(AnyConnection::open(&self.url, self.bound).map_err(|e| {
+                tracing::warn!(error = %e, "cannot open the write connection");
+                StoreError::from(Error::Unavailable)
+            })?),
+        };
+        // A panic may leave the connection inside a transaction.
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn))) {
+            Ok(result) => result,
+            Err(panic) => {
+                *held = None;
+                std::panic::resume_unwind(panic)
+            }
+        };
+        if let Err(e) = &result
+            && breaks_connection(e)
+        {
+            tracing::warn!(error = ?e, "the write connection failed; it is dropped");
+            *held = None;
+        }
+        result
+    }
 }
 
 /// A snapshot of the pool ([`Db::pool_status`]).
@@ -171,7 +235,14 @@ impl Db {
             managed::PoolError::Backend(e) => e.to_string(),
             other => other.to_string(),
         })?);
-        let writer = (!url.is_postgres()).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let writer = (!url.is_postgres()).then(|| {
+            Arc::new(Writer {
+                line: Arc::new(Semaphore::new(WRITERS_THROUGH)),
+                connection: parking_lot::Mutex::new(None),
+                url: url.clone(),
+                bound,
+            })
+        });
         Ok(Db { pool, is_postgres: url.is_postgres(), bound, writer })
     }
 
@@ -203,7 +274,7 @@ impl Db {
             c.set_statement_timeout(bound)?;
             migrated
         };
-        match self.on_connection(None, None, migrate).await {
+        match self.on_connection(None, migrate).await {
             Ok(result) => result.map_err(Error::from),
             Err(TimedOut) => Err(Error::Unavailable),
         }
@@ -214,8 +285,9 @@ impl Db {
     /// answers within the bound, not within the bound per step. One connection: the first
     /// step takes it from the pool and the call keeps it for its next steps until it ends
     /// or calls [`let_go_of_connection`], so a call never waits on the pool twice and
-    /// never holds two connections. Work a call spawns (the SMS send's own task) is not
-    /// under it. A call uses this `Db` only.
+    /// never holds two connections (a write on SQLite gives it back first: it runs on
+    /// [`Writer`]'s). Work a call spawns (the SMS send's own task) is not under it. A
+    /// call uses this `Db` only.
     pub async fn one_call<F: Future>(&self, call: F) -> F::Output {
         let call_scope = Call { deadline: self.bound.map(|b| Instant::now() + b), connection: Mutex::new(None) };
         CALL.scope(call_scope, call).await
@@ -227,7 +299,7 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        match self.on_connection(self.bound, None, f).await {
+        match self.on_connection(self.bound, f).await {
             Ok(result) => result.map_err(reported),
             Err(TimedOut) => Err(Error::Unavailable),
         }
@@ -244,8 +316,12 @@ impl Db {
     {
         let gate = Arc::new(CommitGate::default());
         let worker = Arc::clone(&gate);
-        let writer = self.writer.as_ref();
-        match self.on_connection(self.bound, writer, move |c| c.write_transaction(&worker, f)).await {
+        let work = move |c: &mut AnyConnection| c.write_transaction(&worker, f);
+        let written = match &self.writer {
+            Some(writer) => self.on_write_connection(writer, work).await,
+            None => self.on_connection(self.bound, work).await,
+        };
+        match written {
             Ok(result) => result.map_err(reported),
             Err(TimedOut) if gate.abandon() => Err(Error::Unavailable),
             Err(TimedOut) => {
@@ -272,38 +348,50 @@ impl Db {
         self.run(|c| Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1")).execute(c)?)).await.is_ok()
     }
 
-    /// Runs `f` on a pooled connection on a blocking thread, all within `bound`; with a
-    /// `writer` lock, holding it from before the connection is taken until `f` returns. A
+    /// Runs `f` on SQLite's write connection ([`Writer`]) on a blocking thread, in its
+    /// turn, within the bound. The call gives back the pool's connection it holds first:
+    /// it waits in line with none.
+    async fn on_write_connection<T, F>(&self, writer: &Arc<Writer>, f: F) -> Result<StoreResult<T>, TimedOut>
+    where
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let deadline = call_deadline(self.bound);
+        let_go_of_connection();
+        let through = match within(deadline, Arc::clone(&writer.line).acquire_owned()).await {
+            Some(Ok(through)) => through,
+            Some(Err(_)) | None => {
+                tracing::warn!("no turn to write within the bound");
+                return Err(TimedOut);
+            }
+        };
+        let (writer, by) = (Arc::clone(writer), deadline.map(Instant::into_std));
+        let work = tokio::task::spawn_blocking(move || {
+            let _through = through;
+            writer.write(by, f)
+        });
+        match within(deadline, work).await {
+            None => {
+                tracing::warn!(
+                    bound_ms = self.bound.map_or(0, |b| b.as_millis()),
+                    "the database did not answer within the bound"
+                );
+                Err(TimedOut)
+            }
+            Some(Err(e)) => Ok(Err(Error::Internal(format!("database task failed: {e}")).into())),
+            Some(Ok(result)) => Ok(result),
+        }
+    }
+
+    /// Runs `f` on a pooled connection on a blocking thread, all within `bound`. A
     /// connection whose work outlived the bound, or that failed in a way that makes it
     /// unusable, never goes back to the pool.
-    async fn on_connection<T, F>(
-        &self,
-        bound: Bound,
-        writer: Option<&Arc<tokio::sync::Mutex<()>>>,
-        f: F,
-    ) -> Result<StoreResult<T>, TimedOut>
+    async fn on_connection<T, F>(&self, bound: Bound, f: F) -> Result<StoreResult<T>, TimedOut>
     where
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
         let deadline = call_deadline(bound);
-        // A writer gives back the connection its call holds while it waits for its turn,
-        // and takes one once it has the turn: readers keep the pool while writers queue,
-        // and the turn's holder never waits for a connection held by a call that waits
-        // for the turn.
-        let turn = match writer {
-            Some(writer) => {
-                let_go_of_connection();
-                match within(deadline, Arc::clone(writer).lock_owned()).await {
-                    Some(turn) => Some(turn),
-                    None => {
-                        tracing::warn!("no turn to write within the bound");
-                        return Err(TimedOut);
-                    }
-                }
-            }
-            None => None,
-        };
         let held = CALL.try_with(Call::take).ok().flatten();
         let conn = match held {
             Some(conn) => conn,
@@ -312,11 +400,7 @@ impl Db {
                 Err(e) => return Ok(Err(e)),
             },
         };
-        let work = move |c: &mut AnyConnection| {
-            let _turn = turn;
-            f(c)
-        };
-        match within(deadline, conn.interact(work)).await {
+        match within(deadline, conn.interact(f)).await {
             None => {
                 tracing::warn!(
                     bound_ms = bound.map_or(0, |b| b.as_millis()),
@@ -396,7 +480,7 @@ mod tests {
             // the connection the first step used.
             db.run(|c| Ok(c.batch_execute("CREATE TEMP TABLE mine (x INTEGER)")?)).await.unwrap();
             assert_eq!(idle(&db), 0, "the call keeps its connection between steps");
-            db.write(|c| Ok(c.batch_execute("INSERT INTO mine VALUES (1)")?)).await.unwrap();
+            db.run(|c| Ok(c.batch_execute("INSERT INTO mine VALUES (1)")?)).await.unwrap();
             assert_eq!(idle(&db), 0);
             let_go_of_connection();
             assert_eq!(idle(&db), 1, "let_go_of_connection gives it back at once");
@@ -409,5 +493,57 @@ mod tests {
 
         drop(db);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// SQLite's writes go through one connection of their own (decision 191): a call
+    /// gives back the pool's connection before it writes, every write lands on the same
+    /// connection, and writes racing each other take turns (a read-modify-write in each
+    /// loses nothing).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_writes_take_turns_on_a_connection_of_their_own() {
+        let dir = std::env::temp_dir().join(format!("keyward-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db =
+            Db::connect(&DatabaseUrl::Sqlite(dir.join("writer.db")), 2, Some(Duration::from_secs(10))).await.unwrap();
+        let idle = |db: &Db| db.pool.status().available;
+        db.write(|c| Ok(c.batch_execute("CREATE TABLE counter (n INTEGER); INSERT INTO counter VALUES (0)")?))
+            .await
+            .unwrap();
+
+        db.one_call(async {
+            db.run(|c| Ok(c.batch_execute("SELECT 1")?)).await.unwrap();
+            assert_eq!(idle(&db), 0, "the call holds a connection of the pool");
+            db.write(|c| Ok(c.batch_execute("CREATE TEMP TABLE writes_only (x INTEGER)")?)).await.unwrap();
+            assert_eq!(idle(&db), 1, "it gave it back to write");
+            db.write(|c| Ok(c.batch_execute("INSERT INTO writes_only VALUES (1)")?)).await.unwrap();
+            let read = db.run(|c| Ok(c.batch_execute("SELECT x FROM writes_only")?)).await;
+            assert!(read.is_err(), "the pool's connections are not the one that writes");
+        })
+        .await;
+
+        let writes: Vec<_> = (0..40)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(|c| {
+                        let n = counter(c)?;
+                        Ok(c.batch_execute(&format!("UPDATE counter SET n = {}", n + 1))?)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for written in writes {
+            written.await.unwrap().unwrap();
+        }
+        assert_eq!(db.run(counter).await.unwrap(), 40, "every write saw the one before it");
+
+        drop(db);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn counter(c: &mut AnyConnection) -> StoreResult<i32> {
+        use diesel::RunQueryDsl;
+        Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("(SELECT n FROM counter)")).get_result(c)?)
     }
 }
