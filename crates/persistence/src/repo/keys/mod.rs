@@ -190,10 +190,25 @@ pub fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Key>
 
 /// One key as the wire shows it, with the doors it opens and its handover.
 fn answer(conn: &mut AnyConnection, row: KeyRow, now: NaiveDateTime) -> StoreResult<Key> {
+    answer_in(conn, row, now, Holding::AsItWas)
+}
+
+/// Whether a key's holding is the one it had before the change being answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holding {
+    AsItWas,
+    /// The status changed: the holding ended, or a new one began. A handover belongs to
+    /// a holding and leaving `issued` deletes it, so a new holding has none yet (an
+    /// issue that asks for one records it after the transition).
+    New,
+}
+
+/// [`answer`], told whether the holding is new.
+fn answer_in(conn: &mut AnyConnection, row: KeyRow, now: NaiveDateTime, holding: Holding) -> StoreResult<Key> {
     let door_ids = doors::of_key(conn, &row.org_id, &row.id)?;
-    // A handover belongs to a holding, and every status change ends it: only an issued
-    // key can have one, so the others are not asked for theirs.
-    let issued = row.status == KeyStatus::Issued.as_str();
+    // Only an issued key can have a handover, so the others are not asked for theirs;
+    // nor is a key whose holding has just begun.
+    let issued = row.status == KeyStatus::Issued.as_str() && holding == Holding::AsItWas;
     let mut handovers = if issued { handover::of_keys(conn, &row.org_id, &[&row.id])? } else { Default::default() };
     let mut key = row.into_key(now, door_ids)?;
     key.handover = handovers.remove(&key.id);

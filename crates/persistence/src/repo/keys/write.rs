@@ -275,7 +275,8 @@ pub(super) fn with_retries(
             actor,
             NewEvent { action: &format!("key.{action}"), entity_type: "key", entity_id: id, summary, changes },
         )?;
-        return super::answer(conn, written, now);
+        let holding = if written.status == old.status { super::Holding::AsItWas } else { super::Holding::New };
+        return super::answer_in(conn, written, now, holding);
     }
     Err(Error::Unavailable.into())
 }
