@@ -8,7 +8,8 @@
 -- 2026-12-07 after decision 181: one organisation lock per call, one counts upsert, the
 -- handover's DELETE only when the key leaves `issued` and its read only when it is
 -- issued, the webhook endpoints' question asked with the audit head. Again on 2026-12-07 after decision 184
--- (the search index off the keys' heap): the UPDATEs.
+-- (the search index off the keys' heap): the UPDATEs. On 2026-12-08 the issue's read of
+-- the key's handover went (a new holding has none).
 \set n random(0, :small_orgs)
 \set i random(0, :w1_in_stock - 1)
 \set k (:i / 60) * 100 + :i % 60 + 1
@@ -24,7 +25,6 @@ INSERT INTO "key_movements" ("id", "org_id", "key_id", "at", "action", "actor_na
 SELECT "audit_events"."seq", "audit_events"."hash", EXISTS (SELECT "webhook_endpoints"."id", "webhook_endpoints"."org_id", "webhook_endpoints"."url", "webhook_endpoints"."events", "webhook_endpoints"."enabled", "webhook_endpoints"."disabled_reason", "webhook_endpoints"."secret_sealed", "webhook_endpoints"."last_success_at", "webhook_endpoints"."created_at", "webhook_endpoints"."updated_at" FROM "webhook_endpoints" WHERE (("webhook_endpoints"."org_id" = :org) AND ("webhook_endpoints"."enabled" = 't'))) AS webhooks FROM "audit_events" WHERE ("audit_events"."org_id" = :org) ORDER BY "audit_events"."seq" DESC LIMIT '1' \gset
 INSERT INTO "audit_events" ("id", "org_id", "at", "actor_id", "actor_name", "action", "entity_type", "entity_id", "summary", "changes", "seq", "prev_hash", "hash") VALUES (gen_random_uuid()::text, :org, now()::timestamp, NULL, 'Bench', 'key.issued', 'key', :key_id, 'Key issued to Bench Runner', '[{"field":"status","from":"in_stock","to":"issued"},{"field":"issuedTo","from": null,"to":"Bench Runner"}]', CAST(:seq AS INTEGER) + 1, :hash, md5(random()::text) || md5(random()::text));
 SELECT "key_doors"."key_id", "key_doors"."door_id" FROM "key_doors" WHERE (("key_doors"."org_id" = :org) AND ("key_doors"."key_id" = ANY(ARRAY[:key_id]))) ORDER BY "key_doors"."key_id", "key_doors"."door_id";
-SELECT "key_handovers"."key_id", "key_handovers"."org_id", "key_handovers"."state", "key_handovers"."code_hash", "key_handovers"."phone", "key_handovers"."expires_at", "key_handovers"."wrong_tries", "key_handovers"."acknowledged_at", "key_handovers"."created_at" FROM "key_handovers" WHERE (("key_handovers"."org_id" = :org) AND ("key_handovers"."key_id" = ANY(ARRAY[:key_id])));
 COMMIT;
 SELECT "users"."id", "users"."org_id", "users"."name", "users"."role" FROM ("sessions" INNER JOIN "users" ON ("sessions"."user_id" = "users"."id")) WHERE ((("sessions"."token_hash" = :th) AND ("sessions"."expires_at" > now()::timestamp)) AND ("users"."disabled" = 'f')) LIMIT '1';
 BEGIN;
