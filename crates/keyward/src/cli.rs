@@ -91,8 +91,9 @@ pub struct DatabaseArgs {
     /// environment is not shown by `--help`: it may hold a password.
     #[arg(long, env = "KEYWARD_DATABASE_URL", hide_env_values = true, default_value = "sqlite://keyward.db")]
     pub database_url: String,
-    /// Connections in the pool (1 to 1000). Default: 16 on PostgreSQL, 4 on SQLite (one
-    /// writer at a time; readers are fast and each connection keeps its own page cache).
+    /// Connections in the pool (1 to 1000). Default: on PostgreSQL 4 per core this
+    /// process may use (8 on two cores; decision 193), on SQLite 4 (writes have a
+    /// connection of their own; readers are fast and each keeps its own page cache).
     #[arg(long, env = "KEYWARD_DB_POOL_SIZE", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub db_pool_size: Option<u16>,
 }
@@ -103,7 +104,7 @@ impl DatabaseArgs {
         match self.db_pool_size {
             Some(size) => usize::from(size),
             None if self.database_url.starts_with("sqlite:") => 4,
-            None => 16,
+            None => 4 * std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         }
     }
 }
