@@ -460,16 +460,25 @@ mod tests {
 
     use super::*;
 
+    /// A SQLite database of its own in a fresh folder (removed by the caller), with a
+    /// pool of two.
+    async fn sqlite_db(name: &str) -> (Db, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("keyward-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = DatabaseUrl::Sqlite(dir.join(format!("{name}.db")));
+        (Db::connect(&url, 2, Some(Duration::from_secs(10))).await.unwrap(), dir)
+    }
+
+    fn idle(db: &Db) -> usize {
+        db.pool.status().available
+    }
+
     /// One connection per call: the call's steps reuse the first one it took, it stays out
     /// of the pool until the call lets go of it or ends, and outside a call every step
     /// gives its connection straight back.
     #[tokio::test]
     async fn a_call_holds_one_connection_until_it_lets_go_or_ends() {
-        let dir = std::env::temp_dir().join(format!("keyward-one-call-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db =
-            Db::connect(&DatabaseUrl::Sqlite(dir.join("one-call.db")), 2, Some(Duration::from_secs(5))).await.unwrap();
-        let idle = |db: &Db| db.pool.status().available;
+        let (db, dir) = sqlite_db("one-call").await;
         assert_eq!(idle(&db), 1, "connect opens one connection and gives it back");
 
         db.run(|c| Ok(c.batch_execute("SELECT 1")?)).await.unwrap();
@@ -501,11 +510,7 @@ mod tests {
     /// loses nothing).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_writes_take_turns_on_a_connection_of_their_own() {
-        let dir = std::env::temp_dir().join(format!("keyward-writer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db =
-            Db::connect(&DatabaseUrl::Sqlite(dir.join("writer.db")), 2, Some(Duration::from_secs(10))).await.unwrap();
-        let idle = |db: &Db| db.pool.status().available;
+        let (db, dir) = sqlite_db("writer").await;
         db.write(|c| Ok(c.batch_execute("CREATE TABLE counter (n INTEGER); INSERT INTO counter VALUES (0)")?))
             .await
             .unwrap();
