@@ -506,8 +506,8 @@ mod tests {
 
     /// SQLite's writes go through one connection of their own (decision 191): a call
     /// gives back the pool's connection before it writes, every write lands on the same
-    /// connection, and writes racing each other take turns (a read-modify-write in each
-    /// loses nothing).
+    /// connection (a TEMP table there, which no other connection has), also when 40
+    /// race, and they take turns (a read-modify-write in each loses nothing).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_writes_take_turns_on_a_connection_of_their_own() {
         let (db, dir) = sqlite_db("writer").await;
@@ -532,7 +532,13 @@ mod tests {
                 tokio::spawn(async move {
                     db.write(|c| {
                         let n = counter(c)?;
-                        Ok(c.batch_execute(&format!("UPDATE counter SET n = {}", n + 1))?)
+                        // The TEMP table is on the write connection only: a racing write
+                        // run on any other connection fails here.
+                        Ok(c.batch_execute(&format!(
+                            "UPDATE counter SET n = {}; INSERT INTO writes_only VALUES ({})",
+                            n + 1,
+                            n + 2
+                        ))?)
                     })
                     .await
                 })
@@ -542,6 +548,15 @@ mod tests {
             written.await.unwrap().unwrap();
         }
         assert_eq!(db.run(counter).await.unwrap(), 40, "every write saw the one before it");
+        let distinct = db
+            .write(|c| {
+                use diesel::RunQueryDsl;
+                let sql = "(SELECT COUNT(DISTINCT x) FROM writes_only)";
+                Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(sql)).get_result::<i64>(c)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(distinct, 41, "every racing write ran on the write connection, one after another");
 
         drop(db);
         std::fs::remove_dir_all(&dir).unwrap();
